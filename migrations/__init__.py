@@ -1,0 +1,1 @@
+"""Alembic trees: control/ (control plane) and tenant/ (every tenant schema)."""

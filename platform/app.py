@@ -1,0 +1,83 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g
+
+from schemehost.platform import errors, logging as applog
+from schemehost.platform.config import Config, TestingConfig
+from schemehost.platform.database import resolve_url
+from schemehost.platform.extensions import api, babel, csrf, db, login_manager
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the WSGI app; ``test_config`` overrides settings (and selects TestingConfig)."""
+    cfg = TestingConfig() if test_config is not None else Config()
+    settings = {k: v for k, v in vars(cfg).items() if k.isupper()}
+    settings.update(test_config or {})
+    instance = Path(settings["SCHEMEHOST_INSTANCE"]).resolve()
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
+    app.config.update(settings)
+    app.config["TESTING"] = cfg.TESTING or bool(settings.get("TESTING"))
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance)
+
+    app.config["SQLALCHEMY_DATABASE_URI"] = resolve_url(app.config.get("DATABASE_URL"), instance)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "pool_pre_ping": True,
+        "pool_recycle": app.config["POOL_RECYCLE_S"],
+        "pool_size": app.config["POOL_SIZE"],
+        "max_overflow": app.config["POOL_SIZE"],
+    }
+
+    applog.init_app(app)
+    db.init_app(app)
+    babel.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    api.init_app(app)
+    _request_boundary(app)
+
+    from schemehost.platform.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+    errors.init_app(app)  # last: replaces flask-smorest's JSON error handler with problem+json
+    return app
+
+
+def _instance_secret(instance: Path) -> str:
+    """A development secret kept in the instance folder, created once."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _request_boundary(app: Flask) -> None:
+    """One place commits: the end of a successful request; anything else rolls back."""
+
+    @app.after_request
+    def _commit(response):
+        tsession = g.get("tenant_session")
+        if response.status_code < 400:
+            if tsession is not None:
+                tsession.commit()
+            db.session.commit()
+        else:
+            if tsession is not None:
+                tsession.rollback()
+            db.session.rollback()
+        return response
+
+    @app.teardown_appcontext
+    def _close(exc):
+        tsession = g.pop("tenant_session", None)
+        if tsession is not None:
+            tsession.close()

@@ -1,0 +1,69 @@
+"""The ``schemehost`` command: a Flask CLI group with everything an operator does."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from schemehost.platform.errors import AppError
+
+
+def _create_app():
+    from schemehost.platform.app import create_app
+
+    return create_app()
+
+
+class SchemehostGroup(FlaskGroup):
+    """Turns an ``AppError`` into its message on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AppError as err:
+            click.echo(f"Error: {err.detail}", err=True)
+            for field, messages in err.errors.items():
+                for message in messages if isinstance(messages, list) else [messages]:
+                    click.echo(f"  {field}: {message}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=SchemehostGroup, create_app=_create_app, add_version_option=False,
+             load_dotenv=False, set_debug_flag=False)
+def main() -> None:
+    """schemehost: host many social-protection and health-financing schemes."""
+
+
+def echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@main.group()
+def db() -> None:
+    """Control-plane database."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Bring the control plane to head."""
+    from schemehost.platform.extensions import db as sadb
+    from schemehost.provisioning.migrate import head, upgrade_control
+
+    upgrade_control(sadb.engine)
+    click.echo(f"control plane at {head('control')}")
+
+
+def _register() -> None:
+    from schemehost.platform.partners.cli import partners
+
+    main.add_command(partners)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

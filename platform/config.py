@@ -1,0 +1,58 @@
+"""Settings read from the environment (12-factor), with a testing variant."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Production defaults; every value can be overridden by an environment variable."""
+
+    TESTING = False
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.DATABASE_URL: str | None = env.get("DATABASE_URL") or None
+        self.SECRET_KEY: str = env.get("SECRET_KEY", "")
+        self.BASE_DOMAIN: str = env.get("BASE_DOMAIN", "localhost").lower()
+        self.SCHEMEHOST_INSTANCE: str = env.get(
+            "SCHEMEHOST_INSTANCE", str(Path.cwd() / "instance")
+        )
+        # Comma-separated Fernet keys, newest first (see `schemehost secrets rotate`).
+        self.SECRET_KEYS: str = env.get("SCHEMEHOST_SECRET_KEYS", "")
+        self.TENANT_STATEMENT_TIMEOUT_MS: int = int(env.get("SCHEMEHOST_TENANT_STATEMENT_TIMEOUT_MS", "30000"))
+        self.WARM_POOL_SIZE: int = int(env.get("SCHEMEHOST_WARM_POOL_SIZE", "3"))
+        self.DELETE_GRACE_DAYS: int = int(env.get("SCHEMEHOST_DELETE_GRACE_DAYS", "30"))
+        self.POOL_RECYCLE_S: int = int(env.get("SCHEMEHOST_POOL_RECYCLE_S", "900"))
+        self.POOL_SIZE: int = int(env.get("SCHEMEHOST_POOL_SIZE", "5"))
+        self.LOG_LEVEL: str = env.get("SCHEMEHOST_LOG_LEVEL", "INFO")
+        self.SESSION_COOKIE_SECURE: bool = _bool(env.get("SCHEMEHOST_SECURE_COOKIES"), False)
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.BABEL_DEFAULT_LOCALE = env.get("SCHEMEHOST_DEFAULT_LOCALE", "en")
+        self.LANGUAGES = ["en", "fr"]
+        # flask-smorest / OpenAPI
+        self.API_TITLE = "schemehost control API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.PROPAGATE_EXCEPTIONS = False
+
+
+class TestingConfig(Config):
+    """Used by the test suite: CSRF off for API-level tests, fast hashing."""
+
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.WARM_POOL_SIZE = 0
+        self.SECRET_KEY = self.SECRET_KEY or "test-secret-key"

@@ -1,0 +1,20 @@
+"""Imports every control-plane model so that metadata is complete (Alembic, tests)."""
+
+from schemehost.platform.db import ControlBase
+from schemehost.platform.jobs.models import Job
+from schemehost.platform.operators.models import Operator, OperatorToken
+from schemehost.platform.partners.models import Partner
+from schemehost.platform.tenants.models import (
+    DatabaseServer,
+    Domain,
+    Installation,
+    SpareSchema,
+    Tenant,
+    TenantEvent,
+    TenantSecret,
+)
+
+__all__ = [
+    "ControlBase", "DatabaseServer", "Domain", "Installation", "Job", "Operator", "OperatorToken",
+    "Partner", "SpareSchema", "Tenant", "TenantEvent", "TenantSecret",
+]

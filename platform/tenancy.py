@@ -1,0 +1,166 @@
+"""Tenant names and the tenant session.
+
+Every tenant transaction runs ``SET LOCAL ROLE`` to the tenant's own role
+(which only has rights on its own schema) and maps the placeholder schema
+``tenant`` to the real one with ``schema_translate_map``. No ``search_path``
+is ever set on pooled connections.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import current_app, g
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session
+
+from schemehost.platform.db import TENANT_PLACEHOLDER, normalize_url
+from schemehost.platform.errors import ValidationError
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+RESERVED_SLUGS = frozenset({"api", "admin", "www", "static", "control", "shared", "public", "tenant", "t"})
+SCHEMA_RE = re.compile(r"^(tenant|spare)_[a-z0-9_]{1,56}$")
+ROLE_RE = re.compile(r"^sh_[0-9a-f]{8}_[0-9]{1,19}$")
+
+
+def slug_problem(slug: str) -> str | None:
+    """Why ``slug`` cannot name a tenant, or None when it can."""
+    if not isinstance(slug, str) or not 3 <= len(slug) <= 40:
+        return "A slug has 3 to 40 characters."
+    if not SLUG_RE.match(slug):
+        return (
+            "A slug starts with a lowercase letter and holds only lowercase letters, digits "
+            "and single hyphens between them (a DNS label), e.g. 'cm-north-voucher'."
+        )
+    if slug in RESERVED_SLUGS:
+        return f"'{slug}' is reserved; choose another slug."
+    return None
+
+
+def validate_slug(slug: str, field: str = "slug") -> str:
+    problem = slug_problem(slug)
+    if problem:
+        raise ValidationError(problem, errors={field: [problem]})
+    return slug
+
+
+def schema_for(slug: str) -> str:
+    validate_slug(slug)
+    return "tenant_" + slug.replace("-", "_")
+
+
+def role_for(install_id: str, tenant_id: int) -> str:
+    """Opaque, short, cluster-unique role name (roles are shared by all databases)."""
+    name = f"sh_{install_id}_{tenant_id}"
+    assert ROLE_RE.match(name), name
+    return name
+
+
+def quote_ident(name: str, pattern: re.Pattern = SCHEMA_RE) -> str:
+    """Quote a schema or role name we generated, refusing anything unexpected."""
+    if not (pattern.match(name) or ROLE_RE.match(name)):
+        raise ValueError(f"refusing unexpected identifier {name!r}")
+    return '"' + name + '"'
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    """What a request needs to know about its tenant (cached per request)."""
+
+    id: int
+    slug: str
+    name: str
+    status: str
+    schema_name: str
+    role_name: str | None
+    server_id: int
+    locale: str
+    timezone: str
+    currency: str
+
+
+# ---- engines ----------------------------------------------------------------
+
+_engines: dict[str, Engine] = {}
+
+
+def engine_for_url(url: str) -> Engine:
+    """One pooled engine per database server, shared by all tenants placed on it.
+
+    Connections are recycled so that each backend's catalog cache (which grows
+    with the tenant schemas it touches) is released regularly.
+    """
+    url = normalize_url(url)
+    eng = _engines.get(url)
+    if eng is None:
+        cfg = current_app.config
+        eng = create_engine(
+            url,
+            pool_size=cfg.get("POOL_SIZE", 5),
+            max_overflow=cfg.get("POOL_SIZE", 5),
+            pool_recycle=cfg.get("POOL_RECYCLE_S", 900),
+            pool_pre_ping=True,
+        )
+        _engines[url] = eng
+    return eng
+
+
+def dispose_engines() -> None:
+    for eng in _engines.values():
+        eng.dispose()
+    _engines.clear()
+
+
+def server_engine(server_dsn: str | None) -> Engine:
+    from schemehost.platform.extensions import db
+
+    return db.engine if not server_dsn else engine_for_url(server_dsn)
+
+
+class TenantSession(Session):
+    """A session whose every transaction runs as the tenant's role."""
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _set_role(session: Session, transaction, connection) -> None:
+    role = session.info.get("tenant_role")
+    if role is None:
+        raise RuntimeError("tenant session without a tenant role")
+    connection.exec_driver_sql(
+        "SELECT set_config('role', %(role)s, true), set_config('statement_timeout', %(timeout)s, true)",
+        {"role": role, "timeout": str(session.info.get("statement_timeout_ms", 30000))},
+    )
+
+
+def open_tenant_session(engine: Engine, schema_name: str, role_name: str, *, statement_timeout_ms: int = 30000) -> TenantSession:
+    """A new session on ``engine`` confined to one tenant's schema and role."""
+    quote_ident(schema_name)
+    quote_ident(role_name)
+    bound = engine.execution_options(schema_translate_map={TENANT_PLACEHOLDER: schema_name})
+    session = TenantSession(bind=bound, expire_on_commit=False)
+    session.info["tenant_role"] = role_name
+    session.info["tenant_schema"] = schema_name
+    session.info["statement_timeout_ms"] = statement_timeout_ms
+    return session
+
+
+def tenant_session() -> TenantSession:
+    """The current request's tenant session (opened lazily, closed at teardown)."""
+    session = g.get("tenant_session")
+    if session is None:
+        tenant: TenantRef | None = g.get("tenant")
+        if tenant is None or tenant.role_name is None:
+            raise RuntimeError("no tenant in this request")
+        from schemehost.platform.tenants.services import server_dsn
+
+        session = open_tenant_session(
+            server_engine(server_dsn(tenant.server_id)),
+            tenant.schema_name,
+            tenant.role_name,
+            statement_timeout_ms=current_app.config["TENANT_STATEMENT_TIMEOUT_MS"],
+        )
+        g.tenant_session = session
+    return session
+
+

@@ -1,0 +1,31 @@
+"""Control-plane reads and writes about tenants (never run under a tenant role)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schemehost.platform.extensions import db
+from schemehost.platform.tenants.models import DatabaseServer, Installation
+
+_install_ids: dict[str, str] = {}
+
+
+def install_id(session: Session | None = None) -> str:
+    """This installation's 8-hex id (cached per database URL)."""
+    session = session or db.session
+    key = str(session.get_bind().url)
+    if key not in _install_ids:
+        _install_ids[key] = session.execute(select(Installation.install_id)).scalar_one()
+    return _install_ids[key]
+
+
+def server_dsn(server_id: int, session: Session | None = None) -> str | None:
+    session = session or db.session
+    return session.execute(select(DatabaseServer.dsn).where(DatabaseServer.id == server_id)).scalar_one()
+
+
+def default_server(session: Session) -> DatabaseServer:
+    return session.execute(
+        select(DatabaseServer).where(DatabaseServer.is_default.is_(True))
+    ).scalar_one()

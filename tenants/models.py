@@ -1,0 +1,17 @@
+"""Imports every tenant model so that the tenant metadata is complete."""
+
+from schemehost.platform.db import TenantBase
+from schemehost.tenants.core.models import Setting, User
+
+__all__ = ["TenantBase", "Setting", "User"]
+
+
+def unscoped_metadata():
+    """The tenant metadata with no schema, as seen under a tenant ``search_path``
+    (used by the tenant Alembic tree and the "models match head" check)."""
+    from sqlalchemy import MetaData
+
+    meta = MetaData(naming_convention=TenantBase.metadata.naming_convention)
+    for table in TenantBase.metadata.sorted_tables:
+        table.to_metadata(meta, schema=None)
+    return meta

@@ -1,0 +1,150 @@
+"""Session-wide PostgreSQL and app; one database per pytest-xdist worker.
+
+The server is ``TEST_DATABASE_URL`` when set, else the machine's PostgreSQL at
+127.0.0.1:5432 when it answers, else an embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from schemehost.platform.app import create_app
+from schemehost.platform.db import libpq_url, normalize_url
+from schemehost.platform.extensions import db as sadb
+
+
+def _server_url(tmp_root) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return libpq_url(normalize_url(url))
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        psycopg.connect(local, connect_timeout=2).close()
+        return local
+    except psycopg.OperationalError:
+        from schemehost.platform.database import embedded_url
+
+        return libpq_url(embedded_url(tmp_root)).replace("/schemehost", "/postgres")
+
+
+def _with_db(url: str, name: str) -> str:
+    return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", url.split("://", 1)[1], count=1).join(
+        [url.split("://", 1)[0] + "://", ""]
+    )
+
+
+def _drop_database(admin: psycopg.Connection, url: str, name: str) -> None:
+    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if not exists:
+        return
+    install = None
+    try:
+        with psycopg.connect(_with_db(url, name)) as c:
+            install = c.execute("SELECT install_id FROM control.installation").fetchone()
+    except psycopg.Error:
+        pass
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    if install:
+        for (role,) in admin.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (f"sh\\_{install[0]}\\_%",)
+        ).fetchall():
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory, worker_id) -> str:
+    """A fresh database for this worker, dropped (with its tenant roles) at the end."""
+    server = _server_url(tmp_path_factory.mktemp("pg"))
+    name = f"schemehost_test_{worker_id}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        _drop_database(admin, server, name)
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_db(server, name)
+    yield normalize_url(url)
+    from schemehost.platform.tenancy import dispose_engines
+
+    dispose_engines()
+    with psycopg.connect(server, autocommit=True) as admin:
+        _drop_database(admin, server, name)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = create_app({
+        "DATABASE_URL": database_url,
+        "SCHEMEHOST_INSTANCE": str(tmp_path_factory.mktemp("instance")),
+        "SECRET_KEY": "test-" + uuid.uuid4().hex,
+    })
+    from schemehost.provisioning.migrate import upgrade_control
+
+    with app.app_context():
+        upgrade_control(sadb.engine)
+    yield app
+    with app.app_context():
+        sadb.session.remove()
+        sadb.engine.dispose()
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield
+        sadb.session.rollback()
+        sadb.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    from schemehost.platform.cli import main
+
+    r = app.test_cli_runner()
+
+    def invoke(*args, **kw):
+        return r.invoke(main, list(args), **kw)
+
+    return invoke
+
+
+@pytest.fixture
+def unique():
+    """A short unique suffix for slugs, so tests never collide on names."""
+    return lambda prefix="t": f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def pg(database_url):
+    """A raw autocommit psycopg connection to the test database, for checks from outside the app."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def partner(app, runner, unique):
+    slug = unique("p")
+    result = runner("partners", "create", slug, "--name", f"Partner {slug}")
+    assert result.exit_code == 0, result.output
+    return slug
+
+
+def pytest_configure(config):
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+
+@pytest.fixture(scope="session")
+def worker_id(request):
+    # provided by pytest-xdist; "master" without it
+    return getattr(request.config, "workerinput", {}).get("workerid", "master")
+
+
+__all__ = ["text"]
