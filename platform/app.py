@@ -44,7 +44,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _request_boundary(app)
 
     from schemehost.platform.health import bp as health_bp
+    from schemehost.platform.operators import auth as operator_auth
 
+    operator_auth.init_app(app)
     app.register_blueprint(health_bp)
 
     errors.init_app(app)  # last: replaces flask-smorest's JSON error handler with problem+json

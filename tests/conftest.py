@@ -61,7 +61,9 @@ def _drop_database(admin: psycopg.Connection, url: str, name: str) -> None:
 def database_url(tmp_path_factory, worker_id) -> str:
     """A fresh database for this worker, dropped (with its tenant roles) at the end."""
     server = _server_url(tmp_path_factory.mktemp("pg"))
-    name = f"schemehost_test_{worker_id}"
+    # SCHEMEHOST_TEST_DB_TAG keeps concurrent runs on one server apart
+    tag = re.sub(r"[^a-z0-9_]", "", os.environ.get("SCHEMEHOST_TEST_DB_TAG", "").lower())
+    name = f"schemehost_test_{tag + '_' if tag else ''}{worker_id}"
     with psycopg.connect(server, autocommit=True) as admin:
         _drop_database(admin, server, name)
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -148,3 +150,30 @@ def worker_id(request):
 
 
 __all__ = ["text"]
+
+
+@pytest.fixture
+def operator_token(app, unique):
+    """A platform admin and a bearer token for /api/v1."""
+    from schemehost.platform.operators.services import create_operator, issue_token
+
+    with app.app_context():
+        op = create_operator(sadb.session, f"{unique('op')}@example.org", password="correct horse battery")
+        token = issue_token(sadb.session, op, "tests")
+        sadb.session.commit()
+    return token
+
+
+@pytest.fixture
+def api(client, operator_token):
+    """The test client with an operator's bearer token on every request."""
+
+    class _Api:
+        def __getattr__(self, method):
+            def call(path, **kw):
+                headers = {"Authorization": f"Bearer {operator_token}", **kw.pop("headers", {})}
+                return getattr(client, method)(path, headers=headers, **kw)
+
+            return call
+
+    return _Api()
