@@ -46,8 +46,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from schemehost.platform.health import bp as health_bp
     from schemehost.platform.operators import auth as operator_auth
 
+    from schemehost.platform.tenants import routing
+
+    routing.init_app(app)  # before auth: an unknown or archived tenant answers 404/410 first
     operator_auth.init_app(app)
     app.register_blueprint(health_bp)
+    from schemehost.platform.tenants.api import bp as tenants_api
+    from schemehost.tenants.core.api import bp as tenant_core_api
+
+    api.register_blueprint(tenants_api)
+    api.register_blueprint(tenant_core_api)
 
     errors.init_app(app)  # last: replaces flask-smorest's JSON error handler with problem+json
     return app

@@ -6,6 +6,8 @@ without an operator, whatever blueprint later modules add.
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, g, request
 
 from schemehost.platform.errors import Unauthorized
@@ -13,12 +15,16 @@ from schemehost.platform.extensions import db
 from schemehost.platform.operators.services import operator_for_token
 
 API_PREFIX = "/api/v1"
+# Tenant APIs accept operator tokens until tenant users and OAuth clients exist
+# (identity issue); they are guarded here so that nothing answers anonymously.
+TENANT_API = re.compile(r"^/t/[^/]+/api(/|$)")
 
 
 def init_app(app: Flask) -> None:
     @app.before_request
     def _guard_api():
-        if not (request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")):
+        path = request.path
+        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/") or TENANT_API.match(path)):
             return None
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")

@@ -29,3 +29,14 @@ def default_server(session: Session) -> DatabaseServer:
     return session.execute(
         select(DatabaseServer).where(DatabaseServer.is_default.is_(True))
     ).scalar_one()
+
+
+def record_event(session: Session, tenant, kind: str, *, actor: str, from_status: str | None = None,
+                 to_status: str | None = None, reason: str | None = None, data: dict | None = None):
+    """Append a tenant event (lifecycle transition or operator action)."""
+    from schemehost.platform.tenants.models import TenantEvent
+
+    event = TenantEvent(tenant_id=tenant.id, tenant_slug=tenant.slug, kind=kind, actor=actor,
+                        from_status=from_status, to_status=to_status, reason=reason, data=data)
+    session.add(event)
+    return event

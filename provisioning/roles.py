@@ -1,0 +1,41 @@
+"""The tenant role: rights on its own schema only, and a statement timeout."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from schemehost.platform.tenancy import quote_ident
+
+
+def create_role(conn: Connection, role: str, *, statement_timeout_ms: int) -> None:
+    """Create the NOLOGIN tenant role and let the app's own role switch to it."""
+    r = quote_ident(role)
+    conn.execute(text(f"CREATE ROLE {r} NOLOGIN NOINHERIT"))
+    # PostgreSQL 16+ with a non-superuser app role needs SET TRUE; it is the default
+    # for an explicit GRANT, and harmless for a superuser.
+    conn.execute(text(f"GRANT {r} TO CURRENT_USER"))
+    conn.execute(text(f"ALTER ROLE {r} SET statement_timeout = {int(statement_timeout_ms)}"))
+
+
+def apply_grants(conn: Connection, schema: str, role: str) -> None:
+    """(Re-)grant the tenant role its rights on its schema; run after every migration."""
+    s, r = quote_ident(schema), quote_ident(role)
+    for statement in (
+        f"GRANT USAGE ON SCHEMA {s} TO {r}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
+        # the tenant may read, never move, its own schema version
+        f"REVOKE INSERT, UPDATE, DELETE ON {s}.alembic_version FROM {r}",
+        f"GRANT USAGE ON SCHEMA shared TO {r}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA shared TO {r}",
+    ):
+        conn.execute(text(statement))
+
+
+def drop_role(conn: Connection, role: str) -> None:
+    """Drop the tenant role in this database; ``DROP OWNED BY`` first removes its grants."""
+    r = quote_ident(role)
+    exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+    if exists:
+        conn.execute(text(f"DROP OWNED BY {r}"))
+        conn.execute(text(f"DROP ROLE {r}"))

@@ -1,0 +1,41 @@
+"""Tenant core API: ``/t/<slug>/api/v1/settings``; every query runs under the tenant's role."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.core import services
+from schemehost.tenants.core.schemas import ListQuerySchema, SettingSchema, SettingValueSchema
+
+bp = Blueprint("core", __name__, url_prefix="/t/<slug>/api/v1", description="Tenant settings")
+
+
+@bp.url_value_preprocessor
+def _drop_slug(endpoint, values):
+    # the tenant was resolved (and its status checked) by the routing hook
+    values.pop("slug", None)
+
+
+@bp.route("/settings")
+class Settings(MethodView):
+    @bp.arguments(ListQuerySchema, location="query")
+    @bp.response(200, SettingSchema(many=True))
+    def get(self, query):
+        """The tenant's settings."""
+        return services.list_settings(tenant_session(), limit=query["limit"])
+
+
+@bp.route("/settings/<key>")
+class SettingItem(MethodView):
+    @bp.response(200, SettingSchema)
+    def get(self, key):
+        """One setting."""
+        return services.get_setting(tenant_session(), key)
+
+    @bp.arguments(SettingValueSchema)
+    @bp.response(200, SettingSchema)
+    def put(self, body, key):
+        """Create or replace a setting."""
+        return services.put_setting(tenant_session(), key, body["value"])

@@ -1,0 +1,45 @@
+"""Tenant settings: read and write the validated configuration of one tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from schemehost.platform.errors import NotFound, ValidationError
+from schemehost.tenants.core.models import Setting
+
+# Keys a tenant admin may change through the API; structure checked per key.
+SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
+    "currency": str, "locale": str, "timezone": str, "location_levels": list, "modules": list,
+    "display_name": str, "contact_email": str, "country": str,
+}
+
+
+def list_settings(session: Session, *, limit: int = 100) -> list[Setting]:
+    return list(session.execute(select(Setting).order_by(Setting.key).limit(limit)).scalars())
+
+
+def get_setting(session: Session, key: str) -> Setting:
+    setting = session.get(Setting, key)
+    if setting is None:
+        raise NotFound(f"No setting '{key}'.", errors={"key": ["unknown setting"]})
+    return setting
+
+
+def put_setting(session: Session, key: str, value: Any) -> Setting:
+    """Create or replace setting ``key`` after checking its type."""
+    expected = SETTING_TYPES.get(key)
+    if expected is None:
+        raise ValidationError(f"'{key}' is not a setting that can be changed here.",
+                              errors={"key": [f"one of: {', '.join(sorted(SETTING_TYPES))}"]})
+    if not isinstance(value, expected):
+        name = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
+        raise ValidationError(f"'{key}' must be a {name}.", errors={"value": [f"expected a {name}"]})
+    session.execute(insert(Setting).values(key=key, value=value)
+                    .on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+    session.flush()
+    session.expire_all()
+    return get_setting(session, key)
