@@ -195,14 +195,14 @@ def list_jobs(session: Session, *, tenant: str | None = None, status: str | None
     query = select(Job)
     if status is not None:
         if status not in JobStatus.__members__:
-            raise ValidationError(_("Unknown job status."),
+            raise ValidationError(_("Unknown job status '%(status)s'.", status=status),
                                   errors={"status": [_("must be one of: %(values)s",
                                                        values=", ".join(JobStatus))]})
         query = query.where(Job.status == status)
     if tenant is not None:
         tenant_id = session.execute(select(Tenant.id).where(Tenant.slug == tenant)).scalar()
         if tenant_id is None:
-            raise NotFound(_("No tenant '%(slug)s'.", slug=tenant), errors={"tenant": [_("unknown tenant")]})
+            raise ValidationError(_("No tenant '%(slug)s'.", slug=tenant), errors={"tenant": [_("unknown tenant")]})
         query = query.where(Job.tenant_id == tenant_id)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(query.order_by(Job.id.desc()).limit(limit).offset(offset)).scalars()

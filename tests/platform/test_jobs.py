@@ -182,3 +182,98 @@ def test_procrastinate_app_is_built_lazily_per_process(app):
 
 def test_refill_task_calls_the_pool(app):
     assert refill_warm_pool(app) == 0  # the pool size is 0 in tests
+
+
+# --- CLI and API -------------------------------------------------------------------------
+
+@pytest.fixture
+def finished_jobs(app, database_url, tenant_row, unique):
+    """One succeeded job of a tenant and one failed platform job."""
+    from schemehost.platform.db import libpq_url
+
+    tenant_id, slug = tenant_row
+    with app.app_context():
+        ok = _new_job("test.echo", tenant_id=tenant_id, params={"word": "api", "dsn": libpq_url(database_url)})
+        bad = _new_job("test.boom", params={"partner": unique("apiboom")})
+        run_job(ok)
+        run_job(bad)
+    return ok, bad, slug
+
+
+def test_jobs_cli_list_and_show(runner, finished_jobs):
+    import json
+
+    ok, bad, slug = finished_jobs
+    listed = json.loads(runner("jobs", "list", "--tenant", slug, "--json").output)
+    assert [j["id"] for j in listed] == [ok]
+    assert listed[0]["tenant"] == slug and listed[0]["progress"] == {"done": 3, "total": 3}
+    failed = json.loads(runner("jobs", "list", "--status", "failed", "--json").output)
+    assert bad in [j["id"] for j in failed] and ok not in [j["id"] for j in failed]
+    table = runner("jobs", "list", "--tenant", slug)
+    assert table.exit_code == 0 and "test.echo" in table.output and "3/3" in table.output
+
+    shown = runner("jobs", "show", str(bad))
+    assert shown.exit_code == 0 and "failed" in shown.output and "RuntimeError" in shown.output
+    assert json.loads(runner("jobs", "show", str(ok), "--json").output)["result"]["echo"] == "api"
+
+
+def test_jobs_cli_bad_input(runner):
+    missing = runner("jobs", "show", "999999999")
+    assert missing.exit_code == 1 and "No job 999999999" in missing.output
+    assert runner("jobs", "list", "--tenant", "no-such-tenant").exit_code == 1
+    assert runner("jobs", "list", "--status", "sleeping").exit_code == 2  # click's usage error
+
+
+def test_jobs_api(api, finished_jobs):
+    ok, bad, slug = finished_jobs
+    one = api.get(f"/api/v1/jobs/{ok}")
+    assert one.status_code == 200
+    body = one.json
+    assert body["status"] == "succeeded" and body["tenant"] == slug
+    assert body["progress"] == {"done": 3, "total": 3} and body["result"]["echo"] == "api"
+    assert body["started_at"] and body["finished_at"] and body["error"] is None
+
+    listed = api.get(f"/api/v1/jobs?tenant={slug}")
+    assert [j["id"] for j in listed.json] == [ok]
+    page = api.get("/api/v1/jobs?status=failed&page=1&page_size=1")
+    assert page.status_code == 200 and len(page.json) == 1 and page.json[0]["status"] == "failed"
+    assert "total" in page.headers["X-Pagination"]
+
+
+def test_jobs_api_errors(api, client):
+    missing = api.get("/api/v1/jobs/999999999")
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+
+    bad = api.get("/api/v1/jobs?status=sleeping&page_size=0")
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    assert "status" in bad.json["errors"]
+    unknown = api.get("/api/v1/jobs?tenant=no-such-tenant")
+    assert unknown.status_code == 422 and "tenant" in unknown.json["errors"]
+
+    assert client.get("/api/v1/jobs").status_code == 401
+
+
+def test_worker_command_stops_cleanly_on_sigterm(app, database_url, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": database_url, "SCHEMEHOST_INSTANCE": str(tmp_path),
+           "SCHEMEHOST_WARM_POOL_SIZE": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "schemehost.platform.cli", "worker", "--concurrency", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "Starting worker" in line:
+                break
+        assert any("Starting worker" in line for line in seen), "".join(seen)
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, rest
+    assert "Stopped worker" in rest
