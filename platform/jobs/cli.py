@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 
 from schemehost.platform.extensions import db
 from schemehost.platform.jobs import services
@@ -55,12 +56,13 @@ def list_(tenant: str | None, status: str | None, limit: int, as_json: bool) -> 
     if as_json:
         echo_json(rows)
         return
-    click.echo(f"{'ID':>7}  {'KIND':<24} {'STATUS':<10} {'TENANT':<20} {'PROGRESS':>10}  CREATED")
+    click.echo(f"{_('ID'):>7}  {_('KIND'):<24} {_('STATUS'):<10} {_('TENANT'):<20} {_('PROGRESS'):>10}  "
+               f"{_('CREATED')}")
     for r in rows:
         click.echo(f"{r['id']:>7}  {r['kind']:<24} {r['status']:<10} {r['tenant'] or '-':<20} "
                    f"{_progress(r):>10}  {r['created_at']:%Y-%m-%d %H:%M:%S}")
     if total > len(rows):
-        click.echo(f"({len(rows)} of {total}; use --limit)")
+        click.echo(_("(%(shown)s of %(total)s; use --limit)", shown=len(rows), total=total))
 
 
 @jobs.command("show")

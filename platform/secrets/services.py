@@ -1,0 +1,157 @@
+"""Tenant secrets: integration credentials encrypted with a key ring, and key rotation.
+
+The key ring is ``SECRET_KEYS`` (env ``SCHEMEHOST_SECRET_KEYS``): comma-separated
+Fernet keys, newest first. The newest encrypts; every key decrypts. When it
+is unset, a key kept in the instance folder (created once) is used. Secret
+values are never logged or printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm import Session
+
+from schemehost.platform.db import utcnow
+from schemehost.platform.errors import AppError, NotFound, ValidationError
+from schemehost.platform.tenants.models import Tenant, TenantSecret
+
+log = logging.getLogger("schemehost.secrets")
+
+KEY_FILE = "secret_keys"
+NAME_RE = re.compile(r"[a-z][a-z0-9_.-]{0,99}")
+
+
+class SecretKeyError(AppError):
+    """The key ring is malformed, or lacks the key a stored secret was encrypted with."""
+
+    status = 500
+    type = "secret-key-error"
+    title = _l("Secret keys are misconfigured")
+
+
+def generate_key() -> str:
+    """A new Fernet key, to be put first in ``SCHEMEHOST_SECRET_KEYS``."""
+    return Fernet.generate_key().decode()
+
+
+def _instance_keys(instance: Path) -> str:
+    """The instance folder's key ring, created once with one new key (development default)."""
+    path = instance / KEY_FILE
+    if not path.exists():
+        path.write_text(generate_key() + "\n")
+        path.chmod(0o600)
+    return path.read_text()
+
+
+def key_ring() -> MultiFernet:
+    """The current app's key ring: newest key first; a malformed key is a clear error."""
+    raw = current_app.config.get("SECRET_KEYS") or _instance_keys(Path(current_app.instance_path))
+    keys = [k.strip() for k in re.split(r"[,\s]+", raw) if k.strip()]
+    if not keys:
+        raise SecretKeyError(_("SCHEMEHOST_SECRET_KEYS holds no key."))
+    fernets = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            fernets.append(Fernet(key))
+        except ValueError as err:  # never echo the key itself
+            raise SecretKeyError(
+                _("Key %(n)s of SCHEMEHOST_SECRET_KEYS is not a Fernet key (make one with "
+                  "`schemehost secrets generate-key`).", n=position)
+            ) from err
+    return MultiFernet(fernets)
+
+
+def _undecryptable(secret_id: int) -> SecretKeyError:
+    return SecretKeyError(
+        _("Secret %(id)s cannot be decrypted with the configured keys: the key that encrypted it is "
+          "missing from SCHEMEHOST_SECRET_KEYS (keep old keys after the new one until "
+          "`schemehost secrets rotate` has run).", id=secret_id)
+    )
+
+
+def _find(session: Session, tenant_id: int, name: str) -> TenantSecret | None:
+    return session.execute(
+        select(TenantSecret).where(TenantSecret.tenant_id == tenant_id, TenantSecret.name == name)
+    ).scalar_one_or_none()
+
+
+def set_secret(session: Session, tenant_id: int, name: str, value: str) -> TenantSecret:
+    """Store (or replace) a tenant's secret, encrypted with the newest key."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        errors["name"] = [_("1-100 characters: a lowercase letter, then lowercase letters, digits, '_', '.' or '-'.")]
+    if not isinstance(value, str) or not value:
+        errors["value"] = [_("A secret needs a non-empty text value.")]
+    if errors:
+        raise ValidationError(_("The secret cannot be stored."), errors=errors)
+    if session.get(Tenant, tenant_id) is None:
+        raise NotFound(_("No tenant %(id)s.", id=tenant_id))
+    ciphertext = key_ring().encrypt(value.encode())
+    secret = _find(session, tenant_id, name)
+    if secret is None:
+        secret = TenantSecret(tenant_id=tenant_id, name=name, ciphertext=ciphertext)
+        session.add(secret)
+    else:
+        secret.ciphertext = ciphertext
+    session.flush()
+    return secret
+
+
+def get_secret(session: Session, tenant_id: int, name: str) -> str | None:
+    """A tenant's secret in clear, or None when it has none by that name."""
+    secret = _find(session, tenant_id, name)
+    if secret is None:
+        return None
+    try:
+        return key_ring().decrypt(secret.ciphertext).decode()
+    except InvalidToken:
+        raise _undecryptable(secret.id) from None
+
+
+def delete_secret(session: Session, tenant_id: int, name: str) -> bool:
+    """Remove a tenant's secret; False when there was none."""
+    result = session.execute(
+        delete(TenantSecret).where(TenantSecret.tenant_id == tenant_id, TenantSecret.name == name)
+    )
+    return result.rowcount > 0
+
+
+def rotate_secrets(session: Session, *, batch_size: int = 500) -> int:
+    """Re-encrypt every secret with the newest key, ``batch_size`` at a time; returns the count.
+
+    Fails (changing nothing once the caller rolls back) if a secret was
+    encrypted with a key no longer in the ring.
+    """
+    ring = key_ring()
+    table = TenantSecret.__table__
+    stmt = (update(table).where(table.c.id == bindparam("b_id"))
+            .values(ciphertext=bindparam("b_ct"), updated_at=bindparam("b_at")))
+    count, last_id = 0, 0
+    while True:
+        rows = session.execute(
+            select(table.c.id, table.c.ciphertext).where(table.c.id > last_id)
+            .order_by(table.c.id).limit(batch_size)
+        ).all()
+        if not rows:
+            break
+        now = utcnow()
+        params = []
+        for secret_id, ciphertext in rows:
+            try:
+                params.append({"b_id": secret_id, "b_ct": ring.rotate(ciphertext), "b_at": now})
+            except InvalidToken:
+                raise _undecryptable(secret_id) from None
+        session.connection().execute(stmt, params)
+        count += len(rows)
+        last_id = rows[-1][0]
+    session.expire_all()  # loaded TenantSecret objects hold the old ciphertexts
+    log.info("re-encrypted %s tenant secret(s) with the newest key", count)
+    return count
