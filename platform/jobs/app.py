@@ -7,8 +7,11 @@ that uses it (after gunicorn forks, never at import or app creation).
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import os
+import signal
 from typing import Any
 
 import procrastinate
@@ -100,24 +103,68 @@ def defer_job(job_id: int) -> None:
     papp = procrastinate_app()
     sync = papp.connector.get_sync_connector()
     if sync is not papp.connector:  # outside the worker: a small synchronous pool, opened here
-        sync.open()
+        _open_sync(sync)
     lock = f"tenant-{job.tenant_id}" if job.tenant_id is not None else None
     pjob_id = papp.configure_task("schemehost:run_job", lock=lock, priority=-waiting).defer(job_id=job_id)
     services._write(job_id, procrastinate_job_id=pjob_id)
 
 
+_opened: set[int] = set()
+
+
+def _open_sync(sync) -> None:
+    """Open the synchronous pool once per process and close it at exit (only in this process)."""
+    if id(sync) in _opened:
+        return
+    sync.open()
+    _opened.add(id(sync))
+    pid = os.getpid()
+    atexit.register(lambda: os.getpid() == pid and sync.close())
+
+
 def run_worker(flask_app: Flask, *, concurrency: int = 2, wait: bool = True, periodic: bool = True,
                install_signal_handlers: bool = True, **options: Any) -> None:
-    """Run procrastinate's worker on our queue until stopped (SIGTERM/SIGINT), or until drained
-    when ``wait`` is False. Imports ``JOB_MODULES`` first, so a missing one fails at start.
+    """Run procrastinate's worker on our queue until SIGTERM/SIGINT, or until drained when ``wait``
+    is False. Imports ``JOB_MODULES`` first, so a missing one fails at start.
+
+    The first signal stops taking jobs and lets running ones finish (``shutdown_graceful_timeout``
+    bounds the wait); a second one gets the default behaviour (exit at once).
     """
     with flask_app.app_context():
         services.load_job_modules()
     papp = procrastinate_app(flask_app)
     if periodic and "schemehost-periodic:refill_pool" not in papp.tasks:
         papp.add_tasks_from(periodic_tasks, namespace="schemehost-periodic")
-    papp.run_worker(
-        queues=[QUEUE], concurrency=concurrency, wait=wait, name=f"schemehost-{os.getpid()}",
-        install_signal_handlers=install_signal_handlers, delete_jobs="successful",
-        additional_context={"flask_app": flask_app}, **options,
-    )
+    options = dict(queues=[QUEUE], concurrency=concurrency, wait=wait, name=f"schemehost-{os.getpid()}",
+                   delete_jobs="successful", additional_context={"flask_app": flask_app}, **options)
+    asyncio.run(_serve(papp, install_signal_handlers, options))
+
+
+async def _serve(papp: procrastinate.App, handle_signals: bool, options: dict[str, Any]) -> None:
+    # Our own handlers, installed before the worker starts: procrastinate's are only in place once
+    # its loop runs, and a SIGTERM arriving in between would kill the process without a clean stop.
+    async with papp.open_async():
+        task = asyncio.create_task(papp.run_worker_async(install_signal_handlers=False, **options))
+        loop = asyncio.get_running_loop()
+        stopping = False
+
+        def stop() -> None:
+            nonlocal stopping
+            stopping = True
+            log.info("stop requested: taking no new job, waiting for running ones")
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            task.cancel()  # procrastinate turns the cancellation into a graceful stop
+
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not stopping:
+                raise
+        finally:
+            if handle_signals and not stopping:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)

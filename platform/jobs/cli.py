@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -36,6 +38,10 @@ def _rows(job_list):
     return [services.job_dict(j, slugs.get(j.tenant_id)) for j in job_list]
 
 
+def _iso(row: dict) -> dict:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+
+
 def _progress(row) -> str:
     done, total = row["progress"]["done"], row["progress"]["total"]
     return f"{done}/{total}" if total is not None else str(done)
@@ -54,7 +60,7 @@ def list_(tenant: str | None, status: str | None, limit: int, as_json: bool) -> 
     job_list, total = services.list_jobs(db.session, tenant=tenant, status=status, limit=limit)
     rows = _rows(job_list)
     if as_json:
-        echo_json(rows)
+        echo_json([_iso(r) for r in rows])
         return
     click.echo(f"{_('ID'):>7}  {_('KIND'):<24} {_('STATUS'):<10} {_('TENANT'):<20} {_('PROGRESS'):>10}  "
                f"{_('CREATED')}")
@@ -75,7 +81,7 @@ def show(job_id: int, as_json: bool) -> None:
 
     row = _rows([services.get_job(db.session, job_id)])[0]
     if as_json:
-        echo_json(row)
+        echo_json(_iso(row))
         return
     for key in ("id", "kind", "status", "tenant", "actor", "created_at", "started_at", "finished_at"):
         click.echo(f"{key + ':':<13}{row[key] if row[key] is not None else '-'}")
