@@ -51,6 +51,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     routing.init_app(app)  # before auth: an unknown or archived tenant answers 404/410 first
     operator_auth.init_app(app)
     app.register_blueprint(health_bp)
+    from schemehost.platform import console
+
+    console.init_app(app)  # console pages, languages, CSRF by path, security headers
     from schemehost.platform.jobs.api import bp as jobs_api
 
     api.register_blueprint(jobs_api)

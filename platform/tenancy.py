@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from flask import current_app, g
+from flask_babel import gettext as _
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session
 
@@ -27,14 +28,14 @@ ROLE_RE = re.compile(r"^sh_[0-9a-f]{8}_[0-9]{1,19}$")
 def slug_problem(slug: str) -> str | None:
     """Why ``slug`` cannot name a tenant, or None when it can."""
     if not isinstance(slug, str) or not 3 <= len(slug) <= 40:
-        return "A slug has 3 to 40 characters."
+        return _("A slug has 3 to 40 characters.")
     if not SLUG_RE.match(slug):
-        return (
+        return _(
             "A slug starts with a lowercase letter and holds only lowercase letters, digits "
             "and single hyphens between them (a DNS label), e.g. 'cm-north-voucher'."
         )
     if slug in RESERVED_SLUGS:
-        return f"'{slug}' is reserved; choose another slug."
+        return _("'%(slug)s' is reserved; choose another slug.", slug=slug)
     return None
 
 

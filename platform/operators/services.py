@@ -1,4 +1,4 @@
-"""Operator accounts, passwords (argon2) and API tokens."""
+"""Operator accounts, passwords (argon2), console sign-in and API tokens."""
 
 from __future__ import annotations
 
@@ -9,23 +9,35 @@ from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schemehost.platform.errors import Conflict, ValidationError
+from schemehost.platform.errors import Conflict, NotFound, ValidationError
 from schemehost.platform.operators.models import Operator, OperatorToken
 
 OPERATOR_ROLES = ("platform_admin", "partner_staff", "support")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "sho_"
 _hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so that a wrong e-mail costs as
+# much time as a wrong password and sign-in does not reveal which accounts exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 def password_problem(password: str) -> str | None:
+    """Why ``password`` is too weak, or None when it is acceptable."""
     if len(password) < 12:
-        return "A password has at least 12 characters."
+        return _("A password has at least 12 characters.")
     if len(set(password)) < 5:
-        return "A password needs more variety than a few repeated characters."
+        return _("A password needs more variety than a few repeated characters.")
+    return None
+
+
+def email_problem(email: str) -> str | None:
+    """Why ``email`` (normalised) cannot name an operator, or None."""
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        return _("Enter a valid e-mail address, e.g. ops@example.org.")
     return None
 
 
@@ -44,24 +56,81 @@ def check_password(operator: Operator, password: str) -> bool:
     return True
 
 
+def normalize_email(email: str | None) -> str:
+    return (email or "").strip().lower()
+
+
 def create_operator(session: Session, email: str, *, password: str, role: str = "platform_admin") -> Operator:
-    email = (email or "").strip().lower()
+    """A new active operator; field errors for a bad e-mail, weak password or unknown role."""
+    email = normalize_email(email)
     errors: dict[str, list[str]] = {}
-    if not EMAIL_RE.match(email):
-        errors["email"] = ["Enter a valid e-mail address, e.g. ops@example.org."]
+    if email_problem(email):
+        errors["email"] = [email_problem(email)]
     problem = password_problem(password or "")
     if problem:
         errors["password"] = [problem]
     if role not in OPERATOR_ROLES:
-        errors["role"] = [f"Role must be one of: {', '.join(OPERATOR_ROLES)}."]
+        errors["role"] = [_("Role must be one of: %(roles)s.", roles=", ".join(OPERATOR_ROLES))]
     if errors:
-        raise ValidationError("The operator cannot be created.", errors=errors)
+        raise ValidationError(_("The operator cannot be created."), errors=errors)
     if session.execute(select(Operator.id).where(Operator.email == email)).first():
-        raise Conflict(f"An operator with e-mail {email} already exists.", errors={"email": ["taken"]})
+        raise Conflict(_("An operator with e-mail %(email)s already exists.", email=email),
+                       errors={"email": [_("This e-mail address is already taken.")]})
     operator = Operator(email=email, password_hash=hash_password(password), role=role)
     session.add(operator)
     session.flush()
     return operator
+
+
+def get_operator(session: Session, email: str) -> Operator:
+    """The operator with ``email`` (any case), or NotFound."""
+    email = normalize_email(email)
+    operator = session.execute(select(Operator).where(Operator.email == email)).scalar_one_or_none()
+    if operator is None:
+        raise NotFound(_("No operator with e-mail %(email)s.", email=email))
+    return operator
+
+
+def list_operators(session: Session) -> list[Operator]:
+    return list(session.execute(select(Operator).order_by(Operator.email)).scalars())
+
+
+def operator_dict(op: Operator) -> dict:
+    return {"id": op.id, "email": op.email, "role": op.role, "is_active": op.is_active,
+            "locale": op.locale, "created_at": op.created_at.isoformat() if op.created_at else None}
+
+
+def authenticate(session: Session, email: str, password: str) -> Operator | None:
+    """The active operator whose e-mail and password match, else None (same cost either way)."""
+    operator = session.execute(
+        select(Operator).where(Operator.email == normalize_email(email))
+    ).scalar_one_or_none()
+    if operator is None:
+        try:
+            _hasher.verify(_DUMMY_HASH, password or "")
+        except (VerificationError, InvalidHashError):
+            pass
+        return None
+    if not check_password(operator, password or ""):
+        return None
+    return operator if operator.is_active else None
+
+
+def sign_out_everywhere(session: Session, operator: Operator) -> None:
+    """Invalidate every console session of ``operator`` by bumping its session version."""
+    session.execute(update(Operator).where(Operator.id == operator.id)
+                    .values(session_version=Operator.session_version + 1))
+    session.refresh(operator, ["session_version"])
+
+
+def set_password(session: Session, operator: Operator, password: str) -> None:
+    """Replace the password (policy-checked) and sign the operator out everywhere."""
+    problem = password_problem(password or "")
+    if problem:
+        raise ValidationError(_("The password cannot be changed."), errors={"password": [problem]})
+    operator.password_hash = hash_password(password)
+    session.flush()
+    sign_out_everywhere(session, operator)
 
 
 def _digest(token: str) -> str:
@@ -70,6 +139,10 @@ def _digest(token: str) -> str:
 
 def issue_token(session: Session, operator: Operator, name: str = "cli") -> str:
     """A new API token for ``operator``; the clear value is returned once and never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError(_("The token cannot be created."),
+                              errors={"name": [_("A token name has 1 to 100 characters.")]})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(OperatorToken(operator_id=operator.id, name=name, token_hash=_digest(token)))
     session.flush()

@@ -1,0 +1,32 @@
+"""The operator console: layout, languages, security headers, CSRF and sign-in guard.
+
+``init_app`` wires everything the console pages need; each capability keeps
+its own pages in its ``views.py`` (blueprints named ``console_<capability>``)
+and templates under ``platform/templates/<capability>/`` extending ``base.html``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, url_for
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("console_tenants.index"))
+
+
+def init_app(app: Flask) -> None:
+    from schemehost.platform.console import i18n, security
+    from schemehost.platform.operators import sessions
+    from schemehost.platform.operators.views import bp as auth_bp
+    from schemehost.platform.tenants.views import bp as tenants_bp
+
+    security.init_app(app)
+    i18n.init_app(app)
+    sessions.init_app(app)
+    app.register_blueprint(bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(tenants_bp)
+    app.add_url_rule("/", "root", lambda: redirect(url_for("console.home")))

@@ -1,0 +1,64 @@
+"""Console sign-in and sign-out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from schemehost.platform.extensions import db
+from schemehost.platform.operators import services
+from schemehost.platform.operators.forms import SignInForm, SignOutForm
+from schemehost.platform.operators.sessions import ConsoleOperator, throttle
+
+bp = Blueprint("console_auth", __name__, url_prefix="/console")
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` when it is a path on this site, else the console home (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("console.home")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = SignInForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        email = services.normalize_email(form.email.data)
+        address = request.remote_addr or "-"
+        wait = throttle.retry_after(email, address)
+        if wait:
+            minutes = max(1, (wait + 59) // 60)
+            error = _("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=minutes)
+            status = 429
+        else:
+            operator = services.authenticate(db.session, email, form.password.data)
+            if operator is None:
+                throttle.failed(email, address)
+                error = _("The e-mail address or the password is wrong.")
+                status = 401
+            else:
+                throttle.succeeded(email, address)
+                session.clear()  # nothing from before sign-in survives it
+                login_user(ConsoleOperator(operator))
+                session.permanent = True
+                return redirect(safe_next(form.next.data))
+    elif request.method == "POST":
+        status = 400
+    return render_template("operators/sign_in.html", form=form, error=error), status
+
+
+@bp.post("/sign-out")
+def sign_out():
+    SignOutForm()  # the CSRF token was checked before the view ran
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("console_auth.sign_in"))
