@@ -53,7 +53,8 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
 
     def register(fn: Handler) -> Handler:
         other = _HANDLERS.get(kind)
-        if other is not None and other is not fn and other.__qualname__ != fn.__qualname__:
+        # the same function imported again (a reload) may re-register; another one may not
+        if other is not None and (other.__module__, other.__qualname__) != (fn.__module__, fn.__qualname__):
             raise RuntimeError(f"job kind {kind!r} already has a handler ({other.__module__}.{other.__qualname__})")
         _HANDLERS[kind] = fn
         return fn
