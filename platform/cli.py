@@ -70,6 +70,9 @@ def _register() -> None:
     main.add_command(partners)
     main.add_command(secrets)
     main.add_command(tenants)
+    from schemehost.provisioning.templates.cli import templates
+
+    main.add_command(templates)
 
 
 _register()

@@ -29,6 +29,8 @@ class Config:
         self.SECRET_KEYS: str = env.get("SCHEMEHOST_SECRET_KEYS", "")
         self.TENANT_STATEMENT_TIMEOUT_MS: int = int(env.get("SCHEMEHOST_TENANT_STATEMENT_TIMEOUT_MS", "30000"))
         self.WARM_POOL_SIZE: int = int(env.get("SCHEMEHOST_WARM_POOL_SIZE", "3"))
+        # Extra template folders (os.pathsep-separated), searched before the shipped templates.
+        self.TEMPLATE_DIRS: str = env.get("SCHEMEHOST_TEMPLATE_DIRS", "")
         self.DELETE_GRACE_DAYS: int = int(env.get("SCHEMEHOST_DELETE_GRACE_DAYS", "30"))
         self.POOL_RECYCLE_S: int = int(env.get("SCHEMEHOST_POOL_RECYCLE_S", "900"))
         self.POOL_SIZE: int = int(env.get("SCHEMEHOST_POOL_SIZE", "5"))

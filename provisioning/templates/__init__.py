@@ -11,6 +11,8 @@ is documented in ``docs/templates.md``.
 from __future__ import annotations
 
 import copy
+import os
+import re
 import zoneinfo
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -20,6 +22,7 @@ from typing import Any
 
 import jsonschema
 import yaml
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -28,7 +31,9 @@ from schemehost.platform.permissions import MODULES, permission_problem
 from schemehost.provisioning.templates.schema import TEMPLATE_SCHEMA
 
 __all__ = ["TEMPLATE_SCHEMA", "Template", "available", "current_currencies", "list_templates",
-           "load_path", "load_template", "parse"]
+           "load_path", "load_template", "parse", "template_dirs"]
+
+NAME_RE = re.compile(TEMPLATE_SCHEMA["properties"]["name"]["pattern"])
 
 #: Settings keys written from the template's own fields, so ``settings`` may not set them.
 BASE_KEYS = ("currency", "locale", "timezone", "location_levels", "modules", "roles", "template", "demo")
@@ -77,13 +82,31 @@ class Template:
         return copy.deepcopy(asdict(self))
 
 
-def _files():
-    return resources.files(__name__)
+def _shipped_dir() -> Path:
+    return Path(str(resources.files(__name__)))
+
+
+def template_dirs() -> list[Path]:
+    """Where templates are found: the operator's folders (``SCHEMEHOST_TEMPLATE_DIRS``,
+    separated by ``os.pathsep``; first match wins), then the shipped ones."""
+    if has_app_context():
+        extra = current_app.config.get("TEMPLATE_DIRS", "")
+    else:
+        extra = os.environ.get("SCHEMEHOST_TEMPLATE_DIRS", "")
+    return [Path(p) for p in str(extra or "").split(os.pathsep) if p] + [_shipped_dir()]
+
+
+def _find(name: str) -> Path | None:
+    for folder in template_dirs():
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            return path
+    return None
 
 
 def available() -> list[str]:
-    """Names of the templates shipped with schemehost."""
-    return sorted(p.name[:-5] for p in _files().iterdir() if p.name.endswith(".yaml"))
+    """Names of the templates that can be used (operator folders and shipped)."""
+    return sorted({p.stem for folder in template_dirs() if folder.is_dir() for p in folder.glob("*.yaml")})
 
 
 @lru_cache(maxsize=1)
@@ -273,16 +296,22 @@ def load_path(path: str | Path) -> Template:
     return parse(path.read_text(encoding="utf-8"), path.name, name=path.stem)
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)
+def _load_cached(path: str, mtime_ns: int, size: int) -> Template:
+    return load_path(path)
+
+
 def load_template(name: str) -> Template:
-    """A shipped template by name; an unknown name lists the available ones."""
-    names = available()
-    if name not in names:
+    """A template by name (validated once per file version); an unknown name lists the available ones."""
+    path = _find(name) if isinstance(name, str) and NAME_RE.fullmatch(name) else None
+    if path is None:
+        names = available()
         raise ValidationError(
             _("Unknown template '%(name)s'. Available: %(names)s.", name=name, names=", ".join(names)),
             errors={"template": [_("choose one of: %(names)s", names=", ".join(names))]},
         )
-    return parse((_files() / f"{name}.yaml").read_text(encoding="utf-8"), f"{name}.yaml", name=name)
+    stat = path.stat()
+    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 def list_templates() -> list[Template]:
