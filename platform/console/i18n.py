@@ -14,6 +14,7 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import format_datetime, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import default_exceptions
+from werkzeug.http import HTTP_STATUS_CODES
 
 LANG_COOKIE = "lang"
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
@@ -76,7 +77,7 @@ def problem_text(problem: dict) -> tuple[str, str]:
     ours = HTTP_TEXTS.get(status)
     if ours is None:
         return title, detail
-    if stock is not None and title == stock.name:
+    if title == HTTP_STATUS_CODES.get(status):
         title = str(ours[0])
     if not detail or (stock is not None and detail == stock.description):
         detail = str(ours[1])
