@@ -1,0 +1,130 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright (never a downloaded browser).
+
+The app is served for real on a free localhost port in a thread; the tenant is
+created through the form and built by the job worker, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from _console_support import PASSWORD, live_server, make_operator
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/test installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(app):
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})  # a phone
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def _sign_in(page, base_url: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base_url}/console/")
+    assert "/console/sign-in" in page.url
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _drain_jobs(app) -> None:
+    """Run the job worker until the queue is empty (in a thread: Playwright owns this thread's loop)."""
+    from schemehost.platform.jobs import run_worker
+
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            run_worker(app, concurrency=1, wait=False, periodic=False, install_signal_handlers=False)
+        except BaseException as exc:  # re-raised in the test thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=work, name="worker")
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the worker did not drain the queue"
+    if errors:
+        raise errors[0]
+
+
+def test_sign_in_create_tenant_and_see_it_active(app, base_url, page, partner, unique):
+    email = make_operator(app)
+    _sign_in(page, base_url, email)
+    page.wait_for_url(f"{base_url}/console/tenants/")
+    assert page.get_by_role("heading", name="Tenants").is_visible()
+
+    page.get_by_role("link", name="New tenant").click()
+    slug = unique("web-")
+    page.get_by_label("Slug").fill(slug)
+    page.get_by_label("Name").fill("North region maternal voucher")
+    page.get_by_label("Partner").select_option(partner)
+    page.locator("label.choice", has_text="maternal-voucher").click()
+    page.get_by_role("button", name="Create tenant").click()
+    page.wait_for_url(f"{base_url}/console/tenants/{slug}")
+
+    _drain_jobs(app)  # the cold build runs in the worker, as in production
+
+    page.goto(f"{base_url}/console/tenants/")
+    row = page.locator(f'tr[data-slug="{slug}"]')
+    assert row.locator(".badge").inner_text() == "active"
+    assert "maternal-voucher" in row.inner_text()
+
+    row.get_by_role("link", name=slug).click()
+    page.wait_for_url(f"{base_url}/console/tenants/{slug}")
+    assert page.get_by_role("heading", name="North region maternal voucher").is_visible()
+    created = page.locator('#events li[data-kind="created"]')
+    assert created.count() == 1
+    assert "created" in created.inner_text()
+    assert f"operator:{email}" in page.locator("#events").inner_text()
+    assert page.locator("#jobs .badge").first.inner_text() == "succeeded"
+
+
+def test_switch_to_french(app, base_url, page):
+    _sign_in(page, base_url, make_operator(app))
+    page.wait_for_url(f"{base_url}/console/tenants/")
+    page.get_by_role("link", name="Français").click()
+    assert page.get_by_role("heading", name="Locataires", exact=True).is_visible()
+    assert page.get_by_role("button", name="Se déconnecter").is_visible()
+    page.goto(f"{base_url}/console/tenants/new")  # the choice is remembered
+    assert page.get_by_role("heading", name="Nouveau locataire").is_visible()
+    assert page.locator("html").get_attribute("lang") == "fr"
+
+
+def test_wrong_password_shows_error_and_no_session(app, base_url, page):
+    email = make_operator(app)
+    _sign_in(page, base_url, email, "this is not the password")
+    alert = page.locator(".form-errors")
+    assert alert.inner_text() == "The e-mail address or the password is wrong."
+    assert "/console/sign-in" in page.url
+    page.goto(f"{base_url}/console/tenants/")
+    assert "/console/sign-in" in page.url  # still not signed in
+    assert not page.get_by_role("button", name="Sign out").count()
