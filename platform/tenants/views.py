@@ -7,8 +7,10 @@ Views parse the form, call one provisioning service and render; the rules
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -194,7 +196,7 @@ def act(slug: str, action: str):
             message = _perform(action, slug, form, reason)
         except (ValidationError, Conflict) as err:
             db.session.rollback()
-            form.form_errors = list(form.form_errors) + [str(err.detail)]
+            form.form_errors = list(form.form_errors) + [_action_problem(action, slug, err)]
             status = 409 if isinstance(err, Conflict) else 422
         else:
             if message is not None:
@@ -207,6 +209,20 @@ def act(slug: str, action: str):
         status = 422
     return render_template("tenants/confirm.html", tenant=tenant, action=spec, form=form,
                            can_force=current_user.is_platform_admin), status
+
+
+def _action_problem(action: str, slug: str, err: AppError) -> str:
+    """Why ``action`` was refused, in the operator's language."""
+    deletable_at = err.extra.get("deletable_at")
+    if deletable_at:
+        when = format_datetime(datetime.fromisoformat(deletable_at), "medium")
+        return _("This tenant can be deleted from %(when)s, when its grace period ends; "
+                 "a platform admin may delete it earlier.", when=when)
+    if isinstance(err, Conflict):
+        current = lifecycle.get_tenant(db.session, slug).status
+        return _("This is not possible while the tenant is %(status)s.",
+                 status=STATUS_LABELS.get(current, current))
+    return str(err.detail)
 
 
 def _perform(action: str, slug: str, form: TenantActionForm, reason: str | None) -> str | None:

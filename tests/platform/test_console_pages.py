@@ -134,7 +134,7 @@ def test_lifecycle_actions_ask_for_confirmation_then_act(admin, runner, active_t
 
     again = form_post(admin, f"/console/tenants/{active_tenant}/suspend", {})
     assert again.status_code == 409  # already suspended: explained, not a crash
-    assert "form-errors" in again.get_data(as_text=True)
+    assert "This is not possible while the tenant is suspended." in again.get_data(as_text=True)
 
     assert form_post(admin, f"/console/tenants/{active_tenant}/resume", {}).status_code == 302
     assert _tenants(runner)[active_tenant]["status"] == "active"
@@ -146,6 +146,11 @@ def test_lifecycle_actions_ask_for_confirmation_then_act(admin, runner, active_t
     assert f"Type {active_tenant} exactly to confirm." in _field_errors(wrong.get_data(as_text=True))
     early = form_post(admin, f"/console/tenants/{active_tenant}/delete", {"confirm_slug": active_tenant})
     assert early.status_code == 409  # grace period
+    assert "when its grace period ends" in early.get_data(as_text=True)
+    admin.get(f"/console/tenants/{active_tenant}?lang=fr")
+    early_fr = form_post(admin, f"/console/tenants/{active_tenant}/delete", {"confirm_slug": active_tenant})
+    assert "à la fin de son délai de grâce" in early_fr.get_data(as_text=True)
+    admin.get(f"/console/tenants/{active_tenant}?lang=en")
     assert active_tenant in _tenants(runner)
 
     gone = form_post(admin, f"/console/tenants/{active_tenant}/delete", {"confirm_slug": active_tenant, "force": "y"})
