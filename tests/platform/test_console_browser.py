@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from _console_support import PASSWORD, live_server, make_operator
+from playwright.sync_api import expect
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -80,7 +81,7 @@ def test_sign_in_create_tenant_and_see_it_active(app, base_url, page, partner, u
     email = make_operator(app)
     _sign_in(page, base_url, email)
     page.wait_for_url(f"{base_url}/console/tenants/")
-    assert page.get_by_role("heading", name="Tenants").is_visible()
+    expect(page.get_by_role("heading", name="Tenants")).to_be_visible()
 
     page.get_by_role("link", name="New tenant").click()
     slug = unique("web-")
@@ -95,36 +96,36 @@ def test_sign_in_create_tenant_and_see_it_active(app, base_url, page, partner, u
 
     page.goto(f"{base_url}/console/tenants/")
     row = page.locator(f'tr[data-slug="{slug}"]')
-    assert row.locator(".badge").inner_text() == "active"
-    assert "maternal-voucher" in row.inner_text()
+    expect(row.locator(".badge")).to_have_text("active")
+    expect(row).to_contain_text("maternal-voucher")
 
     row.get_by_role("link", name=slug).click()
     page.wait_for_url(f"{base_url}/console/tenants/{slug}")
-    assert page.get_by_role("heading", name="North region maternal voucher").is_visible()
+    expect(page.get_by_role("heading", name="North region maternal voucher")).to_be_visible()
     created = page.locator('#events li[data-kind="created"]')
-    assert created.count() == 1
-    assert "created" in created.inner_text()
-    assert f"operator:{email}" in page.locator("#events").inner_text()
-    assert page.locator("#jobs .badge").first.inner_text() == "succeeded"
+    expect(created).to_have_count(1)
+    expect(created.locator("strong")).to_have_text("created")
+    expect(page.locator("#events")).to_contain_text(f"operator:{email}")
+    expect(page.locator("#jobs .badge").first).to_have_text("succeeded")
 
 
 def test_switch_to_french(app, base_url, page):
     _sign_in(page, base_url, make_operator(app))
     page.wait_for_url(f"{base_url}/console/tenants/")
     page.get_by_role("link", name="Français").click()
-    assert page.get_by_role("heading", name="Locataires", exact=True).is_visible()
-    assert page.get_by_role("button", name="Se déconnecter").is_visible()
+    expect(page.get_by_role("heading", name="Locataires", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
     page.goto(f"{base_url}/console/tenants/new")  # the choice is remembered
-    assert page.get_by_role("heading", name="Nouveau locataire").is_visible()
-    assert page.locator("html").get_attribute("lang") == "fr"
+    expect(page.get_by_role("heading", name="Nouveau locataire")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
 
 
 def test_wrong_password_shows_error_and_no_session(app, base_url, page):
     email = make_operator(app)
     _sign_in(page, base_url, email, "this is not the password")
-    alert = page.locator(".form-errors")
-    assert alert.inner_text() == "The e-mail address or the password is wrong."
+    expect(page.locator(".form-errors")).to_have_text("The e-mail address or the password is wrong.")
     assert "/console/sign-in" in page.url
     page.goto(f"{base_url}/console/tenants/")
     assert "/console/sign-in" in page.url  # still not signed in
-    assert not page.get_by_role("button", name="Sign out").count()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Sign in to the console")).to_be_visible()
