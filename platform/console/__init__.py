@@ -7,9 +7,31 @@ and templates under ``platform/templates/<capability>/`` extending ``base.html``
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, Flask, redirect, url_for
 
 bp = Blueprint("console", __name__, url_prefix="/console")
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+#: Console settings: app config key -> (environment variable, type, default).
+SETTINGS = {
+    "CONSOLE_SESSION_HOURS": ("SCHEMEHOST_CONSOLE_SESSION_HOURS", int, 12),
+    "CONSOLE_BUILD_INLINE": ("SCHEMEHOST_CONSOLE_BUILD_INLINE", _flag, False),
+    "LOGIN_MAX_FAILURES": ("SCHEMEHOST_LOGIN_MAX_FAILURES", int, 5),
+    "LOGIN_FAILURE_WINDOW_S": ("SCHEMEHOST_LOGIN_FAILURE_WINDOW_S", float, 900.0),
+}
+
+
+def _settings(app: Flask) -> None:
+    """Console settings from the app config, else the environment, else their defaults."""
+    for key, (env, cast, default) in SETTINGS.items():
+        if key not in app.config:
+            app.config[key] = cast(os.environ[env]) if os.environ.get(env) else default
 
 
 @bp.get("/")
@@ -23,6 +45,7 @@ def init_app(app: Flask) -> None:
     from schemehost.platform.operators.views import bp as auth_bp
     from schemehost.platform.tenants.views import bp as tenants_bp
 
+    _settings(app)
     security.init_app(app)
     i18n.init_app(app)
     sessions.init_app(app)

@@ -28,6 +28,7 @@ from schemehost.provisioning import lifecycle
 from schemehost.provisioning.templates import list_templates
 
 bp = Blueprint("console_tenants", __name__, url_prefix="/console/tenants")
+PAGE_SIZE = 100  # rows per page: the list stays light on a slow connection
 
 STATUS_LABELS = {
     "provisioning": _l("provisioning"),
@@ -106,8 +107,12 @@ def index():
     if status is not None and status not in STATUS_LABELS:
         status = None
     tenants = lifecycle.list_tenants(db.session, status=status, partner=partner)
-    return render_template("tenants/list.html", tenants=tenants, status=status, partner=partner,
-                           partners=list_partners(db.session))
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    pages = max(1, -(-len(tenants) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = tenants[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    return render_template("tenants/list.html", tenants=shown, total=len(tenants), page=page, pages=pages,
+                           status=status, partner=partner, partners=list_partners(db.session))
 
 
 def _fill_choices(form: TenantCreateForm, templates) -> None:

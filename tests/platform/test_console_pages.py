@@ -188,3 +188,21 @@ def test_partner_staff_cannot_force_a_delete(app, runner, active_tenant):
 
 def test_unknown_action_is_404(admin, active_tenant):
     assert admin.get(f"/console/tenants/{active_tenant}/explode", headers=HTML).status_code == 404
+
+
+def test_list_is_paged(admin, runner, partner, unique, monkeypatch):
+    from schemehost.platform.tenants import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    slugs = []
+    for _ in range(2):
+        slug = unique("page-")
+        assert runner("tenants", "create", slug, "--name", slug, "--partner", partner).exit_code == 0
+        slugs.append(slug)
+    first = admin.get(f"/console/tenants/?partner={partner}").get_data(as_text=True)
+    assert "page 1 of 2" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    second = admin.get(f"/console/tenants/?partner={partner}&page=2").get_data(as_text=True)
+    assert "page 2 of 2" in second and 'rel="prev"' in second
+    shown = [s for s in slugs if f'data-slug="{s}"' in first] + [s for s in slugs if f'data-slug="{s}"' in second]
+    assert sorted(shown) == sorted(slugs)
+    assert "page 2 of 2" in admin.get(f"/console/tenants/?partner={partner}&page=99").get_data(as_text=True)
