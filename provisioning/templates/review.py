@@ -139,7 +139,7 @@ def _modules(diff: _Diff, modules: list[str]) -> None:
         diff.add(Kind.module_added, "modules", module, applicable=True)
     for module in (base if base is not MISSING else []):
         if module not in modules:
-            diff.add(Kind.removed, "modules", module, current=module in current,
+            diff.add(Kind.removed, "modules", module,
                      note=_("the template no longer enables it; the tenant keeps it"))
 
 
@@ -190,8 +190,7 @@ def _walk(diff: _Diff, key: str, path: tuple[str, ...], new: Any, mine: Any, bas
     if isinstance(new, dict) and isinstance(mine, dict):
         base_dict = base if isinstance(base, dict) else {}
         for sub, value in new.items():
-            _walk(diff, key, (*path, sub), value, mine.get(sub, MISSING),
-                  base_dict.get(sub, MISSING) if base is not MISSING else MISSING)
+            _walk(diff, key, (*path, sub), value, mine.get(sub, MISSING), base_dict.get(sub, MISSING))
         for sub in base_dict:
             if sub not in new:
                 diff.add(Kind.removed, key, None, path=(*path, sub), current=mine.get(sub),
@@ -216,20 +215,21 @@ def applied_settings(current_settings: dict[str, Any], template: Template,
     """
     out: dict[str, Any] = {}
 
-    def row(key: str) -> Any:
+    def row(key: str, empty: Any = None) -> Any:
         if key not in out:
-            out[key] = copy.deepcopy(current_settings.get(key))
+            value = current_settings.get(key)
+            out[key] = copy.deepcopy(value) if value is not None else empty
         return out[key]
 
     for c in changes:
         if not c.applicable:
             continue
         if c.kind == Kind.module_added:
-            row("modules").append(c.value)
+            row("modules", []).append(c.value)
         elif c.kind == Kind.location_level_added:
-            row("location_levels").append(c.value)
+            row("location_levels", []).append(c.value)
         elif c.kind == Kind.role_added:
-            row("roles").append(copy.deepcopy(c.value))
+            row("roles", []).append(copy.deepcopy(c.value))
         elif c.kind == Kind.permission_added:
             role = next(r for r in row("roles") if r.get("code") == c.path[0])
             role.setdefault("permissions", []).append(c.value)

@@ -1,7 +1,6 @@
 """Templates: validation with field paths, list/show CLI, review and apply of a newer version."""
 
 import json
-import textwrap
 
 import pytest
 import yaml
