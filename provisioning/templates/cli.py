@@ -81,19 +81,23 @@ def _print_review(slug: str, review) -> None:
                  n=review.additions, m=len(review.changes) - review.additions))
 
 
+def _review(slug: str):
+    """The tenant's control row and what its template's current version would change (reads only)."""
+    from schemehost.platform.extensions import db
+    from schemehost.provisioning.templates import services
+
+    tenant = services.reviewable_tenant(db.session, slug)
+    with services.open_settings_session(db.session, tenant) as tsession:
+        return tenant, services.review_template(tsession, tenant)
+
+
 @templates.command("review")
 @click.argument("slug")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 @with_appcontext
 def review(slug: str, as_json: bool) -> None:
     """Show what the current version of tenant SLUG's template would add or change."""
-    from schemehost.platform.extensions import db
-    from schemehost.provisioning.templates import services
-
-    tenant = services.reviewable_tenant(db.session, slug)
-    with services.open_settings_session(db.session, tenant) as tsession:
-        result = services.review_template(tsession, tenant)
-        tsession.rollback()
+    tenant, result = _review(slug)
     if as_json:
         _echo_json({"tenant": tenant.slug, "template": result.template.name,
                     "tenant_version": result.tenant_version, "template_version": result.template.version,
@@ -111,17 +115,15 @@ def apply(slug: str, yes: bool) -> None:
     from schemehost.platform.extensions import db
     from schemehost.provisioning.templates import services
 
-    tenant = services.reviewable_tenant(db.session, slug)
+    tenant, result = _review(slug)
+    _print_review(tenant.slug, result)
+    if result.up_to_date and tenant.template_version >= result.template.version:
+        return
+    db.session.rollback()  # hold no transaction while the operator reads
+    if not yes:
+        click.confirm(_("Apply to tenant %(slug)s?", slug=slug), abort=True)
+    tenant = services.reviewable_tenant(db.session, slug, for_update=True)
     with services.open_settings_session(db.session, tenant) as tsession:
-        result = services.review_template(tsession, tenant)
-        tsession.rollback()
-        _print_review(tenant.slug, result)
-        if result.up_to_date and tenant.template_version >= result.template.version:
-            return
-        db.session.rollback()  # hold no transaction while the operator reads
-        if not yes:
-            click.confirm(_("Apply to tenant %(slug)s?", slug=tenant.slug), abort=True)
-        tenant = services.reviewable_tenant(db.session, slug, for_update=True)
         result = services.apply_template(db.session, tsession, tenant, actor="cli")
         tsession.commit()
     db.session.commit()

@@ -22,6 +22,21 @@ CARE_TYPES = ["in_patient", "out_patient", "both"]
 ORGANISATION_KINDS = ["employer", "bank", "mobile_money_provider", "ngo", "government"]
 PROGRAMME_MODULES = ["insurance", "vouchers", "transfers"]
 
+
+
+def _placed(kinds: list[str], **extra: Any) -> dict[str, Any]:
+    """A list of coded, named things of one of ``kinds``, each in a demo location."""
+    return {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["code", "name", "kind", "location"],
+            "additionalProperties": False,
+            "properties": {"code": CODE, "name": NAME, "location": CODE, "kind": {"enum": kinds}, **extra},
+        },
+    }
+
+
 # Plain data the registry and module issues load into a tenant created with demo data.
 DEMO_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -39,33 +54,9 @@ DEMO_SCHEMA: dict[str, Any] = {
             },
         },
         # Health facilities and payment points, each in a demo location.
-        "facilities": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["code", "name", "kind", "location"],
-                "additionalProperties": False,
-                "properties": {
-                    "code": CODE, "name": NAME, "location": CODE,
-                    "kind": {"enum": FACILITY_KINDS},
-                    "care_type": {"enum": CARE_TYPES},
-                },
-            },
-        },
+        "facilities": _placed(FACILITY_KINDS, care_type={"enum": CARE_TYPES}),
         # Employers, banks, mobile-money providers... each in a demo location.
-        "organisations": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["code", "name", "kind", "location"],
-                "additionalProperties": False,
-                "properties": {
-                    "code": CODE, "name": NAME, "location": CODE,
-                    "kind": {"enum": ORGANISATION_KINDS},
-                    "details": {"type": "object"},
-                },
-            },
-        },
+        "organisations": _placed(ORGANISATION_KINDS, details={"type": "object"}),
         # Insurance products, voucher programmes, transfer programmes; ``details``
         # is validated by the module that loads it. Amounts are integer minor units.
         "programmes": {
