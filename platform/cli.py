@@ -70,6 +70,7 @@ def _register() -> None:
     main.add_command(partners)
     main.add_command(secrets)
     main.add_command(tenants)
+    import schemehost.provisioning.fleet_cli  # noqa: F401  (tenants migrate, tenants status)
     from schemehost.provisioning.templates.cli import templates
 
     main.add_command(templates)
