@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -72,21 +73,21 @@ def _check_inputs(session: Session, slug: str, name: str, partner: str, template
     if problem:
         errors["slug"] = [problem]
     if not isinstance(name, str) or not name.strip():
-        errors["name"] = ["A tenant needs a display name."]
+        errors["name"] = [_("A tenant needs a display name.")]
     elif len(name) > 200:
-        errors["name"] = ["A display name has at most 200 characters."]
+        errors["name"] = [_("A display name has at most 200 characters.")]
     partner_row = session.execute(select(Partner).where(Partner.slug == partner)).scalar_one_or_none()
     if partner_row is None:
-        errors["partner"] = [f"Unknown partner '{partner}'. Create it with `schemehost partners create`."]
+        errors["partner"] = [_("Unknown partner '%(partner)s'. Create it with `schemehost partners create`.", partner=partner)]
     tpl = None
     try:
         tpl = load_template(template)
     except AppError as err:
         errors["template"] = [err.detail]
     if errors:
-        raise ValidationError("The tenant cannot be created.", errors=errors)
+        raise ValidationError(_("The tenant cannot be created."), errors=errors)
     if session.execute(select(Tenant.id).where(Tenant.slug == slug)).first():
-        raise Conflict(f"The slug '{slug}' is already taken.", errors={"slug": ["already taken"]})
+        raise Conflict(_("The slug '%(slug)s' is already taken.", slug=slug), errors={"slug": [_("already taken")]})
     return partner_row, tpl
 
 
@@ -98,7 +99,7 @@ def _placement(session: Session) -> DatabaseServer:
         .limit(1)
     ).scalar_one_or_none()
     if server is None:
-        raise Conflict("No database server accepts new tenants.")
+        raise Conflict(_("No database server accepts new tenants."))
     return server
 
 
@@ -131,7 +132,7 @@ def create_tenant(session: Session, slug: str, *, name: str, partner: str, templ
             session.flush()
     except IntegrityError:
         # a concurrent create of the same slug committed first
-        raise Conflict(f"The slug '{slug}' is already taken.", errors={"slug": ["already taken"]}) from None
+        raise Conflict(_("The slug '%(slug)s' is already taken.", slug=slug), errors={"slug": [_("already taken")]}) from None
     if spare:
         _claim(session, tenant, spare, tpl, version, demo_data=demo_data, actor=actor)
         return Provisioned(tenant=tenant, path="warm")
@@ -243,7 +244,7 @@ def retry_tenant(session: Session, slug: str, *, actor: str) -> Provisioned:
 
     tenant = get_tenant(session, slug)
     if tenant.status != TenantStatus.failed:
-        raise Conflict(f"Only a failed tenant can be retried; '{slug}' is {tenant.status}.",
+        raise Conflict(_("Only a failed tenant can be retried; '%(slug)s' is %(status)s.", slug=slug, status=tenant.status),
                        errors={"status": [tenant.status]})
     tenant.status = TenantStatus.provisioning
     tenant.failure = None

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -37,7 +38,7 @@ def get_tenant(session: Session, slug: str, *, for_update: bool = False) -> Tena
         stmt = stmt.with_for_update(of=Tenant)
     tenant = session.execute(stmt).unique().scalar_one_or_none()
     if tenant is None:
-        raise NotFound(f"No tenant '{slug}'.", errors={"slug": [f"unknown tenant '{slug}'"]})
+        raise NotFound(_("No tenant '%(slug)s'.", slug=slug), errors={"slug": [_("unknown tenant '%(slug)s'", slug=slug)]})
     return tenant
 
 
@@ -45,7 +46,7 @@ def list_tenants(session: Session, *, partner: str | None = None, status: str | 
     stmt = select(Tenant).order_by(Tenant.slug)
     if status is not None:
         if status not in S.__members__:
-            raise ValidationError(f"Unknown status '{status}'.",
+            raise ValidationError(_("Unknown status '%(status)s'.", status=status),
                                   errors={"status": [f"one of: {', '.join(S.__members__)}"]})
         stmt = stmt.where(Tenant.status == status)
     if partner is not None:
@@ -84,9 +85,9 @@ def transition(session: Session, slug: str, to: str, *, actor: str, reason: str 
     tenant = get_tenant(session, slug, for_update=True)
     current = tenant.status
     if to == current:
-        raise Conflict(f"Tenant '{slug}' is already {current}.", errors={"status": [current]})
+        raise Conflict(_("Tenant '%(slug)s' is already %(status)s.", slug=slug, status=current), errors={"status": [current]})
     if to not in ALLOWED.get(current, set()):
-        raise Conflict(f"A {current} tenant cannot become {to}.", errors={"status": [current]})
+        raise Conflict(_("A %(current)s tenant cannot become %(to)s.", current=current, to=to), errors={"status": [current]})
     tenant.status = to
     if to == S.archived:
         tenant.archived_at = datetime.now(timezone.utc)
@@ -123,11 +124,11 @@ def delete_tenant(session: Session, slug: str, *, actor: str, force: bool = Fals
         due = (tenant.archived_at or datetime.now(timezone.utc)) + grace
         if not force and datetime.now(timezone.utc) < due:
             raise Conflict(
-                f"Tenant '{slug}' can be deleted from {due:%Y-%m-%d %H:%M} UTC (grace period); "
-                "a platform admin may force it.",
-                errors={"status": ["in grace period"]}, deletable_at=due.isoformat())
+                _("Tenant '%(slug)s' can be deleted from %(due)s UTC (grace period); "
+                  "a platform admin may force it.", slug=slug, due=f"{due:%Y-%m-%d %H:%M}"),
+                errors={"status": [_("in grace period")]}, deletable_at=due.isoformat())
     elif tenant.status not in (S.failed,) and not (force and tenant.status == S.provisioning):
-        raise Conflict(f"Archive tenant '{slug}' before deleting it (it is {tenant.status}).",
+        raise Conflict(_("Archive tenant '%(slug)s' before deleting it (it is %(status)s).", slug=slug, status=tenant.status),
                        errors={"status": [tenant.status]})
     if tenant.server.dsn:
         # the schema lives on another server: drop it there first, then the control row

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask, g, request
+from flask_babel import gettext as _
 
 from schemehost.platform.errors import Unauthorized
 from schemehost.platform.extensions import db
@@ -27,16 +28,16 @@ def init_app(app: Flask) -> None:
         if not (path == API_PREFIX or path.startswith(API_PREFIX + "/") or TENANT_API.match(path)):
             return None
         header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _sep, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized(
-                "Send an operator API token as 'Authorization: Bearer <token>' "
-                "(create one with `schemehost operators token EMAIL`).",
+                _("Send an operator API token as 'Authorization: Bearer <token>' "
+                  "(create one with `schemehost operators token EMAIL`)."),
                 headers={"WWW-Authenticate": 'Bearer realm="schemehost"'},
             )
         operator = operator_for_token(db.session, token.strip())
         if operator is None:
-            raise Unauthorized("The API token is unknown, revoked or belongs to an inactive operator.",
+            raise Unauthorized(_("The API token is unknown, revoked or belongs to an inactive operator."),
                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         g.operator = operator
         return None

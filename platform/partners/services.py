@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,13 +18,13 @@ def create_partner(session: Session, slug: str, *, name: str, country: str | Non
     if problem:
         errors["slug"] = [problem]
     if not name or not name.strip():
-        errors["name"] = ["A partner needs a name."]
+        errors["name"] = [_("A partner needs a name.")]
     if country is not None and not (len(country) == 2 and country.isalpha()):
-        errors["country"] = ["Use the two-letter ISO 3166 country code, e.g. 'CM'."]
+        errors["country"] = [_("Use the two-letter ISO 3166 country code, e.g. 'CM'.")]
     if errors:
-        raise ValidationError("The partner cannot be created.", errors=errors)
+        raise ValidationError(_("The partner cannot be created."), errors=errors)
     if session.execute(select(Partner.id).where(Partner.slug == slug)).first():
-        raise Conflict(f"A partner with slug '{slug}' already exists.", errors={"slug": ["taken"]})
+        raise Conflict(_("A partner with slug '%(slug)s' already exists.", slug=slug), errors={"slug": [_("already taken")]})
     partner = Partner(slug=slug, name=name.strip(), country=country.upper() if country else None,
                       contact_email=contact_email)
     session.add(partner)
@@ -34,7 +35,7 @@ def create_partner(session: Session, slug: str, *, name: str, country: str | Non
 def get_partner(session: Session, slug: str) -> Partner:
     partner = session.execute(select(Partner).where(Partner.slug == slug)).scalar_one_or_none()
     if partner is None:
-        raise NotFound(f"No partner '{slug}'.", errors={"partner": [f"unknown partner '{slug}'"]})
+        raise NotFound(_("No partner '%(slug)s'.", slug=slug), errors={"partner": [_("unknown partner '%(slug)s'", slug=slug)]})
     return partner
 
 

@@ -60,7 +60,7 @@ class TenantItem(MethodView):
     def delete(self, query, slug):
         """Delete an archived tenant after its grace period (``force`` for platform admins)."""
         if query["force"] and getattr(g.get("operator"), "role", None) != "platform_admin":
-            raise Forbidden("Only a platform admin may force a deletion.", errors={"force": ["not allowed"]})
+            raise Forbidden(_("Only a platform admin may force a deletion."), errors={"force": [_("not allowed")]})
         lifecycle.delete_tenant(db.session, slug, actor=actor(), force=query["force"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -25,7 +26,7 @@ def list_settings(session: Session, *, limit: int = 100) -> list[Setting]:
 def get_setting(session: Session, key: str) -> Setting:
     setting = session.get(Setting, key)
     if setting is None:
-        raise NotFound(f"No setting '{key}'.", errors={"key": ["unknown setting"]})
+        raise NotFound(_("No setting '%(key)s'.", key=key), errors={"key": [_("unknown setting")]})
     return setting
 
 
@@ -33,11 +34,11 @@ def put_setting(session: Session, key: str, value: Any) -> Setting:
     """Create or replace setting ``key`` after checking its type."""
     expected = SETTING_TYPES.get(key)
     if expected is None:
-        raise ValidationError(f"'{key}' is not a setting that can be changed here.",
+        raise ValidationError(_("'%(key)s' is not a setting that can be changed here.", key=key),
                               errors={"key": [f"one of: {', '.join(sorted(SETTING_TYPES))}"]})
     if not isinstance(value, expected):
         name = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
-        raise ValidationError(f"'{key}' must be a {name}.", errors={"value": [f"expected a {name}"]})
+        raise ValidationError(_("'%(key)s' must be a %(type)s.", key=key, type=name), errors={"value": [_("expected a %(type)s", type=name)]})
     session.execute(insert(Setting).values(key=key, value=value)
                     .on_conflict_do_update(index_elements=["key"], set_={"value": value}))
     session.flush()

@@ -17,6 +17,12 @@ def role_exists(pg, name):
     return pg.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is not None
 
 
+def own_roles(pg):
+    """Tenant roles of this test database's installation (other runs may share the server)."""
+    install = pg.execute("SELECT install_id FROM control.installation").fetchone()[0]
+    return pg.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE %s", (f"sh\\_{install}\\_%",)).fetchone()[0]
+
+
 def tenant_row(pg, slug):
     return pg.execute("SELECT status, role_name, schema_name FROM control.tenants WHERE slug = %s", (slug,)).fetchone()
 
@@ -124,14 +130,14 @@ def crash_at(monkeypatch):
 def test_warm_crash_leaves_nothing(app, runner, partner, unique, spares, crash_at, pg, step):
     spares(1)
     spare_count = pg.execute("SELECT count(*) FROM control.spare_schemas").fetchone()[0]
-    roles_before = pg.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'sh\\_%'").fetchone()[0]
+    roles_before = own_roles(pg)
     slug = unique("crash-")
     crash_at(step)
     result = runner("tenants", "create", slug, "--name", "Crash", "--partner", partner)
     assert result.exit_code != 0
     assert tenant_row(pg, slug) is None
     assert not schema_exists(pg, "tenant_" + slug.replace("-", "_"))
-    assert pg.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'sh\\_%'").fetchone()[0] == roles_before
+    assert own_roles(pg) == roles_before
     # the claimed spare went back to the pool
     assert pg.execute("SELECT count(*) FROM control.spare_schemas").fetchone()[0] == spare_count
     create_mod.FAULT_HOOK = None
@@ -140,7 +146,7 @@ def test_warm_crash_leaves_nothing(app, runner, partner, unique, spares, crash_a
 
 @pytest.mark.parametrize("step", COLD_STEPS)
 def test_cold_crash_leaves_a_failed_row_only(app, runner, partner, unique, empty_pool, crash_at, pg, step):
-    roles_before = pg.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'sh\\_%'").fetchone()[0]
+    roles_before = own_roles(pg)
     slug = unique("cold-crash-")
     crash_at(step)
     result = runner("tenants", "create", slug, "--name", "Crash", "--partner", partner)
@@ -148,7 +154,7 @@ def test_cold_crash_leaves_a_failed_row_only(app, runner, partner, unique, empty
     status, role, schema = tenant_row(pg, slug)
     assert status == "failed" and role is None
     assert not schema_exists(pg, schema)
-    assert pg.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'sh\\_%'").fetchone()[0] == roles_before
+    assert own_roles(pg) == roles_before
     create_mod.FAULT_HOOK = None
     # a failed tenant can be removed, and its slug reused
     assert runner("tenants", "delete", slug, "--yes").exit_code == 0
