@@ -74,6 +74,10 @@ def _register() -> None:
     from schemehost.provisioning.templates.cli import templates
 
     main.add_command(templates)
+    from schemehost.platform.demo import demo, serve
+
+    main.add_command(demo)
+    main.add_command(serve)
 
 
 _register()
