@@ -111,16 +111,21 @@ class MigrationTree:
         return EnvironmentContext(self.config, self.script, fn=self._steps_to(self.head),
                                   destination_rev=self.head, **options)
 
-    def upgrade(self, conn: Connection, schema: str, env: EnvironmentContext | None = None) -> str | None:
+    def upgrade(self, conn: Connection, schema: str, env: EnvironmentContext | None = None, *,
+                version_table_known: bool = False) -> str | None:
         """Upgrade ``schema`` to head on ``conn`` inside the caller's transaction; returns the old revision.
 
         ``search_path`` is set with ``SET LOCAL`` for the migration and reset
         before returning; the version table is the schema's own.
+        ``version_table_known``: the caller has seen it (set-wise), so Alembic
+        need not reflect it again; if it vanished since, reading it fails loudly.
         """
         env = env or self.environment()
         conn.execute(text(f"SET LOCAL search_path TO {quote_ident(schema)}"))
         with env:  # installs alembic.context / alembic.op for the scripts
             env.configure(connection=conn, version_table_schema=schema, transactional_ddl=True)
+            if version_table_known:
+                env.get_context()._has_version_table = lambda: True
             env.run_migrations()  # reads the version once; nothing to run at head
             current = env.get_context().schemehost_from_rev
         conn.execute(text("SET LOCAL search_path TO DEFAULT"))
@@ -393,7 +398,7 @@ class SchemaMigrator:
                     conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                                  {"k": "schemehost.migrate." + target.schema})
                     role = target.role
-                current = self.tree.upgrade(conn, target.schema, self.env)
+                current = self.tree.upgrade(conn, target.schema, self.env, version_table_known=True)
                 if current == head:
                     # another run got here first; make sure the record agrees
                     if local:
@@ -460,9 +465,9 @@ def _init_worker(control_url: str, script_location: str | None, lock_timeout: st
     mp_util.Finalize(None, _migrator.close, exitpriority=10)
 
 
-def _upgrade_in_worker(target: Target) -> Outcome:
+def _upgrade_in_worker(targets: list[Target]) -> list[Outcome]:
     assert _migrator is not None, "worker not initialised"
-    return _migrator.upgrade(target)
+    return [_migrator.upgrade(t) for t in targets]
 
 
 # ---- the whole fleet ---------------------------------------------------------
@@ -549,15 +554,19 @@ def _run_pool(session: Session, run: FleetRun, pending: list[Target], args: tupl
     finally:
         _inherited_engines.clear()
     try:
-        futures = {pool.submit(_upgrade_in_worker, t): t for t in pending}
+        # a few schemas per task: less inter-process traffic, still balanced across workers
+        size = max(1, min(16, len(pending) // (workers * 8)))
+        batches = [pending[i:i + size] for i in range(0, len(pending), size)]
+        futures = {pool.submit(_upgrade_in_worker, batch): batch for batch in batches}
         for future in as_completed(futures):
             try:
-                outcome = future.result()
+                outcomes = future.result()
             except BrokenProcessPool as exc:
-                outcome = Outcome(futures[future], futures[future].recorded, None, "failed",
-                                  error=f"worker process died: {exc}")
-            run.outcomes.append(outcome)
-            report(outcome)
+                outcomes = [Outcome(t, t.recorded, None, "failed", error=f"worker process died: {exc}")
+                            for t in futures[future]]
+            for outcome in outcomes:
+                run.outcomes.append(outcome)
+                report(outcome)
     except KeyboardInterrupt:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
