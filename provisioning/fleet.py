@@ -211,7 +211,7 @@ def fleet_targets(session: Session, *, slugs: Iterable[str] | None = None, spare
                            errors={"slug": [_("unknown tenant '%(slug)s'", slug=s) for s in unknown]})
         schemaless = [r.slug for r in rows if r.status not in SCHEMA_STATUSES]
         if schemaless:
-            raise Conflict(_("Tenant(s) %(slugs)s have no schema to migrate (provisioning or failed).",
+            raise Conflict(_("Tenant(s) %(slugs)s have no schema yet or any more (provisioning or failed).",
                              slugs=", ".join(schemaless)), errors={"slug": schemaless})
     targets = [Target("tenant", r.slug, r.schema_name, r.id, r.role_name,
                       normalize_url(r.dsn) if r.dsn else None, r.schema_version, r.status) for r in rows]
@@ -391,7 +391,7 @@ class SchemaMigrator:
                 if local:
                     role = self._lock_record(conn, target)
                     if role is False:
-                        return Outcome(target, target.recorded, None, "skipped", time.perf_counter() - start,
+                        return Outcome(target, None, None, "skipped", time.perf_counter() - start,
                                        "gone from the control plane (deleted or claimed)")
                 else:
                     # serialise concurrent runs on the tenant's own server
@@ -415,7 +415,7 @@ class SchemaMigrator:
             return Outcome(target, current, head, "upgraded", time.perf_counter() - start)
         except Exception as exc:  # reported per schema (with its error), never hidden
             log.warning("migration of schema %s failed: %s", target.schema, _first_line(exc))
-            return Outcome(target, target.recorded, None, "failed", time.perf_counter() - start, _first_line(exc))
+            return Outcome(target, None, None, "failed", time.perf_counter() - start, _first_line(exc))
 
     def _lock_record(self, conn: Connection, target: Target):
         """Lock the target's control row for the transaction; False when it is gone, else the role."""
@@ -512,7 +512,13 @@ def migrate_fleet(session: Session, tree: MigrationTree, *, slugs: Iterable[str]
     run = FleetRun(plan, outcomes=list(plan.broken))
     run.records_fixed = fix_stale_records(control, plan)
     pending = plan.pending
-    report = on_outcome or (lambda outcome: None)
+
+    def report(outcome: Outcome) -> None:
+        if outcome.from_rev is None and outcome.status != "upgraded":
+            outcome.from_rev = plan.versions[outcome.target].version  # as read before the run
+        if on_outcome is not None:
+            on_outcome(outcome)
+
     for outcome in run.outcomes:
         report(outcome)
     if pending:
@@ -562,7 +568,7 @@ def _run_pool(session: Session, run: FleetRun, pending: list[Target], args: tupl
             try:
                 outcomes = future.result()
             except BrokenProcessPool as exc:
-                outcomes = [Outcome(t, t.recorded, None, "failed", error=f"worker process died: {exc}")
+                outcomes = [Outcome(t, None, None, "failed", error=f"worker process died: {exc}")
                             for t in futures[future]]
             for outcome in outcomes:
                 run.outcomes.append(outcome)

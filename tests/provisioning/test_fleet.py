@@ -326,3 +326,29 @@ def test_versions_are_read_set_wise_in_chunks(app, make_tenants, new_tree, pg):
     assert versions["tenant_not_there"].state == "no_schema"
     pg.execute(f"DROP SCHEMA {schema_of(slugs[2])} CASCADE")  # leave no broken tenant behind
     pg.execute("UPDATE control.tenants SET status = 'failed' WHERE slug = %s", (slugs[2],))
+
+
+def test_a_tenant_without_schema_cannot_be_named(fleet, make_tenants, pg):
+    (slug,) = make_tenants(1)
+    pg.execute("UPDATE control.tenants SET status = 'failed' WHERE slug = %s", (slug,))
+    result = fleet("migrate", slug)
+    assert result.exit_code == 1
+    assert f"Tenant(s) {slug} have no schema" in result.output
+
+
+def test_a_schema_gone_from_the_control_plane_meanwhile_is_skipped(app, database_url, new_tree, spares, pg):
+    from schemehost.provisioning.fleet import SchemaMigrator, Target
+
+    spares(1)
+    spare = pg.execute("SELECT schema_name FROM control.spare_schemas WHERE version = %s LIMIT 1",
+                       (installed_head("tenant"),)).fetchone()[0]
+    pg.execute("DELETE FROM control.spare_schemas WHERE schema_name = %s", (spare,))  # claimed meanwhile
+    migrator = SchemaMigrator(database_url, new_tree)
+    try:
+        outcome = migrator.upgrade(Target("spare", spare, spare, recorded=installed_head("tenant")))
+        missing = migrator.upgrade(Target("tenant", "nobody", "tenant_nobody", tenant_id=10**9))
+    finally:
+        migrator.close()
+    assert (outcome.status, missing.status) == ("skipped", "skipped")
+    assert version(pg, spare) == installed_head("tenant")  # untouched
+    pg.execute(f"DROP SCHEMA {spare} CASCADE")
