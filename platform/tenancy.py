@@ -67,7 +67,7 @@ def quote_ident(name: str, pattern: re.Pattern = SCHEMA_RE) -> str:
 
 @dataclass(frozen=True)
 class TenantRef:
-    """What a request needs to know about its tenant (cached per request)."""
+    """What a request needs to know about its tenant (cached per process for at most 2 s, see routing)."""
 
     id: int
     slug: str
@@ -79,6 +79,7 @@ class TenantRef:
     locale: str
     timezone: str
     currency: str
+    server_dsn: str | None = None  # the tenant's database server; None: the main database
 
 
 # ---- engines ----------------------------------------------------------------
@@ -153,10 +154,8 @@ def tenant_session() -> TenantSession:
         tenant: TenantRef | None = g.get("tenant")
         if tenant is None or tenant.role_name is None:
             raise RuntimeError("no tenant in this request")
-        from schemehost.platform.tenants.services import server_dsn
-
         session = open_tenant_session(
-            server_engine(server_dsn(tenant.server_id)),
+            server_engine(tenant.server_dsn),
             tenant.schema_name,
             tenant.role_name,
             statement_timeout_ms=current_app.config["TENANT_STATEMENT_TIMEOUT_MS"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,6 +19,7 @@ from schemehost.platform.operators.models import Operator, OperatorToken
 OPERATOR_ROLES = ("platform_admin", "partner_staff", "support")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "sho_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # how exactly a token's last use is recorded
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that a wrong e-mail costs as
 # much time as a wrong password and sign-in does not reveal which accounts exist.
@@ -153,13 +154,16 @@ def operator_for_token(session: Session, token: str) -> Operator | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.execute(
-        select(Operator, OperatorToken.id)
+        select(Operator, OperatorToken.id, OperatorToken.last_used_at)
         .join(OperatorToken, OperatorToken.operator_id == Operator.id)
         .where(OperatorToken.token_hash == _digest(token), OperatorToken.revoked_at.is_(None),
                Operator.is_active.is_(True))
     ).first()
     if row is None:
         return None
-    session.execute(update(OperatorToken).where(OperatorToken.id == row[1])
-                    .values(last_used_at=datetime.now(timezone.utc)))
+    now = datetime.now(timezone.utc)
+    # at most one write a minute per token: a write per request would lock the token's
+    # row for the whole request and serialise every request made with it
+    if row[2] is None or now - row[2] > LAST_USED_RESOLUTION:
+        session.execute(update(OperatorToken).where(OperatorToken.id == row[1]).values(last_used_at=now))
     return row[0]

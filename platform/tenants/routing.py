@@ -7,18 +7,22 @@ rewritten to the path form by ``HostRewriteMiddleware`` before Flask routes.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import time
+import weakref
 from typing import Callable
 
 from flask import Flask, g, request
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import Gone, Locked, NotFound, Unavailable
 from schemehost.platform.extensions import db
 from schemehost.platform.tenancy import SLUG_RE, TenantRef
-from schemehost.platform.tenants.models import Domain, Tenant, TenantStatus
+from schemehost.platform.tenants.models import DatabaseServer, Domain, Tenant, TenantStatus
 
 TENANT_PATH = re.compile(r"^/t/([^/]+)(/.*)?$")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -78,13 +82,108 @@ class CustomDomainCache:
         self._loaded = time.monotonic()
 
 
+_REF_COLUMNS = (Tenant.id, Tenant.slug, Tenant.name, Tenant.status, Tenant.schema_name, Tenant.role_name,
+                Tenant.server_id, Tenant.locale, Tenant.timezone, Tenant.currency, DatabaseServer.dsn)
+
+
+def _ref_query():
+    return select(*_REF_COLUMNS).join(DatabaseServer, DatabaseServer.id == Tenant.server_id)
+
+
 def load_tenant_ref(slug: str) -> TenantRef | None:
-    row = db.session.execute(
-        select(Tenant.id, Tenant.slug, Tenant.name, Tenant.status, Tenant.schema_name, Tenant.role_name,
-               Tenant.server_id, Tenant.locale, Tenant.timezone, Tenant.currency)
-        .where(Tenant.slug == slug)
-    ).first()
+    """The tenant at ``slug`` read from the control plane now (no cache)."""
+    row = db.session.execute(_ref_query().where(Tenant.slug == slug)).first()
     return TenantRef(*row) if row else None
+
+
+class TenantRefCache:
+    """Per-process cache of the tenant refs that requests use, never more than ``ttl`` seconds old.
+
+    Every ``ttl`` seconds all cached refs are re-read together in one query, so
+    a status change made anywhere — another process, the CLI, a job, plain
+    SQL — is obeyed within ``ttl``; a change committed through an ORM session
+    in this process drops the entry at once (``forget``). Refs unused for
+    ``idle`` seconds are dropped, so the refresh reads only the tenants in use.
+    Unknown slugs are never cached: a new tenant answers as soon as it is
+    committed. ``ttl`` 0 turns the cache off.
+    """
+
+    def __init__(self, ttl: float, *, idle: float = 30.0, max_entries: int = 50_000,
+                 clock: Callable[[], float] = time.monotonic):
+        self.ttl, self.idle, self.max_entries, self.clock = ttl, idle, max_entries, clock
+        self._refs: dict[str, TenantRef] = {}
+        self._used: dict[str, float] = {}  # slug -> last use
+        self._refreshed = clock()
+        self._lock = threading.Lock()
+
+    def get(self, slug: str) -> TenantRef | None:
+        """The ref of ``slug``, loaded with the caller's (control) session when not cached."""
+        if self.ttl <= 0:
+            return load_tenant_ref(slug)
+        now = self.clock()
+        if now - self._refreshed >= self.ttl:
+            self.refresh()
+        ref = self._refs.get(slug)
+        if ref is None:
+            ref = load_tenant_ref(slug)
+            if ref is None:
+                return None
+            if len(self._refs) < self.max_entries:
+                self._refs[slug] = ref
+        self._used[slug] = now
+        return ref
+
+    def refresh(self) -> None:
+        """Re-read every ref used in the last ``idle`` seconds (one query per 10,000); drop the rest."""
+        with self._lock:
+            now = self.clock()
+            if now - self._refreshed < self.ttl:
+                return  # another thread has just refreshed
+            keep = [slug for slug, used in list(self._used.items()) if now - used < self.idle and slug in self._refs]
+            refs: dict[str, TenantRef] = {}
+            for start in range(0, len(keep), 10_000):
+                rows = db.session.execute(_ref_query().where(Tenant.slug.in_(keep[start:start + 10_000]))).all()
+                refs.update((row.slug, TenantRef(*row)) for row in rows)
+            used = self._used
+            self._refs, self._used = refs, {slug: used.get(slug, now) for slug in refs}
+            self._refreshed = now
+
+    def forget(self, slugs) -> None:
+        for slug in slugs:
+            self._refs.pop(slug, None)
+
+    def reset(self) -> None:
+        """Empty the cache and start a new period now."""
+        with self._lock:
+            self._refs, self._used, self._refreshed = {}, {}, self.clock()
+
+
+# Slugs of tenants changed through ORM sessions of this process, forgotten by
+# every TenantRefCache once the change is committed.
+_caches: "weakref.WeakSet[TenantRefCache]" = weakref.WeakSet()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_changed_tenants(session, flush_context) -> None:
+    changed = {inspect(obj).dict.get("slug") for obj in (*session.dirty, *session.deleted, *session.new)
+               if isinstance(obj, Tenant)}
+    changed.discard(None)
+    if changed:
+        session.info.setdefault("schemehost.changed_tenants", set()).update(changed)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_changed_tenants(session) -> None:
+    changed = session.info.pop("schemehost.changed_tenants", None)
+    if changed:
+        for cache in list(_caches):
+            cache.forget(changed)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_changed_tenants(session, previous_transaction) -> None:
+    if not session.in_transaction():
+        session.info.pop("schemehost.changed_tenants", None)
 
 
 def check_status(tenant: TenantRef | None, slug: str, method: str, rest: str) -> None:
@@ -106,6 +205,14 @@ def check_status(tenant: TenantRef | None, slug: str, method: str, rest: str) ->
 
 
 def init_app(app: Flask) -> None:
+    # at most 2 s: a suspended tenant must be refused within the TTL (docs/decisions/0061)
+    ttl = float(app.config.setdefault("TENANT_CACHE_TTL_S",
+                                      float(os.environ.get("SCHEMEHOST_TENANT_CACHE_TTL_S", "1"))))
+    if not 0 <= ttl <= 2:
+        raise ValueError("TENANT_CACHE_TTL_S must be between 0 and 2 seconds")
+    refs = TenantRefCache(ttl)
+    _caches.add(refs)
+    app.extensions["schemehost.tenant_refs"] = refs
     lookup = CustomDomainCache(app)
     app.extensions["schemehost.domains"] = lookup
     app.wsgi_app = HostRewriteMiddleware(app.wsgi_app, app.config["BASE_DOMAIN"], lookup)
@@ -116,7 +223,7 @@ def init_app(app: Flask) -> None:
         if not match:
             return None
         slug, rest = match.group(1), match.group(2) or "/"
-        tenant = load_tenant_ref(slug) if SLUG_RE.match(slug) else None
+        tenant = refs.get(slug) if SLUG_RE.match(slug) else None
         check_status(tenant, slug, request.method, rest)
         g.tenant = tenant
         return None

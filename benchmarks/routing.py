@@ -1,0 +1,361 @@
+"""Benchmark: requests/s of a tenant JSON endpoint with 1 tenant vs 1,000 tenants rotating.
+
+Run by hand: ``.venv/bin/python benchmarks/routing.py [--tenants 1000] [--rounds 3] [--duration 10]``.
+
+On its own scratch database (dropped at the end with its tenant roles):
+
+1. one tenant from ``health-insurance`` (warm path) with 20 extra rows in its
+   ``settings`` table, so ``GET /t/<slug>/api/v1/settings?limit=20`` reads 20 rows;
+2. gunicorn serves ``schemehost.platform.app:create_app()`` with 2 sync
+   workers (see docs/decisions/0060) on 127.0.0.1; ``wrk`` (1 thread,
+   4 connections, an operator bearer token) loads the endpoint for a 2 s
+   warm-up then ``--duration`` seconds, ``--rounds`` times;
+3. the other tenants are created the way operators create them — the warm pool
+   is refilled in batches and ``create_tenant`` claims the spares — and seeded
+   the same way; then rounds alternate between the 1-tenant load and the
+   rotating load (a wrk Lua script choosing the next tenant's path per request,
+   round-robin).
+
+While each run lasts, the connections to the scratch database
+(``pg_stat_activity``) and the anonymous memory of their backends are sampled.
+
+Last line: ``routing_rps_1=<n> routing_ratio_1000_vs_1=<n>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import text
+
+from scratchdb import commit_id, db_url, scratch_app
+
+TEMPLATE = "health-insurance"
+VENV_BIN = Path(sys.executable).parent
+WORKERS = 2
+WORKER_CLASS = "sync"
+THREADS = 1
+
+
+# ---- data ----------------------------------------------------------------------------------------
+
+def seed_settings(session, schemas: list[str], rows: int = 20) -> None:
+    """Insert ``rows`` extra settings directly into each tenant schema (100 schemas per transaction)."""
+    for start in range(0, len(schemas), 100):
+        batch = schemas[start:start + 100]
+        sql = "; ".join(
+            f"INSERT INTO {s}.settings (key, value) "
+            f"SELECT 'bench_' || lpad(g::text, 2, '0'), to_jsonb(g) FROM generate_series(1, {rows}) g"
+            for s in batch)
+        session.connection().exec_driver_sql(sql)
+        session.commit()
+
+
+def create_tenants(prefix: str, first: int, stop: int, partner: str, batch: int = 50) -> list[str]:
+    """Create tenants ``<prefix><first>`` .. ``<prefix><stop - 1>`` by claiming warm spares (the pool
+    refilled ``batch`` at a time, as the background job would); their slugs."""
+    from schemehost.platform.extensions import db
+    from schemehost.provisioning.create import create_tenant
+    from schemehost.provisioning.pool import refill_pool
+
+    slugs = []
+    for start in range(first, stop, batch):
+        n = min(batch, stop - start)
+        refill_pool(db.session, size=n)
+        for i in range(start, start + n):
+            slug = f"{prefix}{i}"
+            result = create_tenant(db.session, slug, name=f"Bench {slug}", partner=partner, template=TEMPLATE,
+                                   actor="bench")
+            db.session.commit()
+            assert result.path == "warm" and result.tenant.status == "active", (result.path, result.tenant.status)
+            slugs.append(slug)
+    return slugs
+
+
+# ---- server --------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn serving the app on 127.0.0.1 with this process's environment (scratch DATABASE_URL)."""
+
+    def __init__(self, port: int, worker_class: str = WORKER_CLASS, threads: int = THREADS):
+        self.port, self.worker_class, self.threads = port, worker_class, threads
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Gunicorn":
+        cmd = [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS),
+               "--worker-class", self.worker_class, "--threads", str(self.threads), "--log-level", "warning",
+               "schemehost.platform.app:create_app()"]
+        self.proc = subprocess.Popen(cmd, env=os.environ.copy(), start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer /healthz within 30 s")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # the master stops its own workers
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# ---- load ----------------------------------------------------------------------------------------
+
+LUA = """
+local paths = {%(paths)s}
+local n = #paths
+local i = 0
+wrk.headers["Authorization"] = "Bearer %(token)s"
+request = function()
+  i = i %% n + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def lua_script(directory: str, name: str, slugs: list[str], token: str) -> str:
+    paths = ", ".join(f'"/t/{s}/api/v1/settings?limit=20"' for s in slugs)
+    path = os.path.join(directory, f"{name}.lua")
+    Path(path).write_text(LUA % {"paths": paths, "token": token})
+    return path
+
+
+class Sampler(threading.Thread):
+    """Samples connections to ``dbname`` and their backends' anonymous memory while a run lasts."""
+
+    def __init__(self, dbname: str, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.dbname, self.interval = dbname, interval
+        self.counts: list[int] = []
+        self.rss_kib: list[int] = []
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        with psycopg.connect(db_url("postgres"), autocommit=True) as conn:
+            while not self._done.is_set():
+                pids = [r[0] for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.dbname,)).fetchall()]
+                self.counts.append(len(pids))
+                self.rss_kib += [kib for kib in map(anon_kib, pids) if kib is not None]
+                self._done.wait(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def anon_kib(pid: int) -> int | None:
+    """A backend's private (anonymous) resident memory, from /proc (the server runs on this machine)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def child_pids(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def backend_pids(dbname: str) -> list[int]:
+    with psycopg.connect(db_url("postgres"), autocommit=True) as conn:
+        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                                           "pg_backend_pid()", (dbname,)).fetchall()]
+
+
+def wrk(port: int, script: str, seconds: int) -> dict:
+    url = f"http://127.0.0.1:{port}/"
+    out = subprocess.run(["wrk", "-t1", "-c4", f"-d{seconds}s", "--latency", "-s", script, url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    return {"rps": rps, "requests": requests, "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(0) if errors else "",
+            "p50_ms": to_ms(p50), "p99_ms": to_ms(p99), "raw": out}
+
+
+def to_ms(match) -> float:
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def measure(server: "Gunicorn", script: str, dbname: str, seconds: int) -> dict:
+    """One run: warm-up, then ``seconds`` of load while connections, memory and CPU are recorded."""
+    wrk(server.port, script, 2)  # warm-up: worker imports, pools, the backends' catalog caches
+    app_pids = [server.proc.pid, *child_pids(server.proc.pid)]
+    db_pids = backend_pids(dbname)
+    before = {pid: cpu_s(pid) for pid in app_pids + db_pids}
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler = Sampler(dbname)
+    sampler.start()
+    try:
+        result = wrk(server.port, script, seconds)
+    finally:
+        sampler.stop()
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    db_pids = sorted(set(db_pids) | set(backend_pids(dbname)))
+    used = {name: sum(cpu_s(pid) - before.get(pid, 0.0) for pid in pids)
+            for name, pids in (("app", app_pids), ("db", db_pids))}
+    used["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
+    result["cpu_ms_per_request"] = {k: v * 1000 / result["requests"] for k, v in used.items()}
+    if result["non_2xx"] or result["socket_errors"]:
+        raise RuntimeError(f"wrk saw failures:\n{result['raw']}")
+    result["conns_max"] = max(sampler.counts)
+    result["conns_median"] = statistics.median(sampler.counts)
+    result["backend_anon_kib_max"] = max(sampler.rss_kib) if sampler.rss_kib else 0
+    return result
+
+
+def check_endpoint(port: int, slug: str, token: str) -> None:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/t/{slug}/api/v1/settings?limit=20",
+                                 headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        rows = json.load(resp)
+    assert len(rows) == 20, f"expected 20 rows, got {len(rows)}"
+
+
+# ---- main ----------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=1000, help="tenants in the rotating load")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per load (median, min, max reported)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run (after 2 s warm-up)")
+    parser.add_argument("--worker-class", default=WORKER_CLASS, choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=THREADS, help="threads per gthread worker")
+    args = parser.parse_args()
+    worker = (args.worker_class, args.threads if args.worker_class == "gthread" else 1)
+    load_before = os.getloadavg()[0]
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install wrk")
+
+    from schemehost.platform.extensions import db
+    from schemehost.platform.operators.services import create_operator, issue_token
+    from schemehost.platform.partners.services import create_partner
+
+    runs: dict[str, list[dict]] = {"1 tenant": [], "1 tenant, all created": [], "rotating": []}
+    workdir = tempfile.mkdtemp(prefix="schemehost-bench-routing-")
+    with scratch_app("routing") as (app, _url, dbname):
+        with app.app_context():
+            create_partner(db.session, "bench", name="Bench partner")
+            op = create_operator(db.session, "bench@example.org", password="bench password 1234")
+            token = issue_token(db.session, op, "bench")
+            db.session.commit()
+            first = create_tenants("tn-", 0, 1, "bench")
+            seed_settings(db.session, ["tenant_" + s.replace("-", "_") for s in first])
+
+        one = lua_script(workdir, "one", first, token)
+        port = free_port()
+        with Gunicorn(port, *worker) as server:
+            check_endpoint(port, first[0], token)
+            for _ in range(args.rounds):
+                runs["1 tenant"].append(measure(server, one, dbname, args.duration))
+
+        started = time.perf_counter()
+        with app.app_context():
+            others = create_tenants("tn-", 1, args.tenants, "bench")
+        created_s = time.perf_counter() - started
+        with app.app_context():
+            seed_settings(db.session, ["tenant_" + s.replace("-", "_") for s in others])
+            total = db.session.execute(text("SELECT count(*) FROM control.tenants WHERE status = 'active'")).scalar()
+            db.session.rollback()
+        slugs = first + others
+        rotating = lua_script(workdir, "rotating", slugs, token)
+        with Gunicorn(port, *worker) as server:
+            check_endpoint(port, slugs[-1], token)
+            for _ in range(args.rounds):
+                runs["rotating"].append(measure(server, rotating, dbname, args.duration))
+                runs["1 tenant, all created"].append(measure(server, one, dbname, args.duration))
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    def med(name, key):
+        return statistics.median(r[key] for r in runs[name])
+
+    threads = f" x {worker[1]} threads" if worker[0] == "gthread" else ""
+    print(f"\nrouting benchmark — GET /t/<slug>/api/v1/settings?limit=20 (20 rows), gunicorn {WORKERS} "
+          f"{worker[0]} workers{threads}, wrk 1 thread 4 connections, {args.rounds} x "
+          f"{args.duration} s after 2 s warm-up each, commit {commit_id()}, "
+          f"1-min load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after")
+    print(f"{len(others)} more tenants created (warm pool + create_tenant) in {created_s:.1f} s; "
+          f"{total} active tenants during the rotating runs")
+    print(f"{'load':<24} {'req/s med':>10} {'min':>6} {'max':>6} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'db conns':>8} {'backend MiB':>11} {'CPU ms/req app+db+wrk':>22} {'2-core capacity':>15}")
+    for name in ("1 tenant", "1 tenant, all created", "rotating"):
+        label = f"{args.tenants} tenants rotating" if name == "rotating" else name
+        rps = [r["rps"] for r in runs[name]]
+        conns = max(r["conns_max"] for r in runs[name])
+        cpu = {k: statistics.median(r["cpu_ms_per_request"][k] for r in runs[name]) for k in ("app", "db", "wrk")}
+        total_cpu = sum(cpu.values())
+        print(f"{label:<24} {statistics.median(rps):>10.0f} {min(rps):>6.0f} {max(rps):>6.0f} "
+              f"{med(name, 'p50_ms'):>7.2f} {med(name, 'p99_ms'):>7.2f} {conns:>8} "
+              f"{max(r['backend_anon_kib_max'] for r in runs[name]) / 1024:>11.1f} "
+              f"{cpu['app']:>8.2f}+{cpu['db']:.2f}+{cpu['wrk']:.2f} {2000 / total_cpu:>15.0f}")
+    print("backend MiB: the largest private memory of one of the database's backends; 2-core capacity: "
+          "2,000 ms / CPU ms per request, the req/s two idle cores could serve (other load on the machine "
+          "lowers req/s but hardly the CPU per request)")
+    rps_1 = med("1 tenant", "rps")
+    ratio = med("rotating", "rps") / rps_1
+    print(f"ratio rotating / 1 tenant: {ratio:.3f} (vs 1 tenant with all created: "
+          f"{med('rotating', 'rps') / med('1 tenant, all created', 'rps'):.3f}); targets: ratio >= 0.95, "
+          f"1 tenant >= 1185 req/s, db conns independent of tenant count")
+    print(f"routing_rps_1={rps_1:.0f} routing_ratio_1000_vs_1={ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
