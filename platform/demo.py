@@ -36,7 +36,10 @@ def _start_worker(app: Flask) -> None:
 def _serve(app: Flask, host: str, port: int, *, worker: bool) -> None:
     if worker:
         _start_worker(app)
-    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    # not app.run(): Flask ignores it inside a CLI command (FLASK_RUN_FROM_CLI)
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 @click.command("serve")
