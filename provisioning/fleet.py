@@ -31,7 +31,6 @@ from multiprocessing import util as mp_util
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Iterable
@@ -467,7 +466,13 @@ def _init_worker(control_url: str, script_location: str | None, lock_timeout: st
 
 def _upgrade_in_worker(targets: list[Target]) -> list[Outcome]:
     assert _migrator is not None, "worker not initialised"
-    return [_migrator.upgrade(t) for t in targets]
+    outcomes: list[Outcome] = []
+    try:
+        for target in targets:
+            outcomes.append(_migrator.upgrade(target))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C reached the whole process group: the schema in hand rolled back; report the rest
+    return outcomes
 
 
 # ---- the whole fleet ---------------------------------------------------------
@@ -559,22 +564,33 @@ def _run_pool(session: Session, run: FleetRun, pending: list[Target], args: tupl
                                    initargs=args)
     finally:
         _inherited_engines.clear()
+    # a few schemas per task: less inter-process traffic, still balanced across workers
+    size = max(1, min(16, len(pending) // (workers * 8)))
+    batches = [pending[i:i + size] for i in range(0, len(pending), size)]
+    futures = {pool.submit(_upgrade_in_worker, batch): batch for batch in batches}
+    collected = set()
+
+    def collect(future) -> None:
+        collected.add(future)
+        error = future.exception()
+        if error is None:
+            outcomes = future.result()
+        else:  # a worker process died (or was stopped): its batch is reported failed
+            outcomes = [Outcome(t, None, None, "failed", error=f"worker process stopped: {_first_line(error)}")
+                        for t in futures[future]]
+        for outcome in outcomes:
+            run.outcomes.append(outcome)
+            report(outcome)
+
     try:
-        # a few schemas per task: less inter-process traffic, still balanced across workers
-        size = max(1, min(16, len(pending) // (workers * 8)))
-        batches = [pending[i:i + size] for i in range(0, len(pending), size)]
-        futures = {pool.submit(_upgrade_in_worker, batch): batch for batch in batches}
         for future in as_completed(futures):
-            try:
-                outcomes = future.result()
-            except BrokenProcessPool as exc:
-                outcomes = [Outcome(t, None, None, "failed", error=f"worker process died: {exc}")
-                            for t in futures[future]]
-            for outcome in outcomes:
-                run.outcomes.append(outcome)
-                report(outcome)
+            collect(future)
     except KeyboardInterrupt:
+        # let the workers finish what they hold, then report it all: the summary stays exact
         pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures:
+            if future not in collected and future.done() and not future.cancelled():
+                collect(future)
         raise
     pool.shutdown(wait=True)
 
