@@ -18,7 +18,14 @@ def _create_app():
 
 
 class SchemehostGroup(FlaskGroup):
-    """Turns an ``AppError`` into its message on stderr and exit code 1, never a traceback."""
+    """Turns an ``AppError`` into its message on stderr and exit code 1, never a traceback.
+
+    Listing commands (``--help``) does not build the app: every command is
+    registered here, and building the app may start the embedded PostgreSQL.
+    """
+
+    def list_commands(self, ctx):
+        return sorted(self.commands)
 
     def invoke(self, ctx):
         try:

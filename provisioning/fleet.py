@@ -404,8 +404,7 @@ class SchemaMigrator:
                         self._record(conn, target, current, head, event=False)
                     return Outcome(target, current, head, "current", time.perf_counter() - start)
                 if role:
-                    # own schema only: concurrent GRANTs on schema shared would collide
-                    apply_grants(conn, target.schema, role, shared=False)
+                    apply_grants(conn, target.schema, role)
                 if local:
                     self._record(conn, target, current, head)
             if not local:

@@ -17,12 +17,12 @@ def create_role(conn: Connection, role: str, *, statement_timeout_ms: int) -> No
     conn.execute(text(f"ALTER ROLE {r} SET statement_timeout = {int(statement_timeout_ms)}"))
 
 
-def apply_grants(conn: Connection, schema: str, role: str, *, shared: bool = True) -> None:
-    """(Re-)grant the tenant role its rights on its schema; run after every migration.
+def apply_grants(conn: Connection, schema: str, role: str) -> None:
+    """(Re-)grant the tenant role its rights on its own schema; run after every migration.
 
-    ``shared=False`` leaves out the grants on schema ``shared``: a tenant
-    migration does not change it, and concurrent GRANTs on one object fail
-    with "tuple concurrently updated" (fleet migration runs many at once).
+    Read-only reference data in schema ``shared`` is granted to PUBLIC once by
+    the control migrations: per-tenant GRANTs on that one schema, run by
+    concurrent creates or fleet workers, fail with "tuple concurrently updated".
     """
     s, r = quote_ident(schema), quote_ident(role)
     statements = [
@@ -32,8 +32,6 @@ def apply_grants(conn: Connection, schema: str, role: str, *, shared: bool = Tru
         # the tenant may read, never move, its own schema version
         f"REVOKE INSERT, UPDATE, DELETE ON {s}.alembic_version FROM {r}",
     ]
-    if shared:
-        statements += [f"GRANT USAGE ON SCHEMA shared TO {r}", f"GRANT SELECT ON ALL TABLES IN SCHEMA shared TO {r}"]
     for statement in statements:
         conn.execute(text(statement))
 

@@ -254,7 +254,7 @@ def test_dry_run_prints_the_sql_and_changes_nothing(fleet, make_tenants, pg):
                       " AND column_name = 'note'", (schema,)).fetchone()[0] == 0
 
 
-def test_status_flags_drift(fleet, make_tenants, pg):
+def test_status_flags_drift(fleet, make_tenants, spares, pg):
     behind, current, lying, gone = make_tenants(4)
     assert fleet("migrate", current, lying, gone).exit_code == 0
     pg.execute("UPDATE control.tenants SET schema_version = 'xyz' WHERE slug = %s", (lying,))
@@ -275,6 +275,7 @@ def test_status_flags_drift(fleet, make_tenants, pg):
                                           "problems": []}.items()
     assert fleet("status", current).exit_code == 0
     # spares are listed too
+    spares(1)
     assert "spare_" in fleet("status").output
     pg.execute("UPDATE control.tenants SET status = 'failed' WHERE slug = %s", (gone,))  # leave no broken tenant
 

@@ -189,6 +189,9 @@ def upgrade() -> None:
         "VALUES (1, substr(md5(random()::text || clock_timestamp()::text), 1, 8))"
     )
     op.execute("INSERT INTO control.database_servers (name, is_default) VALUES ('main', true)")
+    # shared: read-only reference data (currencies, code systems) every tenant role may read
+    op.execute("GRANT USAGE ON SCHEMA shared TO PUBLIC")
+    op.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA shared GRANT SELECT ON TABLES TO PUBLIC")
     # procrastinate's own tables; the driver connection runs the multi-statement script as is
     from procrastinate.schema import SchemaManager
 
@@ -196,6 +199,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA shared REVOKE SELECT ON TABLES FROM PUBLIC")
+    op.execute("REVOKE USAGE ON SCHEMA shared FROM PUBLIC")
     op.execute("DROP TABLE IF EXISTS procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers CASCADE")
     op.execute(
         "DO $$ DECLARE f regprocedure; BEGIN "
