@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -36,6 +38,8 @@ def _start_worker(app: Flask) -> None:
 def _serve(app: Flask, host: str, port: int, *, worker: bool) -> None:
     if worker:
         _start_worker(app)
+    # SIGTERM exits like Ctrl-C, so that exit handlers run (the embedded PostgreSQL stops)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     # not app.run(): Flask ignores it inside a CLI command (FLASK_RUN_FROM_CLI)
     from werkzeug.serving import run_simple
 
@@ -113,9 +117,11 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"  Password:          {demo_password(Path(app.instance_path))}")
     click.echo(f"  Control API:       {base}/api/v1/openapi.json")
     click.echo(f"  Health:            {base}/healthz  {base}/readyz")
-    click.echo("  Demo schemes:")
+    click.echo("  Demo schemes (console page, then the tenant API with an operator token):")
     for t in tenants:
-        click.echo(f"    {t['slug']:<28} {t['status']:<10} {base}/t/{t['slug']}/")
+        click.echo(f"    {t['slug']:<28} {t['status']:<10} {base}/console/tenants/{t['slug']}")
+        click.echo(f"    {'':<28} {'':<10} {base}/t/{t['slug']}/api/v1/settings")
+    click.echo("  API token:         schemehost operators token " + DEMO_EMAIL)
     click.echo("")
     if not no_serve:
         _serve(app, host, port, worker=True)

@@ -34,3 +34,33 @@ def test_embedded_postgres_is_started_reused_and_stopped(tmp_path):
     listed = run_cli(tmp_path, "partners", "list")  # a second run reuses the same data
     assert listed.returncode == 0 and "acme" in listed.stdout
     assert not postgres_running_in(pgdata)
+
+
+def test_serve_on_embedded_postgres_stops_it_on_sigterm(tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    assert run_cli(tmp_path, "db", "upgrade").returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["SCHEMEHOST_INSTANCE"] = str(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "schemehost.platform.cli", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ready = None
+        deadline = time.monotonic() + 90  # a bound on start-up, not a timing assertion
+        while ready is None and proc.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as resp:
+                    ready = resp.status
+            except OSError:
+                time.sleep(0.3)
+        assert ready == 200
+        assert postgres_running_in(tmp_path / "pgdata")
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    assert not postgres_running_in(tmp_path / "pgdata")
