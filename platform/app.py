@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, g
 
 from schemehost.platform import errors, logging as applog
-from schemehost.platform.config import Config, TestingConfig
+from schemehost.platform.config import Config, TestingConfig, instance_file
 from schemehost.platform.database import resolve_url
 from schemehost.platform.extensions import api, babel, csrf, db, login_manager
 
@@ -25,7 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["TESTING"] = cfg.TESTING or bool(settings.get("TESTING"))
     instance.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(instance)
+        app.config["SECRET_KEY"] = instance_file(instance, "secret_key", lambda: secrets.token_urlsafe(48))
 
     app.config["SQLALCHEMY_DATABASE_URI"] = resolve_url(app.config.get("DATABASE_URL"), instance)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -65,15 +65,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)  # last: replaces flask-smorest's JSON error handler with problem+json
     return app
-
-
-def _instance_secret(instance: Path) -> str:
-    """A development secret kept in the instance folder, created once."""
-    path = instance / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def _request_boundary(app: Flask) -> None:

@@ -58,3 +58,12 @@ class TestingConfig(Config):
         super().__init__()
         self.WARM_POOL_SIZE = 0
         self.SECRET_KEY = self.SECRET_KEY or "test-secret-key"
+
+
+def instance_file(instance: Path, name: str, make) -> str:
+    """A value kept in the instance folder: made once with ``make()``, readable by its owner only."""
+    path = Path(instance) / name
+    if not path.exists():
+        path.write_text(make() + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()

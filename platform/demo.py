@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from schemehost.platform.config import instance_file
 from schemehost.platform.extensions import db
 
 log = logging.getLogger("schemehost.demo")
@@ -58,11 +59,7 @@ def serve(host: str, port: int, worker: bool) -> None:
 
 def demo_password(instance: Path) -> str:
     """The demo operator's password, made once and kept in the instance folder."""
-    path = instance / "demo-operator-password"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(12))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return instance_file(instance, "demo-operator-password", lambda: secrets.token_urlsafe(12))
 
 
 def setup_demo(app: Flask) -> list[dict]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from flask import current_app, g
 from flask_babel import gettext as _
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 
 from schemehost.platform.db import TENANT_PLACEHOLDER, normalize_url

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -57,40 +58,73 @@ def _drop_database(admin: psycopg.Connection, url: str, name: str) -> None:
             admin.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory, worker_id) -> str:
-    """A fresh database for this worker, dropped (with its tenant roles) at the end."""
-    server = _server_url(tmp_path_factory.mktemp("pg"))
-    # SCHEMEHOST_TEST_DB_TAG keeps concurrent runs on one server apart
-    tag = re.sub(r"[^a-z0-9_]", "", os.environ.get("SCHEMEHOST_TEST_DB_TAG", "").lower())
-    name = f"schemehost_test_{tag + '_' if tag else ''}{worker_id}"
+@contextmanager
+def fresh_database(server: str, name: str):
+    """Create database ``name`` on ``server`` (dropping a leftover first); drop it and its
+    tenant roles afterwards. Yields its SQLAlchemy URL."""
     with psycopg.connect(server, autocommit=True) as admin:
         _drop_database(admin, server, name)
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_db(server, name)
-    yield normalize_url(url)
-    from schemehost.platform.tenancy import dispose_engines
+    try:
+        yield normalize_url(_with_db(server, name))
+    finally:
+        from schemehost.platform.tenancy import dispose_engines
 
-    dispose_engines()
-    with psycopg.connect(server, autocommit=True) as admin:
-        _drop_database(admin, server, name)
+        dispose_engines()
+        with psycopg.connect(server, autocommit=True) as admin:
+            _drop_database(admin, server, name)
 
 
-@pytest.fixture(scope="session")
-def app(database_url, tmp_path_factory):
-    app = create_app({
-        "DATABASE_URL": database_url,
-        "SCHEMEHOST_INSTANCE": str(tmp_path_factory.mktemp("instance")),
-        "SECRET_KEY": "test-" + uuid.uuid4().hex,
-    })
+@contextmanager
+def built_app(database_url: str, instance: str):
+    """An app on ``database_url`` with the control plane at head; its pool disposed afterwards."""
     from schemehost.provisioning.migrate import upgrade_control
 
+    app = create_app({"DATABASE_URL": database_url, "SCHEMEHOST_INSTANCE": instance,
+                      "SECRET_KEY": "test-" + uuid.uuid4().hex})
     with app.app_context():
         upgrade_control(sadb.engine)
     yield app
     with app.app_context():
         sadb.session.remove()
         sadb.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_factory(server_url):
+    """``fresh_database`` on the test server, for modules that need a database of their own."""
+    return lambda name: fresh_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def app_factory():
+    """``built_app``, for modules that need an app on a database of their own."""
+    return built_app
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory) -> str:
+    return _server_url(tmp_path_factory.mktemp("pg"))
+
+
+@pytest.fixture(scope="session")
+def db_name(worker_id) -> str:
+    # SCHEMEHOST_TEST_DB_TAG keeps concurrent runs on one server apart
+    tag = re.sub(r"[^a-z0-9_]", "", os.environ.get("SCHEMEHOST_TEST_DB_TAG", "").lower())
+    return f"schemehost_test_{tag + '_' if tag else ''}{worker_id}"
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url, db_name) -> str:
+    """A fresh database for this worker, dropped (with its tenant roles) at the end."""
+    with fresh_database(server_url, db_name) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    with built_app(database_url, str(tmp_path_factory.mktemp("instance"))) as app:
+        yield app
 
 
 @pytest.fixture
@@ -150,6 +184,30 @@ def worker_id(request):
 
 
 __all__ = ["text"]
+
+
+@pytest.fixture
+def bare_tenant(app, unique):
+    """Factory of bare control-plane tenant rows (status ``failed``, no schema): enough for
+    control-plane features (jobs, secrets) to point at. Returns ``(id, slug)``."""
+    from schemehost.platform.partners.models import Partner
+    from schemehost.platform.tenants.models import Tenant
+    from schemehost.platform.tenants.services import default_server
+
+    def make(prefix="bt"):
+        with app.app_context():
+            partner = Partner(slug=unique(prefix + "p"), name="Bare partner")
+            sadb.session.add(partner)
+            sadb.session.flush()
+            slug = unique(prefix)
+            tenant = Tenant(slug=slug, name="Bare tenant", partner_id=partner.id, template="blank",
+                            template_version=1, status="failed", server_id=default_server(sadb.session).id,
+                            schema_name=f"tenant_{slug}")
+            sadb.session.add(tenant)
+            sadb.session.commit()
+            return tenant.id, slug
+
+    return make
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from schemehost.platform.config import instance_file
 from schemehost.platform.db import utcnow
 from schemehost.platform.errors import AppError, NotFound, ValidationError
 from schemehost.platform.tenants.models import Tenant, TenantSecret
@@ -44,11 +45,7 @@ def generate_key() -> str:
 
 def _instance_keys(instance: Path) -> str:
     """The instance folder's key ring, created once with one new key (development default)."""
-    path = instance / KEY_FILE
-    if not path.exists():
-        path.write_text(generate_key() + "\n")
-        path.chmod(0o600)
-    return path.read_text()
+    return instance_file(instance, KEY_FILE, generate_key)
 
 
 def key_ring() -> MultiFernet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, url_for
+from flask_babel import gettext as _
 from flask.views import MethodView
 from flask_smorest import Blueprint
 

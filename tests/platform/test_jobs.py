@@ -20,8 +20,6 @@ from schemehost.platform.jobs import (
 )
 from schemehost.platform.jobs.app import refill_warm_pool
 from schemehost.platform.partners.models import Partner
-from schemehost.platform.tenants.models import Tenant
-from schemehost.platform.tenants.services import default_server
 
 SEEN: list[dict] = []
 
@@ -49,19 +47,9 @@ def boom(ctx):
 
 
 @pytest.fixture
-def tenant_row(app, unique):
+def tenant_row(bare_tenant):
     """A bare control-plane tenant row (no schema): enough for jobs to point at."""
-    with app.app_context():
-        partner = Partner(slug=unique("jp"), name="Jobs partner")
-        db.session.add(partner)
-        db.session.flush()
-        slug = unique("jt")
-        tenant = Tenant(slug=slug, name="Jobs tenant", partner_id=partner.id, template="blank",
-                        template_version=1, status="failed", server_id=default_server(db.session).id,
-                        schema_name=f"tenant_{slug}")
-        db.session.add(tenant)
-        db.session.commit()
-        return tenant.id, slug
+    return bare_tenant("jt")
 
 
 def _new_job(kind, **kw):

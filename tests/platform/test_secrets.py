@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from schemehost.platform.errors import ValidationError
 from schemehost.platform.extensions import db
-from schemehost.platform.partners.models import Partner
 from schemehost.platform.secrets import (
     SecretKeyError,
     delete_secret,
@@ -17,26 +16,15 @@ from schemehost.platform.secrets import (
     rotate_secrets,
     set_secret,
 )
-from schemehost.platform.tenants.models import Tenant, TenantSecret
-from schemehost.platform.tenants.services import default_server
+from schemehost.platform.tenants.models import TenantSecret
 
 VALUE = "sk_live_not-in-the-table-1234"
 
 
 @pytest.fixture
-def tenant_id(app, unique):
+def tenant_id(bare_tenant):
     """A bare control-plane tenant row, committed (secrets tests themselves roll back)."""
-    with app.app_context():
-        partner = Partner(slug=unique("sp"), name="Secrets partner")
-        db.session.add(partner)
-        db.session.flush()
-        slug = unique("st")
-        tenant = Tenant(slug=slug, name="Secrets tenant", partner_id=partner.id, template="blank",
-                        template_version=1, status="failed", server_id=default_server(db.session).id,
-                        schema_name=f"tenant_{slug}")
-        db.session.add(tenant)
-        db.session.commit()
-        return tenant.id
+    return bare_tenant("st")[0]
 
 
 @pytest.fixture

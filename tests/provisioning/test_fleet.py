@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import uuid
 
 import psycopg
 import pytest
@@ -52,55 +51,17 @@ def downgrade() -> None:
 '''
 
 
-def _admin_url(database_url: str) -> str:
-    return re.sub(r"/[^/?]+(\?|$)", r"/postgres\1", libpq_url(database_url), count=1)
-
-
 @pytest.fixture(scope="module")
-def database_url(database_url):
+def database_url(database_factory, db_name):
     """A database of this module's own beside the session's, dropped with its tenant roles."""
-    base = database_url  # the session's database, shadowed in this module
-    session_name = re.search(r"/([^/?]+)(?:[?]|$)", base).group(1)
-    name = session_name + "_fleet"
-    admin_url = _admin_url(base)
-    url = base.replace(f"/{session_name}", f"/{name}", 1)
-
-    def drop(admin):
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            return
-        install = None
-        try:
-            with psycopg.connect(libpq_url(url)) as conn:
-                install = conn.execute("SELECT install_id FROM control.installation").fetchone()
-        except psycopg.Error:
-            pass
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        if install:
-            for (role,) in admin.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s",
-                                         (f"sh\\_{install[0]}\\_%",)).fetchall():
-                admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        drop(admin)
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield url
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        drop(admin)
+    with database_factory(db_name + "_fleet") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def app(database_url, tmp_path_factory):
-    from schemehost.platform.app import create_app
-    from schemehost.provisioning.migrate import upgrade_control
-
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-" + uuid.uuid4().hex,
-                      "SCHEMEHOST_INSTANCE": str(tmp_path_factory.mktemp("fleet-instance"))})
-    with app.app_context():
-        upgrade_control(db.engine)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def app(database_url, tmp_path_factory, app_factory):
+    with app_factory(database_url, str(tmp_path_factory.mktemp("fleet-instance"))) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
