@@ -2,22 +2,24 @@
 
 Run by hand: ``.venv/bin/python benchmarks/routing.py [--tenants 1000] [--rounds 3] [--duration 10]``.
 
-On its own scratch database (dropped at the end with its tenant roles):
+Two scratch databases (dropped at the end with their tenant roles): one holds 1
+tenant, the other ``--tenants`` tenants, all from ``health-insurance``, created
+the way operators create them (the warm pool refilled in batches, as its
+background job would, and ``create_tenant`` claiming the spares), each with 20
+extra rows written straight into its ``settings`` table, so that
+``GET /t/<slug>/api/v1/settings?limit=20`` reads 20 rows.
 
-1. one tenant from ``health-insurance`` (warm path) with 20 extra rows in its
-   ``settings`` table, so ``GET /t/<slug>/api/v1/settings?limit=20`` reads 20 rows;
-2. gunicorn serves ``schemehost.platform.app:create_app()`` with 2 sync
-   workers (see docs/decisions/0060) on 127.0.0.1; ``wrk`` (1 thread,
-   4 connections, an operator bearer token) loads the endpoint for a 2 s
-   warm-up then ``--duration`` seconds, ``--rounds`` times;
-3. the other tenants are created the way operators create them — the warm pool
-   is refilled in batches and ``create_tenant`` claims the spares — and seeded
-   the same way; then rounds alternate between the 1-tenant load and the
-   rotating load (a wrk Lua script choosing the next tenant's path per request,
-   round-robin).
+Each database is served by its own gunicorn (``schemehost.platform.app:create_app()``,
+2 sync workers, see docs/decisions/0060) on 127.0.0.1. ``wrk`` (1 thread,
+4 connections, an operator bearer token) loads, per round, after a 2 s warm-up
+each: the 1-tenant database; the big one rotating over all its tenants (a Lua
+script choosing the next tenant's path per request, round-robin); the big one on
+a single tenant. Alternating the runs makes a change of load on the shared
+machine hit every figure alike.
 
-While each run lasts, the connections to the scratch database
-(``pg_stat_activity``) and the anonymous memory of their backends are sampled.
+During each run it samples the connections to the database (``pg_stat_activity``)
+and their backends' private memory, and counts the CPU used by gunicorn, the
+database's backends and wrk per request.
 
 Last line: ``routing_rps_1=<n> routing_ratio_1000_vs_1=<n>``.
 """
@@ -99,15 +101,17 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn serving the app on 127.0.0.1 with this process's environment (scratch DATABASE_URL)."""
 
-    def __init__(self, port: int, worker_class: str = WORKER_CLASS, threads: int = THREADS):
+    def __init__(self, port: int, worker_class: str = WORKER_CLASS, threads: int = THREADS,
+                 env: dict[str, str] | None = None):
         self.port, self.worker_class, self.threads = port, worker_class, threads
+        self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Gunicorn":
         cmd = [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS),
                "--worker-class", self.worker_class, "--threads", str(self.threads), "--log-level", "warning",
                "schemehost.platform.app:create_app()"]
-        self.proc = subprocess.Popen(cmd, env=os.environ.copy(), start_new_session=True)
+        self.proc = subprocess.Popen(cmd, env=self.env, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -289,39 +293,43 @@ def main() -> None:
     from schemehost.platform.operators.services import create_operator, issue_token
     from schemehost.platform.partners.services import create_partner
 
-    runs: dict[str, list[dict]] = {"1 tenant": [], "1 tenant, all created": [], "rotating": []}
+    runs: dict[str, list[dict]] = {"1 tenant": [], "1 of many": [], "rotating": []}
     workdir = tempfile.mkdtemp(prefix="schemehost-bench-routing-")
-    with scratch_app("routing") as (app, _url, dbname):
+
+    def prepare(app, count: int) -> tuple[list[str], str, float]:
+        """Partner, operator token and ``count`` seeded tenants; (slugs, token, seconds to create)."""
         with app.app_context():
             create_partner(db.session, "bench", name="Bench partner")
             op = create_operator(db.session, "bench@example.org", password="bench password 1234")
             token = issue_token(db.session, op, "bench")
             db.session.commit()
-            first = create_tenants("tn-", 0, 1, "bench")
-            seed_settings(db.session, ["tenant_" + s.replace("-", "_") for s in first])
+            started = time.perf_counter()
+            slugs = create_tenants("tn-", 0, count, "bench")
+            created = time.perf_counter() - started
+            seed_settings(db.session, ["tenant_" + s.replace("-", "_") for s in slugs])
+            db.engine.dispose()  # only gunicorn's connections count while it serves
+        return slugs, token, created
 
-        one = lua_script(workdir, "one", first, token)
-        port = free_port()
-        with Gunicorn(port, *worker) as server:
-            check_endpoint(port, first[0], token)
-            for _ in range(args.rounds):
-                runs["1 tenant"].append(measure(server, one, dbname, args.duration))
-
-        started = time.perf_counter()
-        with app.app_context():
-            others = create_tenants("tn-", 1, args.tenants, "bench")
-        created_s = time.perf_counter() - started
-        with app.app_context():
-            seed_settings(db.session, ["tenant_" + s.replace("-", "_") for s in others])
+    # two databases, one with 1 tenant and one with all of them, each served by its own gunicorn;
+    # their runs alternate so that a change of load on the machine hits both alike
+    with scratch_app("routing1") as (app1, url1, db1), scratch_app("routingn") as (appn, urln, dbn):
+        first, token1, _ = prepare(app1, 1)
+        slugs, tokenn, created_s = prepare(appn, args.tenants)
+        with appn.app_context():
             total = db.session.execute(text("SELECT count(*) FROM control.tenants WHERE status = 'active'")).scalar()
             db.session.rollback()
-        slugs = first + others
-        rotating = lua_script(workdir, "rotating", slugs, token)
-        with Gunicorn(port, *worker) as server:
-            check_endpoint(port, slugs[-1], token)
+            db.engine.dispose()
+        one = lua_script(workdir, "one", first, token1)
+        one_of_many = lua_script(workdir, "one-of-many", slugs[:1], tokenn)
+        rotating = lua_script(workdir, "rotating", slugs, tokenn)
+        with Gunicorn(free_port(), *worker, env={"DATABASE_URL": url1}) as server1, \
+                Gunicorn(free_port(), *worker, env={"DATABASE_URL": urln}) as servern:
+            check_endpoint(server1.port, first[0], token1)
+            check_endpoint(servern.port, slugs[-1], tokenn)
             for _ in range(args.rounds):
-                runs["rotating"].append(measure(server, rotating, dbname, args.duration))
-                runs["1 tenant, all created"].append(measure(server, one, dbname, args.duration))
+                runs["1 tenant"].append(measure(server1, one, db1, args.duration))
+                runs["rotating"].append(measure(servern, rotating, dbn, args.duration))
+                runs["1 of many"].append(measure(servern, one_of_many, dbn, args.duration))
     shutil.rmtree(workdir, ignore_errors=True)
 
     def med(name, key):
@@ -332,12 +340,14 @@ def main() -> None:
           f"{worker[0]} workers{threads}, wrk 1 thread 4 connections, {args.rounds} x "
           f"{args.duration} s after 2 s warm-up each, commit {commit_id()}, "
           f"1-min load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after")
-    print(f"{len(others)} more tenants created (warm pool + create_tenant) in {created_s:.1f} s; "
-          f"{total} active tenants during the rotating runs")
+    print(f"two scratch databases: one with 1 tenant; one with {total} active tenants, created through the "
+          f"warm pool + create_tenant in {created_s:.1f} s; runs alternate between them")
     print(f"{'load':<24} {'req/s med':>10} {'min':>6} {'max':>6} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'db conns':>8} {'backend MiB':>11} {'CPU ms/req app+db+wrk':>22} {'2-core capacity':>15}")
-    for name in ("1 tenant", "1 tenant, all created", "rotating"):
-        label = f"{args.tenants} tenants rotating" if name == "rotating" else name
+    labels = {"1 tenant": "1 tenant (of 1)", "1 of many": f"1 tenant (of {args.tenants})",
+              "rotating": f"{args.tenants} tenants rotating"}
+    for name in ("1 tenant", "1 of many", "rotating"):
+        label = labels[name]
         rps = [r["rps"] for r in runs[name]]
         conns = max(r["conns_max"] for r in runs[name])
         cpu = {k: statistics.median(r["cpu_ms_per_request"][k] for r in runs[name]) for k in ("app", "db", "wrk")}
@@ -351,8 +361,10 @@ def main() -> None:
           "lowers req/s but hardly the CPU per request)")
     rps_1 = med("1 tenant", "rps")
     ratio = med("rotating", "rps") / rps_1
-    print(f"ratio rotating / 1 tenant: {ratio:.3f} (vs 1 tenant with all created: "
-          f"{med('rotating', 'rps') / med('1 tenant, all created', 'rps'):.3f}); targets: ratio >= 0.95, "
+    cpu_ratio = (sum(statistics.median(r["cpu_ms_per_request"][k] for r in runs["1 tenant"]) for k in ("app", "db", "wrk"))
+                 / sum(statistics.median(r["cpu_ms_per_request"][k] for r in runs["rotating"]) for k in ("app", "db", "wrk")))
+    print(f"ratio {args.tenants} rotating / 1 tenant: {ratio:.3f} in req/s, {cpu_ratio:.3f} in capacity (vs 1 tenant "
+          f"of {args.tenants}: {med('rotating', 'rps') / med('1 of many', 'rps'):.3f}); targets: ratio >= 0.95, "
           f"1 tenant >= 1185 req/s, db conns independent of tenant count")
     print(f"routing_rps_1={rps_1:.0f} routing_ratio_1000_vs_1={ratio:.3f}")
 

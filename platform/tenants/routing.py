@@ -16,7 +16,8 @@ from typing import Callable
 
 from flask import Flask, g, request
 from flask_babel import gettext as _
-from sqlalchemy import event, inspect, select
+from sqlalchemy import String, any_, bindparam, event, inspect, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import Gone, Locked, NotFound, Unavailable
@@ -82,17 +83,21 @@ class CustomDomainCache:
         self._loaded = time.monotonic()
 
 
-_REF_COLUMNS = (Tenant.id, Tenant.slug, Tenant.name, Tenant.status, Tenant.schema_name, Tenant.role_name,
-                Tenant.server_id, Tenant.locale, Tenant.timezone, Tenant.currency, DatabaseServer.dsn)
-
-
 def _ref_query():
-    return select(*_REF_COLUMNS).join(DatabaseServer, DatabaseServer.id == Tenant.server_id)
+    # Core columns, not ORM attributes: the refresh re-reads up to thousands of rows every second
+    t, srv = Tenant.__table__, DatabaseServer.__table__
+    return (select(t.c.id, t.c.slug, t.c.name, t.c.status, t.c.schema_name, t.c.role_name, t.c.server_id,
+                   t.c.locale, t.c.timezone, t.c.currency, srv.c.dsn)
+            .join(srv, srv.c.id == t.c.server_id))
+
+
+_ONE_REF = _ref_query().where(Tenant.__table__.c.slug == bindparam("slug"))
+_SOME_REFS = _ref_query().where(Tenant.__table__.c.slug == any_(bindparam("slugs", type_=ARRAY(String))))
 
 
 def load_tenant_ref(slug: str) -> TenantRef | None:
     """The tenant at ``slug`` read from the control plane now (no cache)."""
-    row = db.session.execute(_ref_query().where(Tenant.slug == slug)).first()
+    row = db.session.execute(_ONE_REF, {"slug": slug}).first()
     return TenantRef(*row) if row else None
 
 
@@ -142,7 +147,7 @@ class TenantRefCache:
             keep = [slug for slug, used in list(self._used.items()) if now - used < self.idle and slug in self._refs]
             refs: dict[str, TenantRef] = {}
             for start in range(0, len(keep), 10_000):
-                rows = db.session.execute(_ref_query().where(Tenant.slug.in_(keep[start:start + 10_000]))).all()
+                rows = db.session.execute(_SOME_REFS, {"slugs": keep[start:start + 10_000]}).all()
                 refs.update((row.slug, TenantRef(*row)) for row in rows)
             used = self._used
             self._refs, self._used = refs, {slug: used.get(slug, now) for slug in refs}
