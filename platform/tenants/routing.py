@@ -108,12 +108,12 @@ class TenantRefCache:
     a status change made anywhere — another process, the CLI, a job, plain
     SQL — is obeyed within ``ttl``; a change committed through an ORM session
     in this process drops the entry at once (``forget``). Refs unused for
-    ``idle`` seconds are dropped, so the refresh reads only the tenants in use.
+    ``idle`` seconds (default a minute) are dropped, so the refresh reads only the tenants in use.
     Unknown slugs are never cached: a new tenant answers as soon as it is
     committed. ``ttl`` 0 turns the cache off.
     """
 
-    def __init__(self, ttl: float, *, idle: float = 30.0, max_entries: int = 50_000,
+    def __init__(self, ttl: float, *, idle: float = 60.0, max_entries: int = 50_000,
                  clock: Callable[[], float] = time.monotonic):
         self.ttl, self.idle, self.max_entries, self.clock = ttl, idle, max_entries, clock
         self._refs: dict[str, TenantRef] = {}
