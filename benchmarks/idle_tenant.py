@@ -21,7 +21,7 @@ import statistics
 from sqlalchemy import text
 
 from provision import TEMPLATE, create_one, relations
-from scratchdb import commit_id, scratch_app
+from scratchdb import MachineNote, commit_id, scratch_app
 
 SIZE_SQL = """
 SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)
@@ -43,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=50, help="tenants to create and measure")
     args = parser.parse_args()
+    note = MachineNote()
 
     from schemehost.platform.extensions import db
     from schemehost.platform.partners.services import create_partner
@@ -76,6 +77,7 @@ def main() -> None:
 
     kib = statistics.median(sizes) / 1024
     print(f"\nidle tenant footprint — template {TEMPLATE}, no demo data, {args.tenants} tenants, commit {commit_id()}")
+    print(note)
     print(f"relations per tenant: {detail['total']} = {detail['tables']} tables + {detail['indexes']} indexes + "
           f"{detail['sequences']} sequences + {detail['toast']} toast (tables and indexes)")
     print(f"{'measure':<48} {'median':>10} {'min':>10} {'max':>10}")

@@ -21,7 +21,7 @@ import time
 
 from sqlalchemy import text
 
-from scratchdb import commit_id, scratch_app, summary
+from scratchdb import MachineNote, commit_id, scratch_app, summary
 
 TEMPLATE = "health-insurance"
 
@@ -157,12 +157,14 @@ def main() -> None:
     if args.cold < 1:
         parser.error("--cold must be at least 1 (the relation count comes from a cold tenant)")
 
+    note = MachineNote()
     res = run(args.warm, args.cold)
     rel = res["relations"]
     per_rel = res["cold"]["p50"] / rel["total"]
 
     print(f"\nprovisioning benchmark — template {TEMPLATE}, no demo data, commit {commit_id()}, "
           f"warm pool refilled to {res['pool_size']} before each warm create (untimed)")
+    print(note)
     print(f"relations per tenant: {rel['total']} = {rel['tables']} tables + {rel['indexes']} indexes + "
           f"{rel['sequences']} sequences + {rel['toast']} toast (tables and indexes)"
           + (f" + {rel['other']} other" if rel["other"] else ""))

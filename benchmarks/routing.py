@@ -47,7 +47,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import text
 
-from scratchdb import commit_id, db_url, scratch_app
+from scratchdb import MachineNote, commit_id, db_url, scratch_app
 
 TEMPLATE = "health-insurance"
 VENV_BIN = Path(sys.executable).parent
@@ -287,7 +287,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=THREADS, help="threads per gthread worker")
     args = parser.parse_args()
     worker = (args.worker_class, args.threads if args.worker_class == "gthread" else 1)
-    load_before = os.getloadavg()[0]
+    note = MachineNote()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
 
@@ -346,8 +346,8 @@ def main() -> None:
     threads = f" x {worker[1]} threads" if worker[0] == "gthread" else ""
     print(f"\nrouting benchmark — GET /t/<slug>/api/v1/settings?limit=20 (20 rows), gunicorn {WORKERS} "
           f"{worker[0]} workers{threads}, wrk 1 thread 4 connections, {args.rounds} x "
-          f"{args.duration} s after 2 s warm-up each, commit {commit_id()}, "
-          f"1-min load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after")
+          f"{args.duration} s after 2 s warm-up each, commit {commit_id()}")
+    print(note)
     print(f"two scratch databases: one with 1 tenant; one with {total} active tenants, created through the "
           f"warm pool + create_tenant in {created_s:.1f} s; runs alternate between them")
     print(f"{'load':<24} {'req/s med':>10} {'min':>6} {'max':>6} {'p50 ms':>7} {'p99 ms':>7} "

@@ -110,3 +110,33 @@ def commit_id() -> str:
         return out + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def _cpu_ticks() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:]]
+
+
+class MachineNote:
+    """How fast the (shared, virtual) machine was while a benchmark ran.
+
+    ``calibration_us``: best of 5 for ``sum(range(1000))`` (about 16 µs when the host is quiet);
+    ``steal``: share of CPU time the hypervisor gave to other guests; ``load``: 1-minute load average.
+    """
+
+    def __init__(self) -> None:
+        self.start = _cpu_ticks()
+        self.load_start = os.getloadavg()[0]
+
+    @staticmethod
+    def calibration_us() -> float:
+        import timeit
+
+        return min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
+
+    def __str__(self) -> str:
+        end = _cpu_ticks()
+        delta = [b - a for a, b in zip(self.start, end)]
+        steal = delta[7] / max(1, sum(delta)) if len(delta) > 7 else 0.0
+        return (f"machine: sum(range(1000)) {self.calibration_us():.1f} µs, steal {100 * steal:.1f} %, "
+                f"load {self.load_start:.2f} -> {os.getloadavg()[0]:.2f}")
