@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -21,9 +22,14 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "sho_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # how exactly a token's last use is recorded
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so that a wrong e-mail costs as
-# much time as a wrong password and sign-in does not reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so that a wrong e-mail costs as much time
+    as a wrong password and sign-in does not reveal which accounts exist. Made on first use,
+    not at import, so that CLI start-up does not pay for an argon2 hash."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def password_problem(password: str) -> str | None:
@@ -108,7 +114,7 @@ def authenticate(session: Session, email: str, password: str) -> Operator | None
     ).scalar_one_or_none()
     if operator is None:
         try:
-            _hasher.verify(_DUMMY_HASH, password or "")
+            _hasher.verify(_dummy_hash(), password or "")
         except (VerificationError, InvalidHashError):
             pass
         return None
