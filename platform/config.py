@@ -32,6 +32,8 @@ class Config:
         # Extra template folders (os.pathsep-separated), searched before the shipped templates.
         self.TEMPLATE_DIRS: str = env.get("SCHEMEHOST_TEMPLATE_DIRS", "")
         self.DELETE_GRACE_DAYS: int = int(env.get("SCHEMEHOST_DELETE_GRACE_DAYS", "30"))
+        # at most 2 s: a suspended tenant must be refused within it (docs/decisions/0061)
+        self.TENANT_CACHE_TTL_S: float = float(env.get("SCHEMEHOST_TENANT_CACHE_TTL_S", "1"))
         self.POOL_RECYCLE_S: int = int(env.get("SCHEMEHOST_POOL_RECYCLE_S", "900"))
         self.POOL_SIZE: int = int(env.get("SCHEMEHOST_POOL_SIZE", "5"))
         self.LOG_LEVEL: str = env.get("SCHEMEHOST_LOG_LEVEL", "INFO")

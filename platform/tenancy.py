@@ -58,9 +58,9 @@ def role_for(install_id: str, tenant_id: int) -> str:
     return name
 
 
-def quote_ident(name: str, pattern: re.Pattern = SCHEMA_RE) -> str:
+def quote_ident(name: str) -> str:
     """Quote a schema or role name we generated, refusing anything unexpected."""
-    if not (pattern.match(name) or ROLE_RE.match(name)):
+    if not (SCHEMA_RE.match(name) or ROLE_RE.match(name)):
         raise ValueError(f"refusing unexpected identifier {name!r}")
     return '"' + name + '"'
 

@@ -7,7 +7,6 @@ rewritten to the path form by ``HostRewriteMiddleware`` before Flask routes.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -210,9 +209,7 @@ def check_status(tenant: TenantRef | None, slug: str, method: str, rest: str) ->
 
 
 def init_app(app: Flask) -> None:
-    # at most 2 s: a suspended tenant must be refused within the TTL (docs/decisions/0061)
-    ttl = float(app.config.setdefault("TENANT_CACHE_TTL_S",
-                                      float(os.environ.get("SCHEMEHOST_TENANT_CACHE_TTL_S", "1"))))
+    ttl = float(app.config["TENANT_CACHE_TTL_S"])
     if not 0 <= ttl <= 2:
         raise ValueError("TENANT_CACHE_TTL_S must be between 0 and 2 seconds")
     refs = TenantRefCache(ttl)
