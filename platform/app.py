@@ -50,10 +50,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     routing.init_app(app)  # before auth: an unknown or archived tenant answers 404/410 first
     operator_auth.init_app(app)
+    from schemehost.platform import ratelimit
+    from schemehost.tenants import console as tenant_console
+    from schemehost.tenants import identity
+
+    ratelimit.init_app(app)
+    identity.init_app(app)  # after routing: resolves g.principal for the request's tenant
     app.register_blueprint(health_bp)
     from schemehost.platform import console
 
     console.init_app(app)  # console pages, languages, CSRF by path, security headers
+    tenant_console.init_app(app)
     from schemehost.platform.jobs.api import bp as jobs_api
 
     api.register_blueprint(jobs_api)

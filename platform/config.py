@@ -36,6 +36,17 @@ class Config:
         self.TENANT_CACHE_TTL_S: float = float(env.get("SCHEMEHOST_TENANT_CACHE_TTL_S", "1"))
         self.POOL_RECYCLE_S: int = int(env.get("SCHEMEHOST_POOL_RECYCLE_S", "900"))
         self.POOL_SIZE: int = int(env.get("SCHEMEHOST_POOL_SIZE", "5"))
+        self.REDIS_URL: str | None = env.get("REDIS_URL") or None
+        self.SIGNIN_LIMIT: str = env.get("SCHEMEHOST_SIGNIN_LIMIT", "10 per minute;50 per hour")
+        self.TOKEN_LIMIT: str = env.get("SCHEMEHOST_TOKEN_LIMIT", "60 per minute")
+        self.RESET_LIMIT: str = env.get("SCHEMEHOST_RESET_LIMIT", "5 per 15 minutes")
+        # SMTP for invitations and password resets (tests run a local aiosmtpd server)
+        self.SMTP_HOST: str = env.get("SCHEMEHOST_SMTP_HOST", "localhost")
+        self.SMTP_PORT: int = int(env.get("SCHEMEHOST_SMTP_PORT", "25"))
+        self.SMTP_USER: str | None = env.get("SCHEMEHOST_SMTP_USER") or None
+        self.SMTP_PASSWORD: str | None = env.get("SCHEMEHOST_SMTP_PASSWORD") or None
+        self.SMTP_STARTTLS: bool = _bool(env.get("SCHEMEHOST_SMTP_STARTTLS"), False)
+        self.MAIL_FROM: str = env.get("SCHEMEHOST_MAIL_FROM", "schemehost <no-reply@localhost>")
         self.LOG_LEVEL: str = env.get("SCHEMEHOST_LOG_LEVEL", "INFO")
         self.SESSION_COOKIE_SECURE: bool = _bool(env.get("SCHEMEHOST_SECURE_COOKIES"), False)
         self.SESSION_COOKIE_HTTPONLY = True

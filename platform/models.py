@@ -2,7 +2,8 @@
 
 from schemehost.platform.db import ControlBase
 from schemehost.platform.jobs.models import Job
-from schemehost.platform.operators.models import Operator, OperatorToken
+from schemehost.platform.operators.models import (Operator, OperatorAudit, OperatorRecoveryCode, OperatorToken,
+                                                  SupportAccess)
 from schemehost.platform.partners.models import Partner
 from schemehost.platform.tenants.models import (
     DatabaseServer,
@@ -15,6 +16,7 @@ from schemehost.platform.tenants.models import (
 )
 
 __all__ = [
-    "ControlBase", "DatabaseServer", "Domain", "Installation", "Job", "Operator", "OperatorToken",
+    "ControlBase", "DatabaseServer", "Domain", "Installation", "Job", "Operator", "OperatorAudit",
+    "OperatorRecoveryCode", "OperatorToken", "SupportAccess",
     "Partner", "SpareSchema", "Tenant", "TenantEvent", "TenantSecret",
 ]

@@ -24,6 +24,7 @@ from schemehost.platform.db import TENANT_PLACEHOLDER
 from schemehost.platform.errors import AppError, Conflict, ValidationError
 from schemehost.platform.extensions import db
 from schemehost.platform.partners.models import Partner
+from schemehost.platform.permissions import BUILTIN_ROLES
 from schemehost.platform.tenancy import quote_ident, role_for, schema_for, server_engine, slug_problem
 from schemehost.platform.tenants.models import DatabaseServer, Tenant, TenantStatus
 from schemehost.platform.tenants.services import install_id, record_event
@@ -32,6 +33,7 @@ from schemehost.provisioning.pool import claim_spare
 from schemehost.provisioning.roles import apply_grants, create_role
 from schemehost.provisioning.templates import Template, load_template
 from schemehost.tenants.core.models import Setting
+from schemehost.tenants.identity.models import Role
 
 log = logging.getLogger("schemehost.provisioning")
 
@@ -108,8 +110,13 @@ def seed_tenant(conn: Connection, schema: str, template: Template, *, demo_data:
     rows: list[dict[str, Any]] = [{"key": k, "value": v} for k, v in template.tenant_settings().items()]
     if demo_data:
         rows.append({"key": "demo", "value": template.demo})
-    conn.execute(insert(Setting.__table__), rows,
-                 execution_options={"schema_translate_map": {TENANT_PLACEHOLDER: schema}})
+    options = {"schema_translate_map": {TENANT_PLACEHOLDER: schema}}
+    conn.execute(insert(Setting.__table__), rows, execution_options=options)
+    if template.roles:
+        conn.execute(insert(Role.__table__), [
+            {"code": r["code"], "name": r["name"], "builtin": r["code"] in BUILTIN_ROLES,
+             "permissions": list(r["permissions"])} for r in template.roles
+        ], execution_options=options)
 
 
 def create_tenant(session: Session, slug: str, *, name: str, partner: str, template: str,

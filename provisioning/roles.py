@@ -31,6 +31,9 @@ def apply_grants(conn: Connection, schema: str, role: str) -> None:
         f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
         # the tenant may read, never move, its own schema version
         f"REVOKE INSERT, UPDATE, DELETE ON {s}.alembic_version FROM {r}",
+        # the audit log is append-only for the tenant (a trigger refuses changes for everyone)
+        f"DO $$ BEGIN IF to_regclass('{s}.audit_log') IS NOT NULL THEN "
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON {s}.audit_log FROM {r}; END IF; END $$",
     ]
     for statement in statements:
         conn.execute(text(statement))

@@ -2,8 +2,11 @@
 
 from schemehost.platform.db import TenantBase
 from schemehost.tenants.core.models import Setting, User
+from schemehost.tenants.identity.models import (AuditEntry, OAuthClient, OAuthToken, RecoveryCode, Role,
+                                                SsoProvider, SupportSession, UserLocation, UserRole, UserToken)
 
-__all__ = ["TenantBase", "Setting", "User"]
+__all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthToken", "RecoveryCode", "Role",
+           "SsoProvider", "SupportSession", "UserLocation", "UserRole", "UserToken"]
 
 
 def unscoped_metadata():

@@ -17,7 +17,7 @@ def run_migrations_online() -> None:
     if connection is None:
         import os
         engine = create_engine(normalize_url(config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"]))
-        with engine.connect() as connection:
+        with engine.begin() as connection:  # development use: commit what ran
             _run(connection)
         return
     _run(connection)

@@ -190,11 +190,18 @@ def _drop_changed_tenants(session, previous_transaction) -> None:
         session.info.pop("schemehost.changed_tenants", None)
 
 
+def is_open_path(rest: str) -> bool:
+    """Whether a tenant path (after ``/t/<slug>``) stays open for a suspended or read-only tenant;
+    matched on whole path segments, so ``/loginfoo`` is not ``/login``."""
+    path = rest.strip("/")
+    return any(path == p or path.startswith(p + "/") for p in ALWAYS_OPEN)
+
+
 def check_status(tenant: TenantRef | None, slug: str, method: str, rest: str) -> None:
     """Raise the problem a request to this tenant gets for its status (nothing if it may go on)."""
     if tenant is None or tenant.status == TenantStatus.failed:
         raise NotFound(_("There is no scheme at '%(slug)s'.", slug=slug))
-    open_path = rest.lstrip("/").startswith(ALWAYS_OPEN)
+    open_path = is_open_path(rest)
     if tenant.status == TenantStatus.provisioning:
         raise Unavailable(_("This scheme is being set up; try again in a few seconds."),
                           headers={"Retry-After": "5"})

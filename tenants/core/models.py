@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, func
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,7 +25,7 @@ class Setting(TenantBase):
 
 
 class User(TimestampMixin, TenantBase):
-    """A tenant user (extended by the identity module)."""
+    """A tenant user; roles, tokens and second factor live in ``tenants/identity``."""
 
     __tablename__ = "users"
 
@@ -35,3 +35,11 @@ class User(TimestampMixin, TenantBase):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    locale: Mapped[str | None] = mapped_column(String(10))
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: TOTP secret, encrypted with the installation's key ring; set once enrolment is confirmed
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: "<issuer> <sub>" of the user's single sign-on identity
+    sso_subject: Mapped[str | None] = mapped_column(String(600), unique=True)

@@ -1,0 +1,5 @@
+"""Placeholder until this part is built."""
+
+
+def init_app(app) -> None:
+    return None
