@@ -6,6 +6,7 @@ The server is ``TEST_DATABASE_URL`` when set, else the machine's PostgreSQL at
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
@@ -235,3 +236,50 @@ def api(client, operator_token):
             return call
 
     return _Api()
+
+
+class TenantHandle:
+    """A real, active tenant built for a test: its control row's fields and a way into its schema."""
+
+    def __init__(self, app, id, slug, schema, role):
+        self.app, self.id, self.slug, self.schema, self.role = app, id, slug, schema, role
+
+    @contextlib.contextmanager
+    def session(self):
+        """A tenant session (its schema, its role) inside an app context; commits on success."""
+        from schemehost.platform.tenancy import open_tenant_session
+
+        with self.app.app_context():
+            s = open_tenant_session(sadb.engine, self.schema, self.role)
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+            finally:
+                s.close()
+
+
+@pytest.fixture
+def make_tenant(app, unique):
+    """Factory of real active tenants (schema at head, role, template seed): ``make_tenant(template="blank")``."""
+    from schemehost.platform.partners.models import Partner
+    from schemehost.provisioning.create import create_tenant
+
+    def make(template="blank", prefix="t"):
+        with app.app_context():
+            partner = Partner(slug=unique(prefix + "p"), name="Test partner")
+            sadb.session.add(partner)
+            sadb.session.commit()
+            slug = unique(prefix)
+            res = create_tenant(sadb.session, slug, name=f"Scheme {slug}", partner=partner.slug,
+                                template=template, cold=True)
+            sadb.session.commit()
+            res.after_commit(wait=True)
+            sadb.session.refresh(res.tenant)
+            t = res.tenant
+            assert t.status == "active", t.status
+            return TenantHandle(app, t.id, t.slug, t.schema_name, t.role_name)
+
+    return make
