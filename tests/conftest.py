@@ -283,3 +283,31 @@ def make_tenant(app, unique):
             return TenantHandle(app, t.id, t.slug, t.schema_name, t.role_name)
 
     return make
+
+
+@pytest.fixture
+def tenant_user(unique):
+    """Factory of active tenant users with an argon2 password and roles (codes of seeded roles):
+    ``tenant_user(tenant, email=None, password="...", roles=("tenant_admin",))`` → ``(user id, email, password)``."""
+    from argon2 import PasswordHasher
+    from sqlalchemy import select
+
+    from schemehost.tenants.core.models import User
+    from schemehost.tenants.identity.models import Role, UserRole
+
+    def make(tenant, email=None, password="correct horse battery staple", roles=("tenant_admin",),
+             name="Test User"):
+        email = (email or f"{unique('u')}@example.org").lower()
+        with tenant.session() as s:
+            user = User(email=email, name=name, password_hash=PasswordHasher().hash(password),
+                        is_active=True, session_version=1)
+            s.add(user)
+            s.flush()
+            for code in roles:
+                role_id = s.execute(select(Role.id).where(Role.code == code)).scalar_one()
+                s.add(UserRole(user_id=user.id, role_id=role_id))
+            s.flush()
+            user_id = user.id
+        return user_id, email, password
+
+    return make
