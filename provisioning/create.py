@@ -28,7 +28,7 @@ from schemehost.platform.permissions import BUILTIN_ROLES
 from schemehost.platform.tenancy import quote_ident, role_for, schema_for, server_engine, slug_problem
 from schemehost.platform.tenants.models import DatabaseServer, Tenant, TenantStatus
 from schemehost.platform.tenants.services import install_id, record_event
-from schemehost.provisioning.migrate import head, upgrade_schema
+from schemehost.provisioning.migrate import build_fresh_schema, head
 from schemehost.provisioning.pool import claim_spare
 from schemehost.provisioning.roles import apply_grants, create_role
 from schemehost.provisioning.templates import Template, load_template
@@ -197,7 +197,7 @@ def build_tenant(tenant_id: int, *, demo_data: bool = False, actor: str = "worke
                     raise RuntimeError(f"tenant {slug} is {status}, not provisioning")
             conn.execute(text(f"CREATE SCHEMA {quote_ident(schema)}"))
             _step("schema")
-            upgrade_schema(conn, schema)
+            build_fresh_schema(conn, schema)
             _step("migrated")
             create_role(conn, role, statement_timeout_ms=current_app.config["TENANT_STATEMENT_TIMEOUT_MS"])
             apply_grants(conn, schema, role)

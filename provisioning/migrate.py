@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -12,6 +14,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from schemehost.platform.tenancy import quote_ident
+
+log = logging.getLogger(__name__)
+
+#: Schema name the offline script is generated with; replaced by the real (quoted) schema.
+FRESH_PLACEHOLDER = "sh_fresh_schema_placeholder"
 
 
 def migrations_dir() -> Path:
@@ -75,4 +82,40 @@ def upgrade_schema(conn: Connection, schema: str, target: str = "head") -> None:
     finally:
         cfg.attributes.pop("connection", None)
         cfg.attributes.pop("schema", None)
+    conn.execute(text("SET LOCAL search_path TO DEFAULT"))
+
+
+@lru_cache(maxsize=4)
+def fresh_schema_script(target: str) -> str | None:
+    """The SQL that takes an empty tenant schema to revision ``target``, generated once per process
+    with Alembic's offline mode (the same migrations, rendered instead of run); None when a
+    revision cannot be rendered offline, e.g. one that reads data (decision 0090)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir() / "tenant"))
+    buffer = io.StringIO()
+    cfg.output_buffer = buffer
+    cfg.attributes.update(schema=FRESH_PLACEHOLDER, no_transaction=True)
+    try:
+        command.upgrade(cfg, target, sql=True)
+    except Exception:
+        log.warning("tenant migrations up to %s cannot be rendered offline; new schemas run them one by one",
+                    target, exc_info=True)
+        return None
+    return buffer.getvalue()
+
+
+def build_fresh_schema(conn: Connection, schema: str) -> None:
+    """Bring a just-created, empty tenant schema to head on ``conn`` (inside a transaction).
+
+    Sends the cached offline script in one round trip instead of running each
+    operation through Alembic; falls back to :func:`upgrade_schema`.
+    """
+    script = fresh_schema_script(head("tenant"))
+    if script is None:
+        upgrade_schema(conn, schema)
+        return
+    quoted = quote_ident(schema)
+    conn.execute(text(f"SET LOCAL search_path TO {quoted}"))
+    # several statements and no parameters: psycopg sends them as one simple query
+    conn.connection.driver_connection.execute(script.replace(FRESH_PLACEHOLDER + ".", quoted + "."))
     conn.execute(text("SET LOCAL search_path TO DEFAULT"))

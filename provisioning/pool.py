@@ -18,7 +18,7 @@ from schemehost.platform.extensions import db
 from schemehost.platform.tenancy import quote_ident
 from schemehost.platform.tenants.models import SpareSchema
 from schemehost.platform.tenants.services import default_server
-from schemehost.provisioning.migrate import head, upgrade_schema
+from schemehost.provisioning.migrate import build_fresh_schema, head
 
 log = logging.getLogger("schemehost.provisioning.pool")
 
@@ -34,7 +34,7 @@ def build_spare() -> str:
     version = head("tenant")
     with db.engine.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {quote_ident(name)}"))
-        upgrade_schema(conn, name)
+        build_fresh_schema(conn, name)
         server_id = conn.execute(text("SELECT id FROM control.database_servers WHERE is_default")).scalar_one()
         conn.execute(
             SpareSchema.__table__.insert().values(schema_name=name, server_id=server_id, version=version)

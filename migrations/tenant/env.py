@@ -32,8 +32,10 @@ def _configure(connection, schema: str) -> None:
 
 if context.is_offline_mode():
     schema = config.attributes.get("schema") or context.get_x_argument(as_dictionary=True).get("schema", "tenant_x")
+    # provisioning.migrate.fresh_schema_script runs the script inside its own transaction
     context.configure(url="postgresql://", target_metadata=target_metadata, version_table_schema=schema,
-                      literal_binds=True, as_sql=True)
+                      literal_binds=True, as_sql=True,
+                      transactional_ddl=not config.attributes.get("no_transaction", False))
     with context.begin_transaction():
         context.run_migrations()
 else:
