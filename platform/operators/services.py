@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -16,20 +14,14 @@ from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import Conflict, NotFound, ValidationError
 from schemehost.platform.operators.models import Operator, OperatorToken
+# one hasher (one set of argon2 parameters) for operators and tenant users
+from schemehost.platform.passwords import dummy_hash as _dummy_hash
+from schemehost.platform.passwords import hasher as _hasher
 
 OPERATOR_ROLES = ("platform_admin", "partner_staff", "support")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TOKEN_PREFIX = "sho_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # how exactly a token's last use is recorded
-_hasher = PasswordHasher()
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    """Verified against when the e-mail is unknown, so that a wrong e-mail costs as much time
-    as a wrong password and sign-in does not reveal which accounts exist. Made on first use,
-    not at import, so that CLI start-up does not pay for an argon2 hash."""
-    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def password_problem(password: str) -> str | None:
