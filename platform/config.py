@@ -40,6 +40,8 @@ class Config:
         self.SIGNIN_LIMIT: str = env.get("SCHEMEHOST_SIGNIN_LIMIT", "10 per minute;50 per hour")
         self.TOKEN_LIMIT: str = env.get("SCHEMEHOST_TOKEN_LIMIT", "60 per minute")
         self.RESET_LIMIT: str = env.get("SCHEMEHOST_RESET_LIMIT", "5 per 15 minutes")
+        # lifetime of OAuth 2 access tokens of tenant API clients
+        self.OAUTH_TOKEN_TTL_S: int = int(env.get("SCHEMEHOST_OAUTH_TOKEN_TTL_S", "600"))
         # SMTP for invitations and password resets (tests run a local aiosmtpd server)
         self.SMTP_HOST: str = env.get("SCHEMEHOST_SMTP_HOST", "localhost")
         self.SMTP_PORT: int = int(env.get("SCHEMEHOST_SMTP_PORT", "25"))

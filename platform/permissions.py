@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in [
     Permission("audit.read", None, _l("Read the audit log")),
     Permission("reports.read", None, _l("Read reports and dashboards")),
     Permission("billing.manage", None, _l("See and pay the scheme's invoices")),
+    Permission("clients.manage", None, _l("Manage API clients")),
     # registry
     Permission("registry.read", "registry", _l("Read locations, facilities, households and individuals")),
     Permission("registry.write", "registry", _l("Enrol and edit households and individuals")),
