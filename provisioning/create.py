@@ -227,13 +227,14 @@ def _mark_active(conn: Connection, tenant_id: int, role: str, version: str, acto
         from_status=TenantStatus.provisioning, to_status=TenantStatus.active, data={"path": "cold"}))
 
 
-def _mark_failed(tenant_id: int, exc: Exception, actor: str) -> None:
-    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:500] if str(exc) else ''}"
+def _mark_failed(tenant_id: int, exc: Exception | str, actor: str) -> None:
+    reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {str(exc).splitlines()[0][:500] if str(exc) else ''}"
     log.error("provisioning of tenant %s failed: %s", tenant_id, reason)
     db.session.rollback()
     with db.engine.begin() as conn:
-        slug = conn.execute(select(Tenant.__table__.c.slug).where(Tenant.__table__.c.id == tenant_id)).scalar()
-        if slug is None:
+        slug = conn.execute(select(Tenant.__table__.c.slug).where(Tenant.__table__.c.id == tenant_id)
+                            .where(Tenant.__table__.c.status == TenantStatus.provisioning).with_for_update()).scalar()
+        if slug is None:  # gone, or no longer provisioning (another build finished it)
             return
         conn.execute(update(Tenant.__table__).where(Tenant.__table__.c.id == tenant_id)
                      .values(status=TenantStatus.failed, failure=reason))
@@ -242,6 +243,13 @@ def _mark_failed(tenant_id: int, exc: Exception, actor: str) -> None:
         conn.execute(insert(TenantEvent.__table__).values(
             tenant_id=tenant_id, tenant_slug=slug, kind="provisioning_failed", actor=actor,
             from_status=TenantStatus.provisioning, to_status=TenantStatus.failed, reason=reason))
+
+
+def build_interrupted(job_id: int, tenant_id: int | None) -> None:
+    """A build job's worker died: its transaction left nothing, so the tenant is marked failed
+    (retryable with ``tenants retry``) instead of staying ``provisioning`` for ever."""
+    if tenant_id is not None:
+        _mark_failed(tenant_id, f"the build job {job_id} was interrupted (its worker stopped)", "worker")
 
 
 def retry_tenant(session: Session, slug: str, *, actor: str) -> Provisioned:

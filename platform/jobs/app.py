@@ -50,6 +50,16 @@ def refill_pool_task(context: procrastinate.JobContext, timestamp: int) -> int |
     return refill_warm_pool(context.additional_context["flask_app"])
 
 
+@periodic_tasks.periodic(cron="* * * * *", periodic_id="sweep-interrupted")
+@periodic_tasks.task(name="sweep_interrupted", queue=QUEUE, lock="sweep-interrupted",
+                     queueing_lock="sweep-interrupted", pass_context=True)
+def sweep_interrupted_task(context: procrastinate.JobContext, timestamp: int) -> int:
+    """Every minute: fail the jobs whose worker died mid-run (see services.sweep_interrupted)."""
+    flask_app: Flask = context.additional_context["flask_app"]
+    with flask_app.app_context():
+        return len(services.sweep_interrupted())
+
+
 def refill_warm_pool(flask_app: Flask) -> int | None:
     """Call ``provisioning.pool.refill_pool`` and commit; None when provisioning is not installed."""
     try:

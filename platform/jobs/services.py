@@ -18,7 +18,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from schemehost.platform.db import utcnow
@@ -35,6 +35,8 @@ JOB_MODULES: list[str] = ["schemehost.provisioning.tasks"]
 
 Handler = Callable[["JobContext"], "dict[str, Any] | None"]
 _HANDLERS: dict[str, Handler] = {}
+#: kind -> fn(job_id, tenant_id) called once when a job of that kind is found interrupted
+_ON_INTERRUPTED: dict[str, Callable[[int, "int | None"], None]] = {}
 _imported: set[str] = set()
 
 ERROR_MAX = 500
@@ -48,10 +50,14 @@ class JobSetupError(AppError):
     title = _l("Job handlers are not installed")
 
 
-def job_handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register ``fn(ctx) -> dict | None`` as the handler of jobs of ``kind``."""
+def job_handler(kind: str, *, on_interrupted: Callable[[int, int | None], None] | None = None
+                ) -> Callable[[Handler], Handler]:
+    """Register ``fn(ctx) -> dict | None`` as the handler of jobs of ``kind``; ``on_interrupted(job_id,
+    tenant_id)`` repairs what such a job leaves behind when its worker dies mid-run (see sweep_interrupted)."""
 
     def register(fn: Handler) -> Handler:
+        if on_interrupted is not None:
+            _ON_INTERRUPTED[kind] = on_interrupted
         other = _HANDLERS.get(kind)
         # the same function imported again (a reload) may re-register; another one may not
         if other is not None and (other.__module__, other.__qualname__) != (fn.__module__, fn.__qualname__):
@@ -179,6 +185,41 @@ def _short_error(err: Exception, job_id: int) -> str:
         return str(err.detail)[:ERROR_MAX]
     return _("%(type)s: unexpected error; see the worker log for job %(id)s.",
              type=type(err).__name__, id=job_id)[:ERROR_MAX]
+
+
+INTERRUPTED_SQL = """
+UPDATE control.jobs AS j
+   SET status = 'failed', finished_at = now(), error = :error
+  FROM procrastinate_jobs AS p
+  LEFT JOIN procrastinate_workers AS w ON w.id = p.worker_id
+ WHERE j.status = 'running'
+   AND p.id = j.procrastinate_job_id
+   AND (p.status <> 'doing' OR w.id IS NULL
+        OR w.last_heartbeat < now() - make_interval(secs => :stale_s))
+RETURNING j.id, j.kind, j.tenant_id
+"""
+
+
+def sweep_interrupted(*, stale_after_s: float = 60.0) -> list[int]:
+    """Mark ``failed`` the running jobs whose worker is gone (procrastinate job no longer ``doing``,
+    or its worker's heartbeat older than ``stale_after_s``), and let each kind repair its leftovers.
+
+    A job's own work is committed together with its ``succeeded`` mark, so an
+    interrupted job has changed nothing; only its ``running`` mark and what the
+    kind's ``on_interrupted`` knows about (e.g. a tenant left ``provisioning``) remain.
+    Jobs run inline by the CLI (no procrastinate job) are not swept.
+    """
+    error = _("Interrupted: the worker running this job stopped; nothing it did was kept.")
+    with db.engine.begin() as conn:
+        rows = conn.execute(text(INTERRUPTED_SQL), {"error": error, "stale_s": stale_after_s}).all()
+    for job_id, kind, tenant_id in rows:
+        log.warning("job %s (%s) was interrupted; marked failed", job_id, kind)
+        repair = _ON_INTERRUPTED.get(kind)
+        if repair is None and handler_for(kind) is not None:
+            repair = _ON_INTERRUPTED.get(kind)
+        if repair is not None:
+            repair(job_id, tenant_id)
+    return [row[0] for row in rows]
 
 
 # --- reading -----------------------------------------------------------------------------
