@@ -81,6 +81,9 @@ def _register() -> None:
     from schemehost.provisioning.templates.cli import templates
 
     main.add_command(templates)
+    from schemehost.tenants.identity.clients_cli import clients
+
+    main.add_command(clients)
     from schemehost.platform.demo import demo, serve
 
     main.add_command(demo)

@@ -311,3 +311,68 @@ def tenant_user(unique):
         return user_id, email, password
 
     return make
+
+
+_token_addresses = iter(range(1, 1 << 24))
+
+
+@pytest.fixture
+def client_token(app):
+    """Factory of API client access tokens: ``client_token(tenant, scopes=("settings.manage",)) -> str``.
+
+    ``tenant`` is a ``make_tenant`` handle or a slug (of an active, read-only or suspended tenant). A
+    new client is created through the services, and its token comes from the real token endpoint
+    (each call from its own client address, so that the token rate limit never trips tests)."""
+    from schemehost.platform.tenancy import open_tenant_session, server_engine
+    from schemehost.platform.tenants.routing import load_tenant_ref
+    from schemehost.tenants.identity.clients import create_client
+
+    def make(tenant, scopes=("settings.manage",)) -> str:
+        slug = tenant if isinstance(tenant, str) else tenant.slug
+        with app.app_context():
+            ref = load_tenant_ref(slug)
+            assert ref is not None and ref.role_name, f"no tenant {slug}"
+            sadb.session.rollback()
+            s = open_tenant_session(server_engine(ref.server_dsn), ref.schema_name, ref.role_name)
+            try:
+                client, secret = create_client(s, "test client", list(scopes), created_by="tests",
+                                               actor=("system", "tests", "tests"))
+                client_id = client.client_id
+                s.commit()
+            finally:
+                s.close()
+        n = next(_token_addresses)
+        resp = app.test_client().post(
+            f"/t/{slug}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret),
+            environ_base={"REMOTE_ADDR": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"})
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return resp.json["access_token"]
+
+    return make
+
+
+@pytest.fixture
+def tenant_api(client, client_token):
+    """The test client on tenant APIs, each request carrying an access token of an API client of the
+    tenant in its path (scopes ``settings.manage``; one client per tenant). Pass ``slug=`` for paths
+    without ``/t/<slug>`` (host routing); ``tenant_api.token(slug)`` fetches a token ahead, e.g. before
+    the tenant leaves the statuses whose token endpoint answers."""
+
+    class _TenantApi:
+        def __init__(self):
+            self.tokens: dict[str, str] = {}
+
+        def token(self, slug: str) -> str:
+            if slug not in self.tokens:
+                self.tokens[slug] = client_token(slug)
+            return self.tokens[slug]
+
+        def __getattr__(self, method):
+            def call(path, slug=None, **kw):
+                slug = slug or path.split("/")[2]
+                headers = {"Authorization": f"Bearer {self.token(slug)}", **kw.pop("headers", {})}
+                return getattr(client, method)(path, headers=headers, **kw)
+
+            return call
+
+    return _TenantApi()

@@ -6,8 +6,6 @@ without an operator, whatever blueprint later modules add.
 
 from __future__ import annotations
 
-import re
-
 from flask import Flask, g, request
 from flask_babel import gettext as _
 
@@ -16,16 +14,15 @@ from schemehost.platform.extensions import db
 from schemehost.platform.operators.services import operator_for_token
 
 API_PREFIX = "/api/v1"
-# Tenant APIs accept operator tokens until tenant users and OAuth clients exist
-# (identity issue); they are guarded here so that nothing answers anonymously.
-TENANT_API = re.compile(r"^/t/[^/]+/api(/|$)")
+# Tenant APIs (/t/<slug>/api) never take operator tokens: they need a principal of the
+# tenant (tenants/identity/principal.py), e.g. an access token of one of its API clients.
 
 
 def init_app(app: Flask) -> None:
     @app.before_request
     def _guard_api():
         path = request.path
-        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/") or TENANT_API.match(path)):
+        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
             return None
         header = request.headers.get("Authorization", "")
         scheme, _sep, token = header.partition(" ")

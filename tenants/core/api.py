@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from schemehost.platform.tenancy import tenant_session
 from schemehost.tenants.core import services
 from schemehost.tenants.core.schemas import ListQuerySchema, SettingSchema, SettingValueSchema
+from schemehost.tenants.identity.principal import permission_required
 
 bp = Blueprint("core", __name__, url_prefix="/t/<slug>/api/v1", description="Tenant settings")
 
@@ -34,6 +35,7 @@ class SettingItem(MethodView):
         """One setting."""
         return services.get_setting(tenant_session(), key)
 
+    @permission_required("settings.manage")
     @bp.arguments(SettingValueSchema)
     @bp.response(200, SettingSchema)
     def put(self, body, key):

@@ -117,7 +117,7 @@ def init_app(app: Flask) -> None:
                     raise Forbidden(_("This credential belongs to another scheme."))
                 g.principal = principal
                 break
-        if g.principal is None and TENANT_API.match(request.path) and g.get("operator") is None:
+        if g.principal is None and TENANT_API.match(request.path):
             raise Unauthorized(_("Sign in or send an access token for this scheme."),
                                headers={"WWW-Authenticate": 'Bearer realm="schemehost"'})
         return None

@@ -14,7 +14,7 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def make_tenant(app, runner, partner, unique):
+def make_tenant(app, runner, partner, unique, tenant_api):
     from schemehost.provisioning.pool import refill_pool
 
     def make(status="active", prefix="r-"):
@@ -24,10 +24,13 @@ def make_tenant(app, runner, partner, unique):
         result = runner("tenants", "create", slug, "--name", f"Scheme {slug}", "--partner", partner)
         assert result.exit_code == 0, result.output
         if status != "active":
+            tenant_api.token(slug)  # an API client's token, taken while the tenant is active
             with app.app_context():
                 db.session.execute(sa.text("UPDATE control.tenants SET status = :s WHERE slug = :slug"),
                                    {"s": status, "slug": slug})
                 db.session.commit()
+            # changed behind the ORM's back: the token request above has cached the tenant as active
+            app.extensions["schemehost.tenant_refs"].forget([slug])
         return slug
 
     return make
@@ -37,20 +40,19 @@ def put_setting(api, slug, key, value, **kw):
     return api.put(f"/t/{slug}/api/v1/settings/{key}", json={"value": value}, **kw)
 
 
-def test_path_routing_reads_the_tenant(api, make_tenant):
+def test_path_routing_reads_the_tenant(tenant_api, make_tenant):
     slug = make_tenant()
-    resp = api.get(f"/t/{slug}/api/v1/settings")
+    resp = tenant_api.get(f"/t/{slug}/api/v1/settings")
     assert resp.status_code == 200
     keys = {row["key"] for row in resp.json}
     assert {"currency", "locale", "modules"} <= keys
 
 
-def test_host_and_custom_domain_routing(app, api, make_tenant, pg):
+def test_host_and_custom_domain_routing(app, tenant_api, make_tenant, pg):
     slug = make_tenant()
     base = app.config["BASE_DOMAIN"]
-    assert put_setting(api, slug, "display_name", "Via path").status_code == 200
-    by_host = api.get("/api/v1/settings/display_name".replace("/api/v1", "/api/v1"),
-                      base_url=f"http://{slug}.{base}")
+    assert put_setting(tenant_api, slug, "display_name", "Via path").status_code == 200
+    by_host = tenant_api.get("/api/v1/settings/display_name", slug=slug, base_url=f"http://{slug}.{base}")
     # /api/v1/... on a tenant host is the tenant's API, not the control API
     assert by_host.status_code == 200, by_host.json
     assert by_host.json["value"] == "Via path"
@@ -59,19 +61,20 @@ def test_host_and_custom_domain_routing(app, api, make_tenant, pg):
     pg.execute("INSERT INTO control.domains (tenant_id, host, verification_token, verified_at) "
                "VALUES (%s, %s, 'tok', NULL)", (tenant_id, host))
     app.extensions["schemehost.domains"].refresh()
-    unverified = api.get("/api/v1/settings/display_name", base_url=f"http://{host}")
+    unverified = tenant_api.get("/api/v1/settings/display_name", slug=slug, base_url=f"http://{host}")
     assert unverified.status_code == 401 or unverified.status_code == 404  # not routed to the tenant
     pg.execute("UPDATE control.domains SET verified_at = now() WHERE host = %s", (host,))
     app.extensions["schemehost.domains"].refresh()
-    verified = api.get("/api/v1/settings/display_name", base_url=f"http://{host}")
+    verified = tenant_api.get("/api/v1/settings/display_name", slug=slug, base_url=f"http://{host}")
     assert verified.status_code == 200 and verified.json["value"] == "Via path"
 
 
-def test_host_cannot_reach_another_tenant_by_path(app, api, make_tenant):
+def test_host_cannot_reach_another_tenant_by_path(app, tenant_api, make_tenant):
     a, b = make_tenant(prefix="ha-"), make_tenant(prefix="hb-")
-    assert put_setting(api, a, "display_name", "Secret A").status_code == 200
+    assert put_setting(tenant_api, a, "display_name", "Secret A").status_code == 200
     base = app.config["BASE_DOMAIN"]
-    resp = api.get(f"/t/{a}/api/v1/settings/display_name", base_url=f"http://{b}.{base}")
+    # B's own credential on B's host, naming A's path
+    resp = tenant_api.get(f"/t/{a}/api/v1/settings/display_name", slug=b, base_url=f"http://{b}.{base}")
     assert resp.status_code == 404
     assert "Secret A" not in resp.get_data(as_text=True)
 
@@ -84,12 +87,12 @@ def test_host_cannot_reach_another_tenant_by_path(app, api, make_tenant):
     ("suspended", "put", 423),
     ("read_only", "put", 423),
 ])
-def test_status_table(api, make_tenant, status, method, code):
+def test_status_table(tenant_api, make_tenant, status, method, code):
     slug = make_tenant(status)
     if method == "get":
-        resp = api.get(f"/t/{slug}/api/v1/settings")
+        resp = tenant_api.get(f"/t/{slug}/api/v1/settings")
     else:
-        resp = put_setting(api, slug, "display_name", "x")
+        resp = put_setting(tenant_api, slug, "display_name", "x")
     assert resp.status_code == code
     assert resp.mimetype == PROBLEM
     body = resp.json
@@ -98,14 +101,14 @@ def test_status_table(api, make_tenant, status, method, code):
         assert resp.headers["Retry-After"]
 
 
-def test_unknown_tenant_is_404(api):
-    resp = api.get("/t/no-such-scheme/api/v1/settings")
+def test_unknown_tenant_is_404(client):
+    resp = client.get("/t/no-such-scheme/api/v1/settings")
     assert resp.status_code == 404 and resp.mimetype == PROBLEM
 
 
-def test_read_only_still_reads(api, make_tenant):
+def test_read_only_still_reads(tenant_api, make_tenant):
     slug = make_tenant("read_only")
-    assert api.get(f"/t/{slug}/api/v1/settings").status_code == 200
+    assert tenant_api.get(f"/t/{slug}/api/v1/settings").status_code == 200
 
 
 def test_suspended_keeps_billing_and_sign_in_open(app, make_tenant, client):
@@ -121,18 +124,18 @@ def test_suspended_keeps_billing_and_sign_in_open(app, make_tenant, client):
         assert getattr(exc.value, "status", None) == 423
 
 
-def test_write_and_bad_input_are_problem_json(api, make_tenant):
+def test_write_and_bad_input_are_problem_json(tenant_api, make_tenant):
     slug = make_tenant()
-    ok = put_setting(api, slug, "display_name", "North")
+    ok = put_setting(tenant_api, slug, "display_name", "North")
     assert ok.status_code == 200 and ok.json["value"] == "North"
-    bad_type = put_setting(api, slug, "location_levels", "not a list")
+    bad_type = put_setting(tenant_api, slug, "location_levels", "not a list")
     assert bad_type.status_code == 422 and bad_type.mimetype == PROBLEM
     assert "value" in bad_type.json["errors"]
-    unknown = put_setting(api, slug, "nonsense", "x")
+    unknown = put_setting(tenant_api, slug, "nonsense", "x")
     assert unknown.status_code == 422 and "key" in unknown.json["errors"]
-    missing = api.put(f"/t/{slug}/api/v1/settings/display_name", json={})
+    missing = tenant_api.put(f"/t/{slug}/api/v1/settings/display_name", json={})
     assert missing.status_code == 422 and "value" in missing.json["errors"]
-    assert api.get(f"/t/{slug}/api/v1/settings/display_name").json["value"] == "North"
+    assert tenant_api.get(f"/t/{slug}/api/v1/settings/display_name").json["value"] == "North"
 
 
 def test_tenant_api_needs_authentication(client, make_tenant):
@@ -166,24 +169,27 @@ def test_tenant_role_cannot_read_another_tenants_schema(app, make_tenant, pg):
             session.close()
 
 
-def test_tenant_data_never_crosses_by_path(api, make_tenant):
+def test_tenant_data_never_crosses_by_path(tenant_api, make_tenant):
     a, b = make_tenant(prefix="pa-"), make_tenant(prefix="pb-")
-    assert put_setting(api, a, "display_name", "Only in A").status_code == 200
-    assert api.get(f"/t/{b}/api/v1/settings/display_name").status_code == 404
-    values = [row["value"] for row in api.get(f"/t/{b}/api/v1/settings").json]
+    assert put_setting(tenant_api, a, "display_name", "Only in A").status_code == 200
+    assert tenant_api.get(f"/t/{b}/api/v1/settings/display_name").status_code == 404
+    values = [row["value"] for row in tenant_api.get(f"/t/{b}/api/v1/settings").json]
     assert "Only in A" not in values
+    # A's token at B's path is unknown there
+    crossed = tenant_api.get(f"/t/{b}/api/v1/settings", headers={"Authorization": f"Bearer {tenant_api.token(a)}"})
+    assert crossed.status_code == 401 and "Only in A" not in crossed.get_data(as_text=True)
 
 
-def test_lifecycle_api(api, make_tenant, pg):
+def test_lifecycle_api(api, tenant_api, make_tenant, pg):
     slug = make_tenant()
     assert api.post(f"/api/v1/tenants/{slug}/suspend", json={"reason": "unpaid"}).json["status"] == "suspended"
-    assert api.get(f"/t/{slug}/api/v1/settings").status_code == 423
+    assert tenant_api.get(f"/t/{slug}/api/v1/settings").status_code == 423
     assert api.post(f"/api/v1/tenants/{slug}/resume", json={}).json["status"] == "active"
-    assert api.get(f"/t/{slug}/api/v1/settings").status_code == 200
+    assert tenant_api.get(f"/t/{slug}/api/v1/settings").status_code == 200
     again = api.post(f"/api/v1/tenants/{slug}/resume", json={})
     assert again.status_code == 409 and again.mimetype == PROBLEM
     assert api.post(f"/api/v1/tenants/{slug}/archive", json={}).json["status"] == "archived"
-    assert api.get(f"/t/{slug}/api/v1/settings").status_code == 410
+    assert tenant_api.get(f"/t/{slug}/api/v1/settings").status_code == 410
     early = api.delete(f"/api/v1/tenants/{slug}")
     assert early.status_code == 409 and "grace" in early.json["detail"]
     kinds = [e["kind"] for e in api.get(f"/api/v1/tenants/{slug}/events").json]
@@ -207,7 +213,7 @@ def test_delete_after_grace_period_without_force(api, make_tenant, pg):
     assert api.delete(f"/api/v1/tenants/{slug}").status_code == 204
 
 
-def test_create_tenant_api_warm_and_cold(api, partner, unique, app):
+def test_create_tenant_api_warm_and_cold(api, client, partner, unique, app):
     from schemehost.provisioning.pool import drain_pool, refill_pool
 
     with app.app_context():
@@ -225,7 +231,7 @@ def test_create_tenant_api_warm_and_cold(api, partner, unique, app):
     job = api.get(cold.json["job"])
     assert job.status_code == 200 and job.json["status"] in ("queued", "running", "succeeded")
     # provisioning answers 503 until the worker has built it
-    assert api.get(f"/t/{cold_slug}/api/v1/settings").status_code == 503
+    assert client.get(f"/t/{cold_slug}/api/v1/settings").status_code == 503
 
 
 @pytest.mark.parametrize("body, field", [
