@@ -52,10 +52,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     operator_auth.init_app(app)
     from schemehost.platform import ratelimit
     from schemehost.tenants import console as tenant_console
-    from schemehost.tenants import identity
+    from schemehost.tenants import identity, registry
 
     ratelimit.init_app(app)
     identity.init_app(app)  # after routing: resolves g.principal for the request's tenant
+    registry.init_app(app)  # locations, facilities, catalogue, price lists
     app.register_blueprint(health_bp)
     from schemehost.platform import console
 

@@ -4,9 +4,11 @@ from schemehost.platform.db import TenantBase
 from schemehost.tenants.core.models import Setting, User
 from schemehost.tenants.identity.models import (AuditEntry, OAuthClient, OAuthToken, RecoveryCode, Role,
                                                 SsoProvider, SupportSession, UserLocation, UserRole, UserToken)
+from schemehost.tenants.registry.models import CatalogueEntry, HealthFacility, Location, PriceList, PriceListLine
 
 __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthToken", "RecoveryCode", "Role",
-           "SsoProvider", "SupportSession", "UserLocation", "UserRole", "UserToken"]
+           "SsoProvider", "SupportSession", "UserLocation", "UserRole", "UserToken",
+           "CatalogueEntry", "HealthFacility", "Location", "PriceList", "PriceListLine"]
 
 
 def unscoped_metadata():
