@@ -66,11 +66,13 @@ def db_upgrade() -> None:
 
 def _register() -> None:
     from schemehost.platform.jobs.cli import jobs, worker
+    from schemehost.platform.operators.audit_cli import audit
     from schemehost.platform.operators.cli import operators
     from schemehost.platform.partners.cli import partners
     from schemehost.platform.secrets.cli import secrets
     from schemehost.platform.tenants.cli import tenants
 
+    main.add_command(audit)
     main.add_command(jobs)
     main.add_command(worker)
     main.add_command(operators)

@@ -88,6 +88,7 @@ def migrate(slugs, all_, jobs, dry_run, lock_timeout, script_location) -> None:
     run = migrate_fleet(db.session, tree, slugs=slugs or None, jobs=jobs, lock_timeout=lock_timeout,
                         actor="cli", on_outcome=progress, plan=plan)
     _print_table(run.outcomes)
+    _audit_run(run, slugs)
     click.echo(_("%(upgraded)d upgraded, %(failed)d failed, %(skipped)d skipped, %(current)d already at head; "
                  "%(n)d schema(s) in %(s)s s with %(jobs)d job(s); head %(head)s",
                  upgraded=run.count("upgraded"), failed=run.count("failed"), skipped=run.count("skipped"),
@@ -102,6 +103,20 @@ def migrate(slugs, all_, jobs, dry_run, lock_timeout, script_location) -> None:
         raise SystemExit(130)
     if run.failed:
         raise SystemExit(1)
+
+
+def _audit_run(run, slugs) -> None:
+    """One operator-audit entry per fleet run (the per-tenant record is each tenant's ``migrated`` event)."""
+    from schemehost.platform.audit import record_operator
+
+    tenants_done = [o.target for o in run.outcomes if o.target.kind == "tenant" and o.status == "upgraded"]
+    details = {"head": run.plan.head, "scope": list(slugs) or "all", "upgraded": run.count("upgraded"),
+               "failed": run.count("failed"), "skipped": run.count("skipped"),
+               "tenants": [t.name for t in tenants_done[:100]]}
+    only = tenants_done[0].tenant_id if len(slugs) == 1 and len(tenants_done) == 1 else None
+    record_operator(db.session, "tenants.migrate", target_type="tenant" if only else None,
+                    target_id=slugs[0] if only else None, tenant_id=only, details=details, actor="cli")
+    db.session.commit()
 
 
 @tenants.command("status")

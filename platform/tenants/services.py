@@ -36,7 +36,14 @@ def record_event(session: Session, tenant, kind: str, *, actor: str, from_status
     """Append a tenant event (lifecycle transition or operator action)."""
     from schemehost.platform.tenants.models import TenantEvent
 
+    from schemehost.platform.audit import record_operator
+
     event = TenantEvent(tenant_id=tenant.id, tenant_slug=tenant.slug, kind=kind, actor=actor,
                         from_status=from_status, to_status=to_status, reason=reason, data=data)
     session.add(event)
+    # every lifecycle action is also an operator action (one hook, whatever the interface)
+    details = {k: v for k, v in {"from": from_status, "to": to_status, "reason": reason, "data": data}.items()
+               if v is not None}
+    record_operator(session, f"tenant.{kind}", target_type="tenant", target_id=tenant.slug, tenant_id=tenant.id,
+                    details=details or None, actor=actor)
     return event

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import NotFound, ValidationError
 from schemehost.tenants.core.models import Setting
+from schemehost.tenants.identity import audit
 
 # Keys a tenant admin may change through the API; structure checked per key.
 SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "currency": str, "locale": str, "timezone": str, "location_levels": list, "modules": list,
     "display_name": str, "contact_email": str, "country": str,
+    "security": dict,  # {"mfa_required": bool}: a second factor for every user (tenants/identity/mfa_views.py)
 }
 
 
@@ -39,8 +41,12 @@ def put_setting(session: Session, key: str, value: Any) -> Setting:
     if not isinstance(value, expected):
         name = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
         raise ValidationError(_("'%(key)s' must be a %(type)s.", key=key, type=name), errors={"value": [_("expected a %(type)s", type=name)]})
+    previous = session.execute(select(Setting.value).where(Setting.key == key).with_for_update()).first()
     session.execute(insert(Setting).values(key=key, value=value)
                     .on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+    if previous is None or previous.value != value:  # audited with before/after; an identical put changes nothing
+        audit.record(session, "update" if previous else "create", "setting", key,
+                     before=None if previous is None else {"value": previous.value}, after={"value": value})
     session.flush()
     session.expire_all()
     return get_setting(session, key)

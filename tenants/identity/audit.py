@@ -34,3 +34,38 @@ def record(session: Session, action: str, entity_type: str | None = None, entity
         ip=request.remote_addr if in_request else None,
     ))
 
+
+
+def record_bulk(session: Session, action: str, entity_type: str, *, counts: dict[str, int],
+                input_ref: Any = None, details: dict[str, Any] | None = None,
+                actor: tuple[str, str | None, str | None] | None = None) -> None:
+    """One entry for a whole bulk job (import, payroll, valuation run): its counts and a reference to
+    its input (a file name and checksum, a job id), never a row per record, so auditing costs one insert."""
+    record(session, action, entity_type, None, actor=actor,
+           details={**(details or {}), "counts": dict(counts), "input": input_ref})
+
+
+#: A change of one field between ``before`` and ``after`` (dotted path for nested objects).
+Change = tuple[str, str, Any, Any]  # (field, "added" | "removed" | "changed", old, new)
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, _prefix: str = "") -> list[Change]:
+    """The fields that differ between two snapshots, sorted by field; nested objects are compared
+    field by field (``address.city``), lists and other values as a whole."""
+    before, after = before or {}, after or {}
+    changes: list[Change] = []
+    for key in sorted(set(before) | set(after), key=str):
+        name = f"{_prefix}{key}"
+        old, new = before.get(key, _MISSING), after.get(key, _MISSING)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes.extend(diff(old, new, name + "."))
+        elif old is _MISSING:
+            changes.append((name, "added", None, new))
+        elif new is _MISSING:
+            changes.append((name, "removed", old, None))
+        elif old != new:
+            changes.append((name, "changed", old, new))
+    return changes
+
+
+_MISSING = object()
