@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, url_for
+from flask import Flask, g, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -20,6 +20,13 @@ bp = Blueprint("clients", __name__, url_prefix="/t/<slug>/api/v1", description="
 @bp.url_value_preprocessor
 def _drop_slug(endpoint, values):
     values.pop("slug", None)
+
+
+@bp.url_defaults
+def _add_slug(endpoint, values):
+    tenant = g.get("tenant")
+    if tenant is not None:
+        values.setdefault("slug", tenant.slug)
 
 
 def _with_secret(client, secret: str) -> dict:
