@@ -29,20 +29,24 @@ def _read_password(from_stdin: bool) -> str:
 @click.argument("email")
 @click.option("--role", type=click.Choice(services.OPERATOR_ROLES), default="platform_admin",
               show_default=True, help="What the operator may do.")
+@click.option("--partner", help="Slug of the partner whose tenants a partner_staff operator manages "
+                                "(required for partner_staff, refused for the other roles).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @click.option("--json", "as_json", is_flag=True, help="Print the operator as JSON.")
 @with_appcontext
-def create(email: str, role: str, password_stdin: bool, as_json: bool) -> None:
+def create(email: str, role: str, partner: str | None, password_stdin: bool, as_json: bool) -> None:
     """Create operator EMAIL (asks for the password twice unless --password-stdin)."""
     from schemehost.platform.cli import echo_json
+    from schemehost.platform.operators.roles import partner_id_for
 
     # Check the e-mail before asking for a password that would be thrown away.
     email = services.normalize_email(email)
     problem = services.email_problem(email)
     if problem:
         raise ValidationError(_("The operator cannot be created."), errors={"email": [problem]})
+    partner_id_for(db.session, role, partner)  # a wrong partner is reported before the password is asked
     password = _read_password(password_stdin)
-    operator = services.create_operator(db.session, email, password=password, role=role)
+    operator = services.create_operator(db.session, email, password=password, role=role, partner=partner)
     db.session.commit()
     if as_json:
         echo_json(services.operator_dict(operator))

@@ -59,8 +59,12 @@ def normalize_email(email: str | None) -> str:
     return (email or "").strip().lower()
 
 
-def create_operator(session: Session, email: str, *, password: str, role: str = "platform_admin") -> Operator:
-    """A new active operator; field errors for a bad e-mail, weak password or unknown role."""
+def create_operator(session: Session, email: str, *, password: str, role: str = "platform_admin",
+                    partner: str | None = None) -> Operator:
+    """A new active operator; field errors for a bad e-mail, weak password, unknown role or partner.
+    Partner staff need ``partner`` (a partner slug); the other roles have none."""
+    from schemehost.platform.operators.roles import partner_id_for, partner_problem
+
     email = normalize_email(email)
     errors: dict[str, list[str]] = {}
     if email_problem(email):
@@ -70,12 +74,15 @@ def create_operator(session: Session, email: str, *, password: str, role: str = 
         errors["password"] = [problem]
     if role not in OPERATOR_ROLES:
         errors["role"] = [_("Role must be one of: %(roles)s.", roles=", ".join(OPERATOR_ROLES))]
+    elif partner_problem(role, partner):
+        errors["partner"] = [partner_problem(role, partner)]
     if errors:
         raise ValidationError(_("The operator cannot be created."), errors=errors)
+    partner_id = partner_id_for(session, role, partner)
     if session.execute(select(Operator.id).where(Operator.email == email)).first():
         raise Conflict(_("An operator with e-mail %(email)s already exists.", email=email),
                        errors={"email": [_("This e-mail address is already taken.")]})
-    operator = Operator(email=email, password_hash=hash_password(password), role=role)
+    operator = Operator(email=email, password_hash=hash_password(password), role=role, partner_id=partner_id)
     session.add(operator)
     session.flush()
     return operator

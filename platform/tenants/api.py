@@ -1,20 +1,31 @@
-"""Control API: ``/api/v1/tenants`` and ``/api/v1/partners`` (operator bearer token required)."""
+"""Control API: ``/api/v1/tenants`` and ``/api/v1/partners`` (operator bearer token required).
+
+Operator roles (``operators.roles``): support operators only read; partner staff see and manage only
+their partner's tenants (another partner's tenant is a 404); partners are created by platform admins.
+"""
 
 from __future__ import annotations
 
-from flask import g, url_for
+from flask import g, request, url_for
 from flask_babel import gettext as _
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from schemehost.platform.errors import Forbidden
 from schemehost.platform.extensions import db
+from schemehost.platform.operators import roles as operator_roles
 from schemehost.platform.operators.auth import actor
 from schemehost.platform.partners import services as partners
 from schemehost.platform.tenants import schemas as s
 from schemehost.provisioning import lifecycle
 
 bp = Blueprint("tenants", __name__, url_prefix="/api/v1", description="Tenants and partners")
+
+
+@bp.before_request
+def _support_only_reads():
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        operator_roles.require_change()
 
 
 def _tenant_out(tenant, job_id=None) -> dict:
@@ -29,7 +40,7 @@ class Tenants(MethodView):
     @bp.response(200, s.TenantSchema(many=True))
     def get(self, query):
         """List tenants, optionally by partner and status."""
-        return [_tenant_out(t) for t in lifecycle.list_tenants(db.session, **query)]
+        return [_tenant_out(t) for t in operator_roles.visible(lifecycle.list_tenants(db.session, **query))]
 
     @bp.arguments(s.TenantCreateSchema)
     @bp.response(201, s.TenantSchema)
@@ -38,6 +49,7 @@ class Tenants(MethodView):
         """Create a tenant: 201 when a spare schema was claimed, 202 + job when it is being built."""
         from schemehost.provisioning.create import create_tenant
 
+        operator_roles.check_partner(db.session, body["partner"])
         result = create_tenant(db.session, body["slug"], name=body["name"], partner=body["partner"],
                                template=body["template"], demo_data=body["demo_data"], actor=actor(),
                                cold=body["cold"])
@@ -54,12 +66,13 @@ class TenantItem(MethodView):
     @bp.response(200, s.TenantSchema)
     def get(self, slug):
         """One tenant."""
-        return _tenant_out(lifecycle.get_tenant(db.session, slug))
+        return _tenant_out(operator_roles.visible_tenant(db.session, slug))
 
     @bp.arguments(s.DeleteQuerySchema, location="query")
     @bp.response(204)
     def delete(self, query, slug):
         """Delete an archived tenant after its grace period (``force`` for platform admins)."""
+        operator_roles.visible_tenant(db.session, slug)
         if query["force"] and getattr(g.get("operator"), "role", None) != "platform_admin":
             raise Forbidden(_("Only a platform admin may force a deletion."), errors={"force": [_("not allowed")]})
         lifecycle.delete_tenant(db.session, slug, actor=actor(), force=query["force"])
@@ -70,7 +83,7 @@ class TenantEvents(MethodView):
     @bp.response(200, s.EventSchema(many=True))
     def get(self, slug):
         """Lifecycle events of a tenant, oldest first."""
-        tenant = lifecycle.get_tenant(db.session, slug)
+        tenant = operator_roles.visible_tenant(db.session, slug)
         return [lifecycle.event_dict(e) for e in lifecycle.tenant_events(db.session, tenant.id)]
 
 
@@ -79,6 +92,7 @@ def _transition_view(action: str, fn):
     @bp.arguments(s.TransitionSchema)
     @bp.response(200, s.TenantSchema)
     def view(body, slug):
+        operator_roles.visible_tenant(db.session, slug)
         return _tenant_out(fn(db.session, slug, actor=actor(), reason=body.get("reason")))
 
     view.__doc__ = f"{action.capitalize()} a tenant (recorded as a tenant event)."
@@ -97,6 +111,7 @@ def retry(slug):
     """Retry provisioning of a failed tenant (202 + job)."""
     from schemehost.provisioning.create import retry_tenant
 
+    operator_roles.visible_tenant(db.session, slug)
     result = retry_tenant(db.session, slug, actor=actor())
     db.session.commit()
     result.after_commit(wait=False)
@@ -108,10 +123,11 @@ class Partners(MethodView):
     @bp.response(200, s.PartnerSchema(many=True))
     def get(self):
         """List partners."""
-        return [partners.partner_dict(p) for p in partners.list_partners(db.session)]
+        return [partners.partner_dict(p) for p in operator_roles.visible_partners(partners.list_partners(db.session))]
 
     @bp.arguments(s.PartnerCreateSchema)
     @bp.response(201, s.PartnerSchema)
     def post(self, body):
-        """Create a partner."""
+        """Create a partner (platform admins)."""
+        operator_roles.require_admin()
         return partners.partner_dict(partners.create_partner(db.session, body.pop("slug"), **body))

@@ -1,7 +1,9 @@
 """Console pages for tenants: list, create, detail, lifecycle actions.
 
 Views parse the form, call one provisioning service and render; the rules
-(slug, transitions, grace period) live in ``schemehost.provisioning``.
+(slug, transitions, grace period) live in ``schemehost.provisioning``. What an
+operator's role may see and change is in ``operators.roles``: partner staff
+see only their partner's tenants (others are 404), support only reads.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from flask_login import current_user
 from schemehost.platform.errors import AppError, Conflict, Forbidden, ValidationError
 from schemehost.platform.extensions import db
 from schemehost.platform.jobs import list_jobs
+from schemehost.platform.operators import roles as operator_roles
 from schemehost.platform.operators.auth import actor
 from schemehost.platform.partners.services import list_partners
 from schemehost.platform.tenancy import slug_problem
@@ -106,18 +109,19 @@ def index():
     partner = request.args.get("partner") or None
     if status is not None and status not in STATUS_LABELS:
         status = None
-    tenants = lifecycle.list_tenants(db.session, status=status, partner=partner)
+    tenants = operator_roles.visible(lifecycle.list_tenants(db.session, status=status, partner=partner))
     page = max(1, request.args.get("page", 1, type=int) or 1)
     pages = max(1, -(-len(tenants) // PAGE_SIZE))
     page = min(page, pages)
     shown = tenants[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     return render_template("tenants/list.html", tenants=shown, total=len(tenants), page=page, pages=pages,
-                           status=status, partner=partner, partners=list_partners(db.session))
+                           status=status, partner=partner,
+                           partners=operator_roles.visible_partners(list_partners(db.session)))
 
 
 def _fill_choices(form: TenantCreateForm, templates) -> None:
     form.partner.choices = [("", _("Choose a partner"))] + [
-        (p.slug, f"{p.name} ({p.slug})") for p in list_partners(db.session)]
+        (p.slug, f"{p.name} ({p.slug})") for p in operator_roles.visible_partners(list_partners(db.session))]
     form.template.choices = [(t.name, t.title) for t in templates]
 
 
@@ -131,6 +135,7 @@ def new():
     if request.method == "GET" and not form.template.data and templates:
         form.template.data = "blank" if any(t.name == "blank" for t in templates) else templates[0].name
     if form.validate_on_submit():
+        operator_roles.check_partner(db.session, form.partner.data)
         try:
             provisioned = provisioning.create_tenant(
                 db.session, form.slug.data.strip(), name=form.name.data, partner=form.partner.data,
@@ -177,7 +182,7 @@ def _attach_errors(form: TenantCreateForm, err: AppError) -> None:
 
 @bp.get("/<slug>")
 def detail(slug: str):
-    tenant = lifecycle.get_tenant(db.session, slug)
+    tenant = operator_roles.visible_tenant(db.session, slug)
     events = lifecycle.tenant_events(db.session, tenant.id)
     jobs, _total = list_jobs(db.session, tenant=slug, limit=20)
     busy = tenant.status == TenantStatus.provisioning or any(j.status in ("queued", "running") for j in jobs)
@@ -192,7 +197,7 @@ def act(slug: str, action: str):
         abort(404)
     _require_manager()
     spec = ACTIONS[action]
-    tenant = lifecycle.get_tenant(db.session, slug)
+    tenant = operator_roles.visible_tenant(db.session, slug)
     form = TenantActionForm()
     status = 200
     if form.validate_on_submit():

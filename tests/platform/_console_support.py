@@ -14,14 +14,14 @@ CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                      r'type="hidden" name="csrf_token" value="([^"]+)"')
 
 
-def make_operator(app, *, role: str = "platform_admin", password: str = PASSWORD) -> str:
+def make_operator(app, *, role: str = "platform_admin", password: str = PASSWORD, partner: str | None = None) -> str:
     """Create an operator with a unique e-mail through the service; returns the e-mail."""
     from schemehost.platform.extensions import db
     from schemehost.platform.operators.services import create_operator
 
     email = f"op-{uuid.uuid4().hex[:10]}@example.org"
     with app.app_context():
-        create_operator(db.session, email, password=password, role=role)
+        create_operator(db.session, email, password=password, role=role, partner=partner)
         db.session.commit()
     return email
 

@@ -174,9 +174,9 @@ def test_actions_need_csrf_and_a_managing_role(app, client, runner, active_tenan
     assert _tenants(runner)[active_tenant]["status"] == "active"
 
 
-def test_partner_staff_cannot_force_a_delete(app, runner, active_tenant):
+def test_partner_staff_cannot_force_a_delete(app, runner, active_tenant, partner):
     staff = app.test_client()
-    sign_in(staff, make_operator(app, role="partner_staff"))
+    sign_in(staff, make_operator(app, role="partner_staff", partner=partner))
     assert form_post(staff, f"/console/tenants/{active_tenant}/archive", {}).status_code == 302
     page = staff.get(f"/console/tenants/{active_tenant}/delete").get_data(as_text=True)
     assert 'name="force"' not in page

@@ -263,14 +263,14 @@ def test_control_api_needs_a_valid_token(client):
     assert bad.status_code == 401 and bad.mimetype == PROBLEM
 
 
-def test_only_platform_admins_force_a_deletion(app, client, make_tenant, api, unique):
+def test_only_platform_admins_force_a_deletion(app, client, make_tenant, api, unique, partner):
     from schemehost.platform.operators.services import create_operator, issue_token
 
     slug = make_tenant()
     api.post(f"/api/v1/tenants/{slug}/archive", json={})
     with app.app_context():
         staff = create_operator(db.session, f"{unique('staff')}@example.org", password="correct horse battery",
-                                role="partner_staff")
+                                role="partner_staff", partner=partner)
         token = issue_token(db.session, staff)
         db.session.commit()
     resp = client.delete(f"/api/v1/tenants/{slug}?force=true", headers={"Authorization": f"Bearer {token}"})
