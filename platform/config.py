@@ -40,6 +40,9 @@ class Config:
         self.SIGNIN_LIMIT: str = env.get("SCHEMEHOST_SIGNIN_LIMIT", "10 per minute;50 per hour")
         self.TOKEN_LIMIT: str = env.get("SCHEMEHOST_TOKEN_LIMIT", "60 per minute")
         self.RESET_LIMIT: str = env.get("SCHEMEHOST_RESET_LIMIT", "5 per 15 minutes")
+        # tenant console sessions: absolute lifetime, and idle timeout of every session (decision 0074)
+        self.TENANT_SESSION_HOURS: int = int(env.get("SCHEMEHOST_TENANT_SESSION_HOURS", "12"))
+        self.SESSION_IDLE_MINUTES: int = int(env.get("SCHEMEHOST_SESSION_IDLE_MINUTES", "60"))
         # lifetime of OAuth 2 access tokens of tenant API clients
         self.OAUTH_TOKEN_TTL_S: int = int(env.get("SCHEMEHOST_OAUTH_TOKEN_TTL_S", "600"))
         # SMTP for invitations and password resets (tests run a local aiosmtpd server)
@@ -73,6 +76,8 @@ class TestingConfig(Config):
         super().__init__()
         self.WARM_POOL_SIZE = 0
         self.SECRET_KEY = self.SECRET_KEY or "test-secret-key"
+        # the whole suite signs in from 127.0.0.1; tests of the limit set a small one themselves
+        self.SIGNIN_LIMIT = os.environ.get("SCHEMEHOST_SIGNIN_LIMIT", "1000 per minute")
 
 
 def instance_file(instance: Path, name: str, make) -> str:

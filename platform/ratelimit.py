@@ -29,6 +29,11 @@ def signin_limit() -> str:
     return current_app.config["SIGNIN_LIMIT"]
 
 
+def signin_failed(response) -> bool:
+    """``deduct_when`` of sign-in limits: only attempts that signed nobody in count (a redirect is success)."""
+    return response.status_code not in (302, 303)
+
+
 def token_limit() -> str:
     return current_app.config["TOKEN_LIMIT"]
 

@@ -1,4 +1,4 @@
-"""Console sessions for operators (Flask-Login) and the sign-in throttle.
+"""Console sessions for operators (Flask-Login); sign-in attempts are rate-limited in views.py.
 
 The session cookie holds ``<operator id>:<session version>``; an operator whose
 version was bumped (password change, ``schemehost operators sign-out``) is
@@ -7,12 +7,10 @@ signed out of every browser at its next request (decision 0030).
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from datetime import timedelta
+from typing import Any, Callable
 
-from flask import Flask, g, redirect, request, url_for
+from flask import Flask, g, has_request_context, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user
 
@@ -46,71 +44,37 @@ class ConsoleOperator(UserMixin):
         return self.role == "platform_admin"
 
 
+#: Loaders of other kinds of signed-in users, by the prefix of their Flask-Login id ("t" = tenant users).
+_loaders: dict[str, Callable[[str], Any]] = {}
+
+
+def register_user_loader(prefix: str, loader: Callable[[str], Any]) -> None:
+    """Load Flask-Login ids ``<prefix>:<rest>`` with ``loader(rest)`` (Flask-Login has one loader per app)."""
+    if not prefix or prefix.isdigit() or ":" in prefix:
+        raise ValueError("a user-id prefix is a non-numeric word")
+    _loaders[prefix] = loader
+
+
 @login_manager.user_loader
-def _load(user_id: str) -> ConsoleOperator | None:
-    op_id, _, version = (user_id or "").partition(":")
+def _load(user_id: str) -> Any:
+    prefix, _sep, rest = (user_id or "").partition(":")
+    if prefix in _loaders:
+        return _loaders[prefix](rest)
+    # "<operator id>:<version>": an operator, only ever on console paths
+    if not (has_request_context() and _is_console(request.path)):
+        return None
+    return load_operator(user_id)
+
+
+def load_operator(user_id: str) -> ConsoleOperator | None:
+    """The operator of ``<id>:<session version>`` when active and the version is current."""
+    op_id, _sep, version = (user_id or "").partition(":")
     if not (op_id.isdigit() and version.isdigit()):
         return None
     op = db.session.get(Operator, int(op_id))
     if op is None or not op.is_active or op.session_version != int(version):
         return None
     return ConsoleOperator(op)
-
-
-class LoginThrottle:
-    """Counts failed sign-ins per (e-mail, client address) and per address, in memory.
-
-    Each process keeps its own counters (a restart forgets them); with N web
-    workers an attacker gets at most N times the budget (decision 0033).
-    """
-
-    def __init__(self, *, per_account: int = 5, per_address: int = 50, window_s: float = 900) -> None:
-        self.per_account = per_account
-        self.per_address = per_address
-        self.window_s = window_s
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        q = self._failures.get(key)
-        if q is None:
-            return deque()
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        if not q:
-            del self._failures[key]
-        return q
-
-    def retry_after(self, email: str, address: str) -> int:
-        """Seconds to wait before trying again, 0 when a try is allowed."""
-        now = time.monotonic()
-        with self._lock:
-            waits = []
-            for key, limit in (((email, address), self.per_account), (("", address), self.per_address)):
-                q = self._recent(key, now)
-                if len(q) >= limit:
-                    waits.append(int(self.window_s - (now - q[0])) + 1)
-            return max(waits, default=0)
-
-    def failed(self, email: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in ((email, address), ("", address)):
-                self._recent(key, now)
-                self._failures.setdefault(key, deque()).append(now)
-            if len(self._failures) > 100_000:  # bound memory under a spray of addresses
-                self._failures.clear()
-
-    def succeeded(self, email: str, address: str) -> None:
-        with self._lock:
-            self._failures.pop((email, address), None)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._failures.clear()
-
-
-throttle = LoginThrottle()
 
 
 def _is_console(path: str) -> bool:
@@ -127,15 +91,14 @@ def init_app(app: Flask) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=hours)
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config.get("SESSION_COOKIE_SECURE"))
-    throttle.per_account = int(app.config.get("LOGIN_MAX_FAILURES", 5))
-    throttle.window_s = float(app.config.get("LOGIN_FAILURE_WINDOW_S", 900))
 
     @app.before_request
     def _require_operator():
         if not _is_console(request.path):
             return None
-        if current_user.is_authenticated:
-            g.operator = current_user._get_current_object()
+        user = current_user._get_current_object()
+        if isinstance(user, ConsoleOperator):  # never another kind of signed-in user
+            g.operator = user
             return None
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None

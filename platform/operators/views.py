@@ -9,7 +9,8 @@ from flask_login import current_user, login_user, logout_user
 from schemehost.platform.extensions import db
 from schemehost.platform.operators import services
 from schemehost.platform.operators.forms import SignInForm, SignOutForm
-from schemehost.platform.operators.sessions import ConsoleOperator, throttle
+from schemehost.platform.operators.sessions import ConsoleOperator
+from schemehost.platform.ratelimit import limiter, signin_failed, signin_limit
 
 bp = Blueprint("console_auth", __name__, url_prefix="/console")
 
@@ -22,6 +23,7 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(signin_limit, methods=["POST"], deduct_when=signin_failed)  # 429 with Retry-After
 def sign_in():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
@@ -32,24 +34,15 @@ def sign_in():
     status = 200
     if form.validate_on_submit():
         email = services.normalize_email(form.email.data)
-        address = request.remote_addr or "-"
-        wait = throttle.retry_after(email, address)
-        if wait:
-            minutes = max(1, (wait + 59) // 60)
-            error = _("Too many failed attempts. Try again in %(minutes)s minutes.", minutes=minutes)
-            status = 429
+        operator = services.authenticate(db.session, email, form.password.data)
+        if operator is None:
+            error = _("The e-mail address or the password is wrong.")
+            status = 401
         else:
-            operator = services.authenticate(db.session, email, form.password.data)
-            if operator is None:
-                throttle.failed(email, address)
-                error = _("The e-mail address or the password is wrong.")
-                status = 401
-            else:
-                throttle.succeeded(email, address)
-                session.clear()  # nothing from before sign-in survives it
-                login_user(ConsoleOperator(operator))
-                session.permanent = True
-                return redirect(safe_next(form.next.data))
+            session.clear()  # nothing from before sign-in survives it
+            login_user(ConsoleOperator(operator))
+            session.permanent = True
+            return redirect(safe_next(form.next.data))
     elif request.method == "POST":
         status = 400
     return render_template("operators/sign_in.html", form=form, error=error), status
