@@ -317,6 +317,15 @@ def _algorithms(metadata: dict[str, Any]) -> list[str]:
     return [alg for alg in ID_TOKEN_ALGORITHMS if alg in offered]
 
 
+def _scope(provider: SsoProvider, metadata: dict[str, Any]) -> str:
+    """The scopes asked for: openid, email and profile, plus a scope named like the role claim when
+    the provider offers one (e.g. "roles", "groups"), since many release that claim only then."""
+    scopes = SCOPE.split()
+    if provider.role_claim and provider.role_claim in (metadata.get("scopes_supported") or []):
+        scopes.append(provider.role_claim)
+    return " ".join(scopes)
+
+
 def _auth_method(metadata: dict[str, Any]) -> str:
     offered = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
     return "client_secret_basic" if "client_secret_basic" in offered else "client_secret_post"
@@ -364,7 +373,7 @@ def begin_sign_in(session: Session, *, redirect_uri: str) -> tuple[str, dict[str
     metadata = fetch_metadata(provider.issuer)
     verifier = secrets.token_urlsafe(48)
     nonce = secrets.token_urlsafe(24)
-    client = OAuth2Session(provider.client_id, scope=SCOPE, redirect_uri=redirect_uri,
+    client = OAuth2Session(provider.client_id, scope=_scope(provider, metadata), redirect_uri=redirect_uri,
                            code_challenge_method="S256")
     url, state = client.create_authorization_url(metadata["authorization_endpoint"],
                                                  state=secrets.token_urlsafe(24), code_verifier=verifier,
@@ -410,8 +419,7 @@ def finish_sign_in(session: Session, *, pending: dict[str, Any] | None, params: 
         raise SsoFailed(_("The provider's answer holds no authorization code."), reason="provider_error")
 
     metadata = fetch_metadata(provider.issuer)
-    client = OAuth2Session(provider.client_id, _client_secret(provider), scope=SCOPE,
-                           redirect_uri=redirect_uri, token_endpoint_auth_method=_auth_method(metadata))
+    client = OAuth2Session(provider.client_id, _client_secret(provider), redirect_uri=redirect_uri, token_endpoint_auth_method=_auth_method(metadata))
     try:
         token = client.fetch_token(metadata["token_endpoint"], code=code, code_verifier=pending.get("code_verifier"),
                                    grant_type="authorization_code", timeout=HTTP_TIMEOUT_S)
@@ -507,8 +515,11 @@ def apply_role_claim(session: Session, provider: SsoProvider, user: User, claims
     session.execute(delete(UserRole).where(UserRole.user_id == user.id))
     session.add_all([UserRole(user_id=user.id, role_id=role_id) for role_id in roles.values()])
     session.flush()
+    details = {"source": "sso", "claim": provider.role_claim}
+    if provider.role_claim not in claims:
+        details["claim_missing"] = True  # tells an administrator why everything was taken away
     audit.record(session, "role_change", "user", user.id, before={"roles": sorted(current)},
-                 after={"roles": sorted(roles)}, details={"source": "sso", "claim": provider.role_claim},
+                 after={"roles": sorted(roles)}, details=details,
                  actor=("user", str(user.id), user.name))
     return True
 
@@ -516,7 +527,7 @@ def apply_role_claim(session: Session, provider: SsoProvider, user: User, claims
 def record_failure(session: Session, failure: SsoFailed) -> None:
     """Audit a refused single sign-on attempt (the reason code, never tokens or claims)."""
     audit.record(session, "sign_in_failed", "user", None, details={"method": "sso", "reason": failure.reason},
-                 actor=("system", None, None))
+                 actor=("anonymous", None, None))
 
 
 def init_app(app: Flask) -> None:

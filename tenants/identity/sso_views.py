@@ -23,7 +23,7 @@ from schemehost.platform.extensions import api
 from schemehost.platform.ratelimit import limiter, signin_limit
 from schemehost.platform.tenancy import tenant_session
 from schemehost.tenants.console import add_nav, tenant_blueprint
-from schemehost.tenants.identity import sso
+from schemehost.tenants.identity import sessions, sso
 from schemehost.tenants.identity.principal import permission_required
 
 bp = tenant_blueprint("sso", __name__)
@@ -39,15 +39,6 @@ def _redirect_uri() -> str:
     return url_for("sso.callback", _external=True)
 
 
-def _safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path inside this scheme, else None (no open redirects)."""
-    prefix = f"/t/{g.tenant.slug}/"
-    if (isinstance(target, str) and target.startswith(prefix) and "//" not in target and "\\" not in target
-            and len(target) <= 2000):
-        return target
-    return None
-
-
 # ---- signing in ---------------------------------------------------------------------------------------
 
 
@@ -59,7 +50,7 @@ def start():
         url, pending = sso.begin_sign_in(tenant_session(), redirect_uri=_redirect_uri())
     except sso.SsoFailed as failure:
         return _refused(failure)
-    pending["next"] = _safe_next(request.args.get("next"))
+    pending["next"] = sessions.safe_next(request.args.get("next"))
     session[_pending_key()] = pending
     return redirect(url)
 
@@ -75,12 +66,9 @@ def callback():
                                   redirect_uri=_redirect_uri())
     except sso.SsoFailed as failure:
         return _refused(failure)
-    from schemehost.tenants.identity.sessions import complete_sign_in
-
-    result = complete_sign_in(user, method="sso")
-    if result is not None and hasattr(result, "status_code"):
-        return result
-    return redirect((pending or {}).get("next") or url_for("tenant_console.home"))
+    # the provider authenticated the person (with its own second factor, if any): no local TOTP step
+    sessions.complete_sign_in(user, method="sso")
+    return redirect(sessions.safe_next(pending.get("next")))
 
 
 def _refused(failure: sso.SsoFailed):
@@ -90,8 +78,7 @@ def _refused(failure: sso.SsoFailed):
     tsession.rollback()
     sso.record_failure(tsession, failure)
     tsession.commit()
-    return render_template("tenant/sso_failed.html", failure=failure,
-                           sign_in_url=f"{request.script_root}/t/{g.tenant.slug}/login"), failure.status
+    return render_template("tenant/sso_failed.html", failure=failure), failure.status
 
 
 # ---- settings page ------------------------------------------------------------------------------------
@@ -261,5 +248,5 @@ def sso_sign_in_link(next_url: str | None = None) -> dict[str, str] | None:
     name = sso.provider_name(tenant_session())
     if name is None:
         return None
-    args = {"next": next_url} if _safe_next(next_url) else {}
+    args = {"next": next_url} if next_url else {}
     return {"url": url_for("sso.start", **args), "label": _("Sign in with %(provider)s", provider=name)}

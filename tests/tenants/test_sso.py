@@ -482,3 +482,226 @@ def test_callback_of_another_tenant_is_refused(make_tenant, oidc_provider, brows
     assert [e.details["reason"] for e in audit_rows(b, "sign_in_failed")] == ["state_mismatch",
                                                                                "token_exchange_failed"]
     assert audit_rows(a, "sign_in_failed") == []
+
+
+# ---- signing in: success ------------------------------------------------------------------------------
+
+
+def signed_in_as(browser, slug: str) -> str | None:
+    page = browser.client.get(f"/t/{slug}/")
+    match = re.search(r"Signed in as ([^.<]+)\.", page.get_data(as_text=True))
+    return match.group(1) if page.status_code == 200 and match else None
+
+
+def test_first_sign_in_links_the_invited_user(scheme, browser, oidc_provider, client):
+    user_id = add_user(scheme, "alice@example.org", name="Alice (invited)", roles=("enrolment_officer",))
+    resp = browser.sign_in(scheme.slug, "alice@example.org", "alice-pass")
+    assert resp.status_code == 302 and resp.headers["Location"] == f"/t/{scheme.slug}/"
+    assert signed_in_as(browser, scheme.slug) == "Alice (invited)"
+    row = user_row(scheme, "alice@example.org")
+    assert row["id"] == user_id and row["sso_subject"] == f"{oidc_provider.issuer} alice"
+    assert row["roles"] == ["enrolment_officer"]  # no role claim configured: roles stay the console's
+    [link] = audit_rows(scheme, "sso_link")
+    assert link.entity_id == str(user_id) and link.after == {"sso_subject": f"{oidc_provider.issuer} alice"}
+    [sign_in] = audit_rows(scheme, "sign_in")
+    assert sign_in.details == {"method": "sso"} and sign_in.actor_id == str(user_id)
+
+    # the next sign-in finds the user by the linked identity, even after an e-mail change here
+    with scheme.session() as s:
+        s.get(User, user_id).email = "alice.new@example.org"
+    other = Browser(scheme.app.test_client())
+    assert other.sign_in(scheme.slug, "alice", "alice-pass").status_code == 302
+    assert signed_in_as(other, scheme.slug) == "Alice (invited)"
+    assert len(audit_rows(scheme, "sso_link")) == 1 and len(audit_rows(scheme, "sign_in")) == 2
+
+
+def test_next_page_is_kept_across_the_provider(scheme, browser):
+    add_user(scheme, "alice@example.org")
+    start = browser.start(scheme.slug, next=f"/t/{scheme.slug}/settings/sso")
+    resp = browser.back(browser.at_provider(start.headers["Location"], "alice@example.org", "alice-pass"))
+    assert resp.headers["Location"] == f"/t/{scheme.slug}/settings/sso"
+    start = browser.start(scheme.slug, next="https://evil.example.org/")
+    resp = browser.back(browser.at_provider(start.headers["Location"], "alice@example.org", "alice-pass"))
+    assert resp.headers["Location"] == f"/t/{scheme.slug}/"
+
+
+def test_roles_follow_the_role_claim_at_each_sign_in(scheme, browser, oidc_provider):
+    user_id = add_user(scheme, "alice@example.org", roles=("read_only",))
+    configure(scheme, oidc_provider.issuer, scheme.client, role_claim="roles",
+              role_map={"scheme-admins": "tenant_admin", "staff": "enrolment_officer", "claims-team": "auditor"})
+    assert browser.sign_in(scheme.slug, "alice@example.org", "alice-pass").status_code == 302
+    assert user_row(scheme, "alice@example.org")["roles"] == ["enrolment_officer", "tenant_admin"]
+    [change] = audit_rows(scheme, "role_change")
+    assert change.entity_id == str(user_id)
+    assert change.before == {"roles": ["read_only"]}
+    assert change.after == {"roles": ["enrolment_officer", "tenant_admin"]}
+    assert change.details == {"source": "sso", "claim": "roles"}
+    # the signed-in user holds the mapped permissions at once
+    assert browser.client.get(f"/t/{scheme.slug}/settings/sso").status_code == 200
+
+    # the administrator remaps the claim: the next sign-in applies it
+    configure(scheme, oidc_provider.issuer, scheme.client, role_claim="roles", role_map={"staff": "auditor"})
+    other = Browser(scheme.app.test_client())
+    assert other.sign_in(scheme.slug, "alice@example.org", "alice-pass").status_code == 302
+    assert user_row(scheme, "alice@example.org")["roles"] == ["auditor"]
+    assert other.client.get(f"/t/{scheme.slug}/settings/sso").status_code == 403
+    # unchanged roles: no new entry
+    third = Browser(scheme.app.test_client())
+    assert third.sign_in(scheme.slug, "alice@example.org", "alice-pass").status_code == 302
+    assert len(audit_rows(scheme, "role_change")) == 2
+
+
+def test_auto_create_makes_an_account_with_mapped_roles(scheme, browser, oidc_provider):
+    configure(scheme, oidc_provider.issuer, scheme.client, auto_create=True, role_claim="roles",
+              role_map={"claims-team": "auditor"})
+    assert browser.sign_in(scheme.slug, "bob@example.org", "bob-pass").status_code == 302
+    assert signed_in_as(browser, scheme.slug) == "Bob Mbarga"
+    row = user_row(scheme, "bob@example.org")
+    assert row["sso_subject"] == f"{oidc_provider.issuer} bob" and row["roles"] == ["auditor"]
+    [created] = [e for e in audit_rows(scheme, "create") if e.entity_type == "user"]
+    assert created.after["email"] == "bob@example.org" and created.details == {"source": "sso"}
+    # without a verified e-mail there is no account to create
+    refused(Browser(scheme.app.test_client()).sign_in(scheme.slug, "carol@example.org", "carol-pass"))
+    assert user_row(scheme, "carol@example.org") is None
+
+
+def test_genuine_token_through_the_proxy_signs_in(make_tenant, mitm, browser):
+    """The proxy itself is transparent: without tampering the same flow succeeds."""
+    tenant = make_tenant()
+    add_user(tenant, "alice@example.org", name="Alice")
+    configure(tenant, mitm.url, mitm.provider.register_client(callback_uri(tenant.slug)))
+    assert browser.sign_in(tenant.slug, "alice@example.org", "alice-pass").status_code == 302
+    assert signed_in_as(browser, tenant.slug) == "Alice"
+
+
+# ---- API and settings page ----------------------------------------------------------------------------
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_api_configures_without_ever_returning_the_secret(make_tenant, oidc_provider, client, client_token):
+    tenant = make_tenant()
+    token = client_token(tenant, scopes=("users.manage",))
+    path = f"/t/{tenant.slug}/api/v1/sso"
+    missing = client.get(path, headers=bearer(token))
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+
+    body = {"issuer": oidc_provider.issuer, "client_id": "portal", "client_secret": "s3cret-value-xyz",
+            "role_claim": "roles", "role_map": {"scheme-admins": "tenant_admin"}, "auto_create": True}
+    put = client.put(path, json=body, headers=bearer(token))
+    assert put.status_code == 200, put.get_data(as_text=True)
+    for resp in (put, client.get(path, headers=bearer(token))):
+        assert resp.json["client_secret_set"] is True
+        assert resp.json["redirect_uri"] == callback_uri(tenant.slug)
+        assert resp.json["role_map"] == {"scheme-admins": "tenant_admin"} and resp.json["auto_create"] is True
+        assert "client_secret" not in resp.json
+        assert "s3cret-value-xyz" not in resp.get_data(as_text=True)
+    # the secret is not in the audit log either
+    with tenant.session() as s:
+        assert "s3cret-value-xyz" not in json.dumps([[e.before, e.after, e.details] for e in s.execute(
+            select(AuditEntry)).scalars()])
+
+    # a change without the secret keeps it
+    assert client.put(path, json={**body, "client_secret": None, "client_id": "portal-2"},
+                      headers=bearer(token)).status_code == 200
+    with tenant.session() as s:
+        assert sso._client_secret(sso.get_provider(s)) == "s3cret-value-xyz"
+
+    assert client.delete(path, headers=bearer(token)).status_code == 204
+    assert client.get(path, headers=bearer(token)).status_code == 404
+    assert [e.action for e in audit_rows(tenant, "delete")] == ["delete"]
+
+
+def test_api_validation_errors_are_problem_json_with_field_errors(make_tenant, oidc_provider, client,
+                                                                  client_token):
+    tenant = make_tenant()
+    token = client_token(tenant, scopes=("users.manage",))
+    path = f"/t/{tenant.slug}/api/v1/sso"
+    resp = client.put(path, json={"issuer": "http://idp.example.org", "client_id": "",
+                                  "role_claim": "roles", "role_map": {"x": "no_such_role"}}, headers=bearer(token))
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert resp.json["type"].endswith("/validation-error")
+    assert set(resp.json["errors"]) == {"issuer", "client_id", "client_secret", "role_map"}
+
+    resp = client.put(path, json={"issuer": oidc_provider.issuer.replace("127.0.0.1", "localhost"),
+                                  "client_id": "c", "client_secret": "s"}, headers=bearer(token))
+    assert resp.status_code == 422 and oidc_provider.issuer in resp.json["errors"]["issuer"][0]
+
+    resp = client.put(path, json={"issuer": oidc_provider.issuer, "client_id": "c", "client_secret": "s",
+                                  "enabled": "maybe", "unknown": 1}, headers=bearer(token))
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert {"enabled", "unknown"} <= set(resp.json["errors"])
+    assert client.get(path, headers=bearer(token)).status_code == 404  # nothing was saved
+
+
+def test_api_needs_users_manage_and_stays_in_its_tenant(make_tenant, oidc_provider, client, client_token):
+    a, b = make_tenant(), make_tenant()
+    configure(a, oidc_provider.issuer, ("client-a", "secret-a"))
+    path_a = f"/t/{a.slug}/api/v1/sso"
+    assert client.get(path_a).status_code == 401
+    weak = client_token(a, scopes=("settings.manage",))
+    resp = client.get(path_a, headers=bearer(weak))
+    assert resp.status_code == 403 and resp.json["missing_permission"] == "users.manage"
+    # a token of tenant B, even with users.manage, is nothing at tenant A
+    token_b = client_token(b, scopes=("users.manage",))
+    assert client.get(path_a, headers=bearer(token_b)).status_code == 401
+    assert client.delete(path_a, headers=bearer(token_b)).status_code == 401
+    assert client.get(f"/t/{b.slug}/api/v1/sso", headers=bearer(token_b)).status_code == 404
+    with a.session() as s:
+        assert sso.get_provider(s) is not None
+
+
+def test_settings_page_saves_and_removes_the_provider(scheme, browser, oidc_provider):
+    add_user(scheme, "alice@example.org", roles=("tenant_admin",))
+    assert browser.sign_in(scheme.slug, "alice@example.org", "alice-pass").status_code == 302
+    page = browser.client.get(f"/t/{scheme.slug}/settings/sso")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and callback_uri(scheme.slug) in html
+    assert oidc_provider.issuer in html and scheme.client[1] not in html  # the secret is never shown
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    form = {"csrf_token": csrf, "issuer": oidc_provider.issuer, "client_id": scheme.client[0], "client_secret": "",
+            "role_claim": "roles", "role_map": "scheme-admins = tenant_admin\nnot a pair", "enabled": "y"}
+    bad = browser.client.post(f"/t/{scheme.slug}/settings/sso", data=form)
+    assert bad.status_code == 422 and "Line 2 is not" in bad.get_data(as_text=True)
+
+    form["role_map"] = "scheme-admins = tenant_admin\nstaff = auditor"
+    saved = browser.client.post(f"/t/{scheme.slug}/settings/sso", data=form)
+    assert saved.status_code == 302
+    with scheme.session() as s:
+        settings = sso.provider_settings(s)
+        assert settings.role_map == {"scheme-admins": "tenant_admin", "staff": "auditor"}
+        assert sso._client_secret(sso.get_provider(s)) == scheme.client[1]  # kept
+
+    removed = browser.client.post(f"/t/{scheme.slug}/settings/sso/remove", data={"csrf_token": csrf})
+    assert removed.status_code == 302
+    with scheme.session() as s:
+        assert sso.get_provider(s) is None and sso.sso_enabled(s) is False
+
+
+def test_missing_role_claim_takes_the_roles_away(scheme, browser, oidc_provider):
+    """The provider decides: a person whose token carries no role claim keeps no mapped role."""
+    add_user(scheme, "dan@example.org", roles=("auditor",))
+    configure(scheme, oidc_provider.issuer, scheme.client, role_claim="roles", role_map={"staff": "auditor"})
+    start = browser.start(scheme.slug)
+    assert "roles" in parse_qs(urlsplit(start.headers["Location"]).query)["scope"][0].split()
+    assert browser.back(browser.at_provider(start.headers["Location"], "dan", "dan-pass")).status_code == 302
+    assert user_row(scheme, "dan@example.org")["roles"] == []
+    [change] = audit_rows(scheme, "role_change")
+    assert change.details["claim_missing"] is True and change.before == {"roles": ["auditor"]}
+
+
+def test_sign_in_link_for_the_sign_in_page(scheme, app, oidc_provider):
+    from schemehost.tenants.identity.sso_views import sso_sign_in_link
+
+    with app.test_request_context(f"/t/{scheme.slug}/login"):
+        app.preprocess_request()
+        link = sso_sign_in_link(f"/t/{scheme.slug}/users/")
+        assert link == {"url": f"/t/{scheme.slug}/login/sso?next=/t/{scheme.slug}/users/",
+                        "label": "Sign in with 127.0.0.1"}
+    with scheme.session() as s:
+        sso.configure_provider(s, issuer=oidc_provider.issuer, client_id=scheme.client[0], enabled=False)
+    with app.test_request_context(f"/t/{scheme.slug}/login"):
+        app.preprocess_request()
+        assert sso_sign_in_link() is None
