@@ -313,6 +313,53 @@ def tenant_user(unique):
     return make
 
 
+class _Mailbox:
+    """Messages received by the test SMTP server (``email.message.EmailMessage``), oldest first."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list:
+        """The messages sent to ``address``."""
+        return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
+
+    @staticmethod
+    def text(message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A local SMTP server (aiosmtpd) on a free port, collecting what the app sends during the test:
+    ``smtp_server.messages``, ``smtp_server.to(address)``, ``smtp_server.text(message)``. The app's
+    ``SMTP_HOST``/``SMTP_PORT`` point at it for the test and are restored afterwards."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = _Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    keys = ("SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_STARTTLS")
+    saved = {k: app.config.get(k) for k in keys}
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_USER=None, SMTP_STARTTLS=False)
+    try:
+        yield box
+    finally:
+        app.config.update(saved)
+        controller.stop()
+
+
 _token_addresses = iter(range(1, 1 << 24))
 
 
