@@ -11,7 +11,8 @@ tenant B, even renamed and re-pathed).
 :func:`_support_principal` (principal resolver, order 5) accepts that cookie
 only while the control row is for this tenant, not ended, not expired, and its
 operator is still active and allowed; the principal may read (every
-``*.read`` permission plus ``audit.read``) and change nothing. Ending a
+``*.read`` permission plus ``audit.read``) and change nothing. It is a console
+principal: the bearer-token paths (tenant API, FHIR) never read the cookie. Ending a
 session, or its expiry (found by a periodic task), is audited in both logs.
 
 The tenant rows are written before the control rows commit: at worst a tenant
@@ -31,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schemehost.platform.audit import record_operator
+from schemehost.platform.console.security import is_csrf_exempt
 from schemehost.platform.errors import Conflict, Forbidden, NotFound, ValidationError
 from schemehost.platform.extensions import db
 from schemehost.platform.operators.models import Operator, SupportAccess
@@ -278,10 +280,9 @@ def support_session_dict(row: SupportSession) -> dict[str, Any]:
 
 def list_control_support(session: Session, tenant_id: int, *, limit: int = 20) -> list[tuple[SupportAccess, str]]:
     """A tenant's support sessions as the control plane knows them, with each operator's e-mail."""
-    return list(session.execute(
+    return [(access, email) for access, email in session.execute(
         select(SupportAccess, Operator.email).join(Operator, Operator.id == SupportAccess.operator_id)
-        .where(SupportAccess.tenant_id == tenant_id).order_by(SupportAccess.id.desc()).limit(limit)
-    ).tuples())
+        .where(SupportAccess.tenant_id == tenant_id).order_by(SupportAccess.id.desc()).limit(limit))]
 
 
 # ---- the principal -------------------------------------------------------------------------------------
@@ -309,8 +310,8 @@ def active_support(tenant_id: int, access_id: int) -> tuple[SupportAccess, Opera
 def _support_principal() -> Principal | None:
     """The principal of an operator's support session (principal resolver, order 5)."""
     tenant = g.get("tenant")
-    if tenant is None:
-        return None
+    if tenant is None or is_csrf_exempt(request.path):
+        return None  # a support session is for the console: bearer-token paths never read cookies
     access_id = access_id_from_cookie(tenant.id, request.cookies.get(cookie_name(tenant.id)))
     if access_id is None:
         return None

@@ -84,9 +84,9 @@ def _operator() -> Operator:
 
 @console_bp.route("/tenants/<slug>/support", methods=["GET", "POST"])
 def open_session(slug: str):
-    from schemehost.provisioning.lifecycle import get_tenant
+    from schemehost.platform.operators.roles import visible_tenant
 
-    tenant = get_tenant(db.session, slug)
+    tenant = visible_tenant(db.session, slug)  # another partner's tenant is 404 to partner staff
     operator = _operator()
     if not support.may_support(operator, tenant):
         raise Forbidden(_("Your role may not open support sessions into this scheme."))
@@ -160,8 +160,8 @@ def end_own():
         raise Forbidden(_("This browser is not in a support session of this scheme."))
     access = support.get_support_access(db.session, access.id, for_update=True)
     support.end_support_session(db.session, tenant_session(), access, operator=_support_operator(access))
-    # the request boundary commits the tenant session first, then the control session
-    flash(_("The support session in %(slug)s has ended.", slug=g.tenant.slug), "success")
+    # the request boundary commits the tenant session first, then the control session (a flash
+    # would stay in this tenant's session cookie: the console page shows the ended session instead)
     response = redirect(url_for("console_tenants.detail", slug=g.tenant.slug))
     support.clear_support_cookie(response, g.tenant.id, g.tenant.slug)
     return response
