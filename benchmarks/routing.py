@@ -11,9 +11,9 @@ extra rows written straight into its ``settings`` table, so that
 
 Each database is served by its own gunicorn (``schemehost.platform.app:create_app()``,
 2 sync workers, see docs/decisions/0060) on 127.0.0.1. ``wrk`` (1 thread,
-4 connections, an operator bearer token) loads, per round, after a 2 s warm-up
+4 connections, an access token of an API client of each tenant) loads, per round, after a 2 s warm-up
 each: the 1-tenant database; the big one rotating over all its tenants (a Lua
-script choosing the next tenant's path per request, round-robin); the big one on
+script choosing the next tenant's path and token per request, round-robin); the big one on
 a single tenant. Alternating the runs makes a change of load on the shared
 machine hit every figure alike.
 
@@ -138,21 +138,44 @@ class Gunicorn:
 
 LUA = """
 local paths = {%(paths)s}
+local tokens = {%(tokens)s}
 local n = #paths
 local i = 0
-wrk.headers["Authorization"] = "Bearer %(token)s"
 request = function()
   i = i %% n + 1
-  return wrk.format("GET", paths[i])
+  return wrk.format("GET", paths[i], {["Authorization"] = "Bearer " .. tokens[i]})
 end
 """
 
 
-def lua_script(directory: str, name: str, slugs: list[str], token: str) -> str:
-    """A wrk script requesting the tenants' paths round-robin."""
+def client_tokens(slugs: list[str], ttl_s: int = 3 * 3600) -> dict[str, str]:
+    """An API client (scope settings.manage) and an access token for each tenant, issued through the
+    services (tenant API requests need a principal of the tenant; tokens last the whole run)."""
+    from schemehost.platform.extensions import db
+    from schemehost.platform.tenancy import open_tenant_session, server_engine
+    from schemehost.platform.tenants.routing import load_tenant_ref
+    from schemehost.tenants.identity.clients import create_client, issue_token
+
+    tokens = {}
+    for slug in slugs:
+        ref = load_tenant_ref(slug)
+        session = open_tenant_session(server_engine(ref.server_dsn), ref.schema_name, ref.role_name)
+        try:
+            actor = ("system", "bench", "bench")
+            client, _secret = create_client(session, "bench", ["settings.manage"], created_by="bench", actor=actor)
+            tokens[slug], _row = issue_token(session, client, client.scopes, ttl_s=ttl_s, actor=actor)
+            session.commit()
+        finally:
+            session.close()
+    db.session.rollback()
+    return tokens
+
+
+def lua_script(directory: str, name: str, slugs: list[str], tokens: dict[str, str]) -> str:
+    """A wrk script requesting the tenants' paths round-robin, each with its tenant's token."""
     paths = ", ".join(f'"/t/{s}/api/v1/settings?limit=20"' for s in slugs)
     path = os.path.join(directory, f"{name}.lua")
-    Path(path).write_text(LUA % {"paths": paths, "token": token})
+    Path(path).write_text(LUA % {"paths": paths, "tokens": ", ".join(f'"{tokens[s]}"' for s in slugs)})
     return path
 
 
@@ -292,25 +315,26 @@ def main() -> None:
         sys.exit("wrk is missing: apt-get install wrk")
 
     from schemehost.platform.extensions import db
-    from schemehost.platform.operators.services import create_operator, issue_token
     from schemehost.platform.partners.services import create_partner
 
     runs: dict[str, list[dict]] = {"1 tenant": [], "1 of many": [], "rotating": []}
     workdir = tempfile.mkdtemp(prefix="schemehost-bench-routing-")
 
-    def prepare(app, count: int) -> tuple[list[str], str, float]:
-        """Partner, operator token and ``count`` seeded tenants; (slugs, token, seconds to create)."""
+    def prepare(app, count: int) -> tuple[list[str], dict[str, str], float]:
+        """Partner and ``count`` seeded tenants with an API client token each; (slugs, tokens, seconds to create)."""
+        from schemehost.platform.tenancy import dispose_engines
+
         with app.app_context():
             create_partner(db.session, "bench", name="Bench partner")
-            op = create_operator(db.session, "bench@example.org", password="bench password 1234")
-            token = issue_token(db.session, op, "bench")
             db.session.commit()
             started = time.perf_counter()
             slugs = create_tenants("tn-", 0, count, "bench")
             created = time.perf_counter() - started
             seed_settings(db.session, ["tenant_" + s.replace("-", "_") for s in slugs])
+            tokens = client_tokens(slugs)
             db.engine.dispose()  # only gunicorn's connections count while it serves
-        return slugs, token, created
+            dispose_engines()
+        return slugs, tokens, created
 
     # two databases, one with 1 tenant and one with all of them, each served by its own gunicorn;
     # their runs alternate so that a change of load on the machine hits both alike
@@ -326,8 +350,8 @@ def main() -> None:
         rotating = lua_script(workdir, "rotating", slugs, tokenn)
         with Gunicorn(free_port(), *worker, env={"DATABASE_URL": url1}) as server1, \
                 Gunicorn(free_port(), *worker, env={"DATABASE_URL": urln}) as servern:
-            check_endpoint(server1.port, first[0], token1)
-            check_endpoint(servern.port, slugs[-1], tokenn)
+            check_endpoint(server1.port, first[0], token1[first[0]])
+            check_endpoint(servern.port, slugs[-1], tokenn[slugs[-1]])
             # steady state before measuring: three passes over all tenants, so that each worker's
             # tenant ref cache holds the tenants in use (as it does under a steady rotating load)
             # (not wrk.thread:stop(): wrk then keeps its sockets open until the duration ends, and sync

@@ -114,11 +114,13 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"  Password:          {demo_password(Path(app.instance_path))}")
     click.echo(f"  Control API:       {base}/api/v1/openapi.json")
     click.echo(f"  Health:            {base}/healthz  {base}/readyz")
-    click.echo("  Demo schemes (console page, then the tenant API with an operator token):")
+    click.echo("  Demo schemes (console page, then the tenant API with an API client's token):")
     for t in tenants:
         click.echo(f"    {t['slug']:<28} {t['status']:<10} {base}/console/tenants/{t['slug']}")
         click.echo(f"    {'':<28} {'':<10} {base}/t/{t['slug']}/api/v1/settings")
-    click.echo("  API token:         schemehost operators token " + DEMO_EMAIL)
+    click.echo("  Control API token: schemehost operators token " + DEMO_EMAIL)
+    click.echo("  Tenant API client: schemehost clients create SLUG NAME --scopes settings.manage --json, "
+               f"then POST {base}/t/SLUG/oauth/token (grant_type=client_credentials)")
     click.echo("")
     if not no_serve:
         _serve(app, host, port, worker=True)

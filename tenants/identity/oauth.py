@@ -238,7 +238,8 @@ def bearer_principal() -> Principal | None:
                                                "a scheme's API takes access tokens of its API clients."),
                            "operator tokens are not accepted here")
         raise _invalid("malformed", _("This is not an access token of this scheme."), "malformed token")
-    row = tenant_session().execute(_LOOKUP, {"digest": clients.token_digest(value)}).first()
+    # Core on the session's connection: the same transaction as the view's, without the ORM's layers
+    row = tenant_session().connection().execute(_LOOKUP, {"digest": clients.token_digest(value)}).first()
     if row is None:
         raise _invalid("unknown", _("The access token is unknown to this scheme."), "unknown token")
     if row.client_revoked_at is not None:
