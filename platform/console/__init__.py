@@ -39,7 +39,7 @@ def home():
 
 def init_app(app: Flask) -> None:
     from schemehost.platform.console import i18n, security
-    from schemehost.platform.operators import sessions
+    from schemehost.platform.operators import mfa_views, sessions
     from schemehost.platform.operators.views import bp as auth_bp
     from schemehost.platform.tenants.views import bp as tenants_bp
 
@@ -49,5 +49,6 @@ def init_app(app: Flask) -> None:
     sessions.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(auth_bp)
+    mfa_views.init_app(app)  # second sign-in step (TOTP)
     app.register_blueprint(tenants_bp)
     app.add_url_rule("/", "root", lambda: redirect(url_for("console.home")))

@@ -105,3 +105,21 @@ def sign_out(email: str) -> None:
     services.sign_out_everywhere(db.session, operator)
     db.session.commit()
     click.echo(_("%(email)s is signed out everywhere", email=operator.email))
+
+
+@operators.command("reset-mfa")
+@click.argument("email")
+@with_appcontext
+def reset_mfa(email: str) -> None:
+    """Clear EMAIL's second factor (lost phone and recovery codes): the operator sets up a new
+    authenticator app at its next sign-in. Signs the operator out everywhere."""
+    from schemehost.platform import mfa
+    from schemehost.platform.audit import record_operator
+
+    operator = services.get_operator(db.session, email)
+    had = mfa.reset(db.session, mfa.OPERATORS, operator)
+    record_operator(db.session, "operator.mfa_reset", target_type="operator", target_id=operator.id,
+                    details={"had_second_factor": had})
+    db.session.commit()
+    click.echo(_("second factor of %(email)s cleared; it sets up a new one at its next sign-in, and its "
+                 "console sessions are signed out", email=operator.email))

@@ -9,6 +9,7 @@ from flask_login import current_user, login_user, logout_user
 from schemehost.platform.extensions import db
 from schemehost.platform.operators import services
 from schemehost.platform.operators.forms import SignInForm, SignOutForm
+from schemehost.platform.operators.mfa_views import begin_second_factor
 from schemehost.platform.operators.sessions import ConsoleOperator
 from schemehost.platform.ratelimit import limiter, signin_failed, signin_limit
 
@@ -39,10 +40,8 @@ def sign_in():
             error = _("The e-mail address or the password is wrong.")
             status = 401
         else:
-            session.clear()  # nothing from before sign-in survives it
-            login_user(ConsoleOperator(operator))
-            session.permanent = True
-            return redirect(safe_next(form.next.data))
+            # signed in only after the second factor (operators/mfa_views.py)
+            return begin_second_factor(operator, safe_next(form.next.data))
     elif request.method == "POST":
         status = 400
     return render_template("operators/sign_in.html", form=form, error=error), status

@@ -10,7 +10,7 @@ import os
 import threading
 
 import pytest
-from _console_support import PASSWORD, live_server, make_operator
+from _console_support import PASSWORD, live_server, make_operator, totp_code
 from playwright.sync_api import expect
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,12 +49,16 @@ def page(browser):
     context.close()
 
 
-def _sign_in(page, base_url: str, email: str, password: str = PASSWORD) -> None:
+def _sign_in(page, base_url: str, email: str, password: str = PASSWORD, *, second_factor: bool = True) -> None:
     page.goto(f"{base_url}/console/")
     assert "/console/sign-in" in page.url
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    if second_factor:  # the operator's authenticator app (the tests know its secret)
+        page.wait_for_url(f"{base_url}/console/sign-in/code")
+        page.get_by_label("Code").fill(totp_code(email))
+        page.get_by_role("button", name="Verify").click()
 
 
 def _drain_jobs(app) -> None:
@@ -122,7 +126,7 @@ def test_switch_to_french(app, base_url, page):
 
 def test_wrong_password_shows_error_and_no_session(app, base_url, page):
     email = make_operator(app)
-    _sign_in(page, base_url, email, "this is not the password")
+    _sign_in(page, base_url, email, "this is not the password", second_factor=False)
     expect(page.locator(".form-errors")).to_have_text("The e-mail address or the password is wrong.")
     assert "/console/sign-in" in page.url
     page.goto(f"{base_url}/console/tenants/")
