@@ -3,7 +3,7 @@ price lists (households, individuals, search, import and export come later).
 
 ``init_app`` registers the API (``/t/<slug>/api/v1/...``), the console pages
 (``/t/<slug>/registry/...``) and the location-subtree expander of the identity module's location
-restriction.
+restriction. Other modules call :mod:`schemehost.tenants.registry.services`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from schemehost.tenants.identity.scoping import register_location_expander
+    from schemehost.tenants.registry import api, views
     from schemehost.tenants.registry.services.locations import expand_locations
 
     register_location_expander(expand_locations)
-    for part in ("api", "views"):
-        try:
-            module = __import__(f"{__name__}.{part}", fromlist=["init_app"])
-        except ModuleNotFoundError:
-            continue
-        module.init_app(app)
+    api.init_app(app)
+    views.init_app(app)

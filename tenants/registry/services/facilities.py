@@ -7,6 +7,7 @@ they exist: they become ``inactive``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -52,10 +53,13 @@ def get_facility_by_code(session: Session, code: str) -> HealthFacility:
 
 def list_facilities(session: Session, *, within: int | None = None, location_id: int | None = None,
                     level: str | None = None, status: str | None = None, code: str | None = None,
-                    q: str | None = None, after_id: int | None = None, limit: int = 100) -> list[HealthFacility]:
+                    q: str | None = None, ids: Collection[int] | None = None, after_id: int | None = None,
+                    limit: int = 100) -> list[HealthFacility]:
     """Facilities in id order (keyset on ``after_id``), filtered by location (exact or subtree),
-    facility level, status, exact code or name fragment."""
+    facility level, status, exact code, name fragment or ids."""
     stmt = select(HealthFacility).order_by(HealthFacility.id).limit(limit)
+    if ids is not None:
+        stmt = stmt.where(HealthFacility.id.in_(sorted({i for i in ids if _is_id(i)})))
     if within is not None:
         stmt = stmt.where(HealthFacility.location_id.in_(select(Location.id).where(Location.path.contains([within]))))
     if location_id is not None:

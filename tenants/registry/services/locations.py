@@ -53,10 +53,13 @@ def get_location_by_code(session: Session, code: str) -> Location:
 
 def list_locations(session: Session, *, parent_id: int | None = UNSET, level: int | str | None = None,
                    code: str | None = None, q: str | None = None, within: int | None = None,
-                   after_id: int | None = None, limit: int = 100) -> list[Location]:
+                   ids: Collection[int] | None = None, after_id: int | None = None,
+                   limit: int = 100) -> list[Location]:
     """Locations in id order (keyset: pass the last id seen as ``after_id``), filtered by parent
-    (None: top level), level (index or name), exact code, name fragment, or subtree of ``within``."""
+    (None: top level), level (index or name), exact code, name fragment, subtree of ``within``, or ids."""
     stmt = select(Location).order_by(Location.id).limit(limit)
+    if ids is not None:
+        stmt = stmt.where(Location.id.in_(sorted({i for i in ids if _is_id(i)})))
     if parent_id is not UNSET:
         stmt = stmt.where(Location.parent_id.is_(None) if parent_id is None else Location.parent_id == parent_id)
     if level is not None:
