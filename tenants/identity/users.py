@@ -234,6 +234,8 @@ def reset_password(session: Session, token: str, password: str, *, tenant: Tenan
 def update_user(session: Session, user_id: int, *, name: str | None = None, locale: str | None = None,
                 is_active: bool | None = None, clear_locale: bool = False) -> UserView:
     """Change a user's name, language (``clear_locale`` → the scheme's) and/or whether they may sign in."""
+    if is_active is not None:
+        _lock_admins(session)  # before the user's row: the same lock order as role assignment
     user = _user(session, user_id, for_update=True)
     errors: dict[str, list[str]] = {}
     if name is not None:
@@ -268,9 +270,7 @@ def deactivate_user(session: Session, user_id: int) -> UserView:
     """
     from schemehost.tenants.identity import roles
 
-    # serialise changes of the administrators (as role assignment does), so two admins
-    # cannot deactivate each other at the same time
-    session.execute(select(Role.id).where(Role.code == roles.ADMIN_ROLE).with_for_update())
+    _lock_admins(session)
     user = _user(session, user_id, for_update=True)
     if not user.is_active:
         return _view(session, user)
@@ -368,6 +368,14 @@ def _locale_problem(locale: str | None) -> str | None:
     if locale not in languages:
         return _("Choose one of: %(languages)s.", languages=", ".join(languages))
     return None
+
+
+def _lock_admins(session: Session) -> None:
+    """Serialise changes that could remove the last administrator (role assignment takes the same
+    lock), so two administrators cannot deactivate each other at the same time."""
+    from schemehost.tenants.identity.roles import ADMIN_ROLE
+
+    session.execute(select(Role.id).where(Role.code == ADMIN_ROLE).with_for_update())
 
 
 def _user(session: Session, user_id: int, *, for_update: bool = False) -> User:
