@@ -53,7 +53,10 @@ class HostRewriteMiddleware:
                 slug = self.lookup(host)
         path = environ.get("PATH_INFO", "")
         if slug and not path.startswith(("/static/", "/healthz", "/readyz", "/metrics")):
-            environ["PATH_INFO"] = f"/t/{slug}{path if path.startswith('/') else '/' + path}"
+            prefix = f"/t/{slug}"
+            # links built by url_for already carry the tenant's own prefix: keep them as they are
+            if not (path == prefix or path.startswith(prefix + "/")):
+                environ["PATH_INFO"] = f"{prefix}{path if path.startswith('/') else '/' + path}"
             environ["schemehost.routed_by"] = "host"
         return self.wsgi_app(environ, start_response)
 
