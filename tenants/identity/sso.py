@@ -69,9 +69,11 @@ class SsoFailed(AppError):
     type = "sso-failed"
     title = _l("Single sign-on failed")
 
-    def __init__(self, detail: str, *, reason: str, **kw: Any) -> None:
-        super().__init__(detail, **kw)
+    def __init__(self, detail: str, *, reason: str, user_id: int | None = None, claim: str | None = None) -> None:
+        super().__init__(detail)
         self.reason = reason
+        self.user_id = user_id  # the account concerned, when known
+        self.claim = claim  # the ID token claim that failed its check, if any
 
 
 # ---- configuration ------------------------------------------------------------------------------------
@@ -353,9 +355,9 @@ def validate_id_token(id_token: str, *, issuer: str, client_id: str, nonce: str,
     try:
         claims.validate(now=now, leeway=LEEWAY_S)
     except (JoseError, ValueError, TypeError, KeyError) as error:
-        claim = getattr(error, "claim", None) or getattr(error, "error", "")
+        claim = str(getattr(error, "claim", None) or getattr(error, "error", ""))[:40]
         raise SsoFailed(_("The provider's ID token is not valid for this scheme (%(claim)s).", claim=claim),
-                        reason="invalid_id_token") from None
+                        reason="invalid_id_token", claim=claim) from None
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise SsoFailed(_("The provider's ID token has no subject."), reason="invalid_id_token")
     return dict(claims)
@@ -461,7 +463,7 @@ def map_user(session: Session, provider: SsoProvider, claims: dict[str, Any]) ->
     if user is not None:
         if not user.is_active:
             raise SsoFailed(_("Your account in this scheme is deactivated; ask an administrator."),
-                            reason="inactive_account")
+                            reason="inactive_account", user_id=user.id)
         return user
     email = _verified_email(claims)
     if email is not None:
@@ -469,10 +471,10 @@ def map_user(session: Session, provider: SsoProvider, claims: dict[str, Any]) ->
     if user is not None:
         if not user.is_active:
             raise SsoFailed(_("Your account in this scheme is deactivated; ask an administrator."),
-                            reason="inactive_account")
+                            reason="inactive_account", user_id=user.id)
         if user.sso_subject is not None:
             raise SsoFailed(_("Your account in this scheme is already linked to another identity at the "
-                              "provider; ask an administrator."), reason="subject_conflict")
+                              "provider; ask an administrator."), reason="subject_conflict", user_id=user.id)
         user.sso_subject = subject
         session.flush()
         audit.record(session, "sso_link", "user", user.id, before={"sso_subject": None},
@@ -526,7 +528,10 @@ def apply_role_claim(session: Session, provider: SsoProvider, user: User, claims
 
 def record_failure(session: Session, failure: SsoFailed) -> None:
     """Audit a refused single sign-on attempt (the reason code, never tokens or claims)."""
-    audit.record(session, "sign_in_failed", "user", None, details={"method": "sso", "reason": failure.reason},
+    details = {"method": "sso", "reason": failure.reason}
+    if failure.claim:
+        details["claim"] = failure.claim
+    audit.record(session, "sign_in_failed", "user", failure.user_id, details=details,
                  actor=("anonymous", None, None))
 
 

@@ -20,7 +20,7 @@ from wtforms.validators import Length, Optional
 
 from schemehost.platform.errors import ValidationError
 from schemehost.platform.extensions import api
-from schemehost.platform.ratelimit import limiter, signin_limit
+from schemehost.platform.ratelimit import limiter, signin_failed, signin_limit
 from schemehost.platform.tenancy import tenant_session
 from schemehost.tenants.console import add_nav, tenant_blueprint
 from schemehost.tenants.identity import sessions, sso
@@ -43,7 +43,7 @@ def _redirect_uri() -> str:
 
 
 @bp.get("/login/sso")
-@limiter.limit(signin_limit)
+@limiter.limit(signin_limit, deduct_when=signin_failed)
 def start():
     """Send the browser to the scheme's identity provider."""
     try:
@@ -56,7 +56,7 @@ def start():
 
 
 @bp.get("/login/sso/callback")
-@limiter.limit(signin_limit)
+@limiter.limit(signin_limit, deduct_when=signin_failed)
 def callback():
     """The provider sends the browser back here with a code; sign the user in or say why not."""
     pending = session.pop(_pending_key(), None)

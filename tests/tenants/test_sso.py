@@ -392,6 +392,19 @@ def test_deactivated_user_is_refused(scheme, browser):
     add_user(scheme, "alice@example.org", is_active=False)
     refused(browser.sign_in(scheme.slug, "alice@example.org", "alice-pass"), "deactivated")
     assert user_row(scheme, "alice@example.org")["sso_subject"] is None
+    [failure] = audit_rows(scheme, "sign_in_failed")
+    assert failure.entity_id == str(user_row(scheme, "alice@example.org")["id"])
+    assert failure.details == {"method": "sso", "reason": "inactive_account"}
+
+
+def test_account_linked_to_another_identity_is_refused(scheme, browser, oidc_provider):
+    """Alice's account is linked to another subject: a second identity with her e-mail cannot take it."""
+    add_user(scheme, "alice@example.org")
+    with scheme.session() as s:
+        s.execute(select(User).where(User.email == "alice@example.org")).scalar_one().sso_subject = (
+            f"{oidc_provider.issuer} alice-old")
+    refused(browser.sign_in(scheme.slug, "alice@example.org", "alice-pass"), "another identity")
+    assert user_row(scheme, "alice@example.org")["sso_subject"] == f"{oidc_provider.issuer} alice-old"
 
 
 def test_provider_with_wrong_issuer_is_refused_at_callback(make_tenant, impostor, oidc_provider, browser):
@@ -705,3 +718,11 @@ def test_sign_in_link_for_the_sign_in_page(scheme, app, oidc_provider):
     with app.test_request_context(f"/t/{scheme.slug}/login"):
         app.preprocess_request()
         assert sso_sign_in_link() is None
+
+
+def test_failed_callbacks_are_rate_limited(scheme, client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "SIGNIN_LIMIT", "2 per minute")
+    own_address(client)
+    path = f"/t/{scheme.slug}/login/sso/callback?code=guess&state=guess"
+    assert [client.get(path).status_code for _ in range(3)] == [403, 403, 429]
+    assert client.get(path).headers["Retry-After"].isdigit()
