@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from schemehost.platform.audit import record_operator
 from schemehost.platform.errors import Conflict, NotFound, ValidationError
 from schemehost.platform.operators.models import Operator, OperatorToken
 # one hasher (one set of argon2 parameters) for operators and tenant users
@@ -85,6 +86,8 @@ def create_operator(session: Session, email: str, *, password: str, role: str = 
     operator = Operator(email=email, password_hash=hash_password(password), role=role, partner_id=partner_id)
     session.add(operator)
     session.flush()
+    record_operator(session, "operator.create", target_type="operator", target_id=operator.id,
+                    details={"email": email, "role": role})
     return operator
 
 
@@ -137,6 +140,7 @@ def set_password(session: Session, operator: Operator, password: str) -> None:
     operator.password_hash = hash_password(password)
     session.flush()
     sign_out_everywhere(session, operator)
+    record_operator(session, "operator.password", target_type="operator", target_id=operator.id)
 
 
 def _digest(token: str) -> str:
@@ -150,8 +154,11 @@ def issue_token(session: Session, operator: Operator, name: str = "cli") -> str:
         raise ValidationError(_("The token cannot be created."),
                               errors={"name": [_("A token name has 1 to 100 characters.")]})
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(OperatorToken(operator_id=operator.id, name=name, token_hash=_digest(token)))
+    row = OperatorToken(operator_id=operator.id, name=name, token_hash=_digest(token))
+    session.add(row)
     session.flush()
+    record_operator(session, "operator.token_issue", target_type="operator", target_id=operator.id,
+                    details={"token_id": row.id, "name": name})
     return token
 
 

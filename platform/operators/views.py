@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from schemehost.platform.audit import record_failed_sign_in
 from schemehost.platform.extensions import db
 from schemehost.platform.operators import services
 from schemehost.platform.operators.forms import SignInForm, SignOutForm
@@ -37,6 +38,7 @@ def sign_in():
         email = services.normalize_email(form.email.data)
         operator = services.authenticate(db.session, email, form.password.data)
         if operator is None:
+            record_failed_sign_in(email)  # in its own transaction: this request rolls back
             error = _("The e-mail address or the password is wrong.")
             status = 401
         else:
