@@ -158,15 +158,16 @@ def test_sign_out_and_sign_out_everywhere_need_csrf(signed_in_a, tenant_a):
     assert signed_in(client, tenant_a)
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/t/x/", "/\\evil.example",
-                                    "/console/tenants/", "/t/{b}/", "/t/{a}/%2e%2e/{b}/", "/t/{a}/../{b}/",
-                                    "javascript:alert(1)", "/t/{a}"])
-def test_sign_in_never_redirects_outside_its_tenant(app, client, tenant_a, tenant_b, tenant_user, target):
+def test_sign_in_never_redirects_outside_its_tenant(app, tenant_a, tenant_b, tenant_user):
     _uid, email, password = tenant_user(tenant_a)
-    target = target.format(a=tenant_a.slug, b=tenant_b.slug)
-    resp = sign_in(client, tenant_a, email, password, next_=target)
-    assert resp.status_code == 302
-    assert resp.headers["Location"] == f"/t/{tenant_a.slug}/", target
+    a, b = tenant_a.slug, tenant_b.slug
+    for target in ("//evil.example/", "https://evil.example/t/x/", "/\\evil.example", "/console/tenants/",
+                   f"/t/{b}/", f"/t/{a}/%2e%2e/{b}/", f"/t/{a}/../{b}/", "javascript:alert(1)", f"/t/{a}"):
+        resp = sign_in(app.test_client(), tenant_a, email, password, next_=target)
+        assert resp.status_code == 302
+        assert resp.headers["Location"] == f"/t/{a}/", target
+    resp = sign_in(app.test_client(), tenant_a, email, password, next_=f"/t/{a}/account?x=1")
+    assert resp.headers["Location"] == f"/t/{a}/account?x=1"
 
 
 def test_the_api_answers_401_not_a_sign_in_page(signed_in_a, tenant_a, client):

@@ -1,0 +1,81 @@
+"""Tenant sign-in and sign-out in a real browser (Debian's Chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
+from _console_support import live_server  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/test installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(app):
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(20_000)
+    yield context
+    context.close()
+
+
+def test_sign_in_and_out_in_a_browser_with_a_cookie_only_for_its_scheme(base_url, context, make_tenant,
+                                                                        tenant_user):
+    tenant, other = make_tenant(), make_tenant()
+    _uid, email, password = tenant_user(tenant, name="Kofi Mensah")
+    page = context.new_page()
+
+    page.goto(f"{base_url}/t/{tenant.slug}/account")
+    assert f"/t/{tenant.slug}/login" in page.url  # a console page needs a signed-in user
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/t/{tenant.slug}/account")  # back where the user was going
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.get_by_role("link", name="Kofi Mensah")).to_be_visible()
+
+    cookies = {c["name"]: c for c in context.cookies()}
+    session = cookies[f"sh_t{tenant.id}"]
+    assert session["path"] == f"/t/{tenant.slug}/"
+    assert session["httpOnly"] and session["sameSite"] == "Lax"
+    assert session["domain"] == "127.0.0.1"  # host-only: no Domain attribute was sent
+    assert session["expires"] == -1  # ends with the browser ("keep me signed in" was not ticked)
+
+    # the same browser is a stranger to another scheme
+    page.goto(f"{base_url}/t/{other.slug}/")
+    assert f"/t/{other.slug}/login" in page.url
+
+    page.goto(f"{base_url}/t/{tenant.slug}/")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{base_url}/t/{tenant.slug}/login")
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+    page.goto(f"{base_url}/t/{tenant.slug}/")
+    assert f"/t/{tenant.slug}/login" in page.url
