@@ -43,7 +43,7 @@ def _redirect_uri() -> str:
 
 
 @bp.get("/login/sso")
-@limiter.limit(signin_limit, deduct_when=signin_failed)
+@limiter.limit(signin_limit)  # every start counts: each one makes the server fetch the provider's metadata
 def start():
     """Send the browser to the scheme's identity provider."""
     try:
