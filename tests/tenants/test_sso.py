@@ -12,7 +12,6 @@ import base64
 import json
 import re
 import threading
-import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit, urlunsplit
