@@ -260,6 +260,7 @@ def test_account_page_sets_up_renews_codes_and_turns_off(app, client, tenant_a, 
     password_step(client, tenant_a, email, password)
     assert signed_in(client, tenant_a)
     base = f"/t/{tenant_a.slug}/account/mfa"
+    assert f'href="{base}"' in client.get(f"/t/{tenant_a.slug}/account").get_data(as_text=True)
     assert "Set up a second factor" in client.get(base).get_data(as_text=True)
 
     page = client.get(f"{base}/setup").get_data(as_text=True)
