@@ -43,6 +43,8 @@ class Config:
         # tenant console sessions: absolute lifetime, and idle timeout of every session (decision 0074)
         self.TENANT_SESSION_HOURS: int = int(env.get("SCHEMEHOST_TENANT_SESSION_HOURS", "12"))
         self.SESSION_IDLE_MINUTES: int = int(env.get("SCHEMEHOST_SESSION_IDLE_MINUTES", "60"))
+        # seconds between a correct password and the second factor (platform/mfa.py)
+        self.MFA_PENDING_SECONDS: int = int(env.get("SCHEMEHOST_MFA_PENDING_SECONDS", "300"))
         # lifetime of OAuth 2 access tokens of tenant API clients
         self.OAUTH_TOKEN_TTL_S: int = int(env.get("SCHEMEHOST_OAUTH_TOKEN_TTL_S", "600"))
         # SMTP for invitations and password resets (tests run a local aiosmtpd server)

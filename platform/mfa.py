@@ -324,6 +324,7 @@ def attempt_refused(response) -> bool:
 
 
 def pending_seconds() -> int:
+    """How long a pending sign-in waits for its second factor (``SCHEMEHOST_MFA_PENDING_SECONDS``)."""
     return int(current_app.config.get("MFA_PENDING_SECONDS", PENDING_SECONDS))
 
 
@@ -343,13 +344,6 @@ def read_pending(key: str) -> dict | None:
         http_session.pop(key, None)
         return None
     return pending
-
-
-def update_pending(key: str, **values: Any) -> None:
-    """Add ``values`` to the pending state under ``key`` (its age is kept)."""
-    pending = http_session.get(key)
-    if isinstance(pending, dict):
-        http_session[key] = {**pending, **values}
 
 
 def enrolment_secret(container: str, field: str = "secret") -> str:

@@ -59,10 +59,10 @@ def _start_again() -> Response:
 
 
 def _next_url(pending: dict) -> str:
+    from schemehost.platform.operators.views import safe_next  # views imports this module
+
     target = pending.get("next")
-    if isinstance(target, str) and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("console.home")
+    return safe_next(target if isinstance(target, str) else None)
 
 
 def _sign_in(operator: Operator) -> None:

@@ -165,9 +165,9 @@ def _account_user() -> User:
 
 
 def _proof_ok(user: User, form: mfa.ProofForm) -> bool:
-    """The current password or a current code from the user's app (used up)."""
-    if form.password.data:
-        return users.authenticate(tenant_session(), user.email, form.password.data) is not None
+    """The current password or a current code from the user's app (used up): either will do."""
+    if form.password.data and users.authenticate(tenant_session(), user.email, form.password.data) is not None:
+        return True
     if form.code.data and mfa.is_enabled(user):
         return mfa.verify_totp(mfa.decrypt_secret(user.totp_secret), form.code.data,
                                replay_key=user_factor().replay_key(user))

@@ -237,11 +237,17 @@ def test_required_by_the_scheme_forces_enrolment_at_sign_in(app, client, tenant_
         assert s.get(User, user_id).totp_enabled_at is not None
 
 
-def test_security_setting_is_a_dict(app, tenant_a):
+def test_security_setting_is_a_dict_set_through_the_api(app, client, tenant_a, tenant_user, tenant_api):
+    path = f"/t/{tenant_a.slug}/api/v1/settings/security"
+    bad = tenant_api.put(path, json={"value": True})
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    ok = tenant_api.put(path, json={"value": {"mfa_required": True}})
+    assert ok.status_code == 200 and ok.json["value"] == {"mfa_required": True}
+    _uid, email, password = tenant_user(tenant_a)
+    assert password_step(client, tenant_a, email, password).headers["Location"].endswith("/login/mfa/enrol")
     with tenant_a.session() as s:
-        assert put_setting(s, "security", {"mfa_required": True}).value == {"mfa_required": True}
         with pytest.raises(ValidationError):
-            put_setting(s, "security", True)
+            put_setting(s, "security", "yes")
 
 
 def test_a_scheme_that_does_not_require_it_lets_users_sign_in_with_a_password(app, client, tenant_a, tenant_user):
