@@ -42,7 +42,8 @@ VIEWERS = ("users.manage", "audit.read")
 
 def any_permission_required(*permissions: str):
     """Decorator: needs one of ``permissions`` (401 without a principal, 403 without any of them).
-    Records the first as ``__permission__`` (the one every built-in role that may see the page holds)."""
+    Records the last as ``__permission__`` (for the permission matrix: put there the one every built-in
+    role that may see the page holds) and all of them as ``__any_permission__``."""
 
     def decorator(view):
         @wraps(view)

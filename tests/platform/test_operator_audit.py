@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 
-import pytest
 from _console_support import PASSWORD, csrf_from, make_operator, own_address, sign_in
 from sqlalchemy import select
 
