@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -308,27 +308,34 @@ def facility_new():
                            levels=_facility_level_names(session), **FACILITY_LABELS), status
 
 
-@bp.route("/facilities/<int:facility_id>", methods=["GET", "POST"])
+@bp.get("/facilities/<int:facility_id>")
 @permission_required(READ)
 def facility(facility_id: int):
+    return _facility_page(facility_id)
+
+
+@bp.post("/facilities/<int:facility_id>")
+@permission_required(MANAGE)
+def facility_save(facility_id: int):
+    session = tenant_session()
+    reg.get_facility(session, facility_id)
+    form = FacilityForm()
+    saved, status = _submit(form, lambda: reg.update_facility(session, facility_id, **_facility_values(session, form)),
+                            aliases={"location_id": "location"})
+    if saved is not None:
+        flash(_("Health facility %(name)s saved.", name=saved.name), "success")
+        return redirect(url_for(".facility", facility_id=facility_id))
+    return _facility_page(facility_id, form=form, status=status)
+
+
+def _facility_page(facility_id: int, *, form: FacilityForm | None = None, status: int = 200):
     session = tenant_session()
     current = reg.get_facility(session, facility_id)
     place = reg.get_location(session, current.location_id)
-    form = FacilityForm(data={"code": current.code, "name": current.name, "level": current.level,
-                              "care_type": current.care_type, "location": place.code,
-                              "contract_start": current.contract_start, "contract_end": current.contract_end,
-                              "status": current.status} if request.method == "GET" else None)
-    status = 200
-    if request.method == "POST":
-        if not _can_manage():
-            abort(403)
-        saved, status = _submit(form, lambda: reg.update_facility(session, facility_id,
-                                                                  **_facility_values(session, form)),
-                                aliases={"location_id": "location"})
-        if saved is not None:
-            flash(_("Health facility %(name)s saved.", name=saved.name), "success")
-            return redirect(url_for(".facility", facility_id=facility_id))
-        current = reg.get_facility(session, facility_id)
+    form = form or FacilityForm(data={
+        "code": current.code, "name": current.name, "level": current.level, "care_type": current.care_type,
+        "location": place.code, "contract_start": current.contract_start, "contract_end": current.contract_end,
+        "status": current.status})
     lists = reg.list_price_lists(session, facility_id=facility_id)
     return render_template("tenant/registry/facility.html", form=form, facility=current, place=place,
                            price_lists=lists, can_manage=_can_manage(),
@@ -392,30 +399,37 @@ def entry_new():
                            currency=reg.tenant_currency(session)), status
 
 
-@bp.route("/catalogue/<int:entry_id>", methods=["GET", "POST"])
+@bp.get("/catalogue/<int:entry_id>")
 @permission_required(READ)
 def entry(entry_id: int):
+    return _entry_page(entry_id)
+
+
+@bp.post("/catalogue/<int:entry_id>")
+@permission_required(MANAGE)
+def entry_save(entry_id: int):
     session = tenant_session()
     current = reg.get_entry(session, entry_id)
-    data = None
-    if request.method == "GET":
+    form = EntryForm()
+    form.kind.data = current.kind  # not part of the edit form: an entry keeps its kind
+    saved, status = _submit(form, lambda: reg.update_entry(session, entry_id, **_entry_values(session, form)))
+    if saved is not None:
+        flash(_("%(code)s saved.", code=saved.code), "success")
+        return redirect(url_for(".entry", entry_id=entry_id))
+    return _entry_page(entry_id, form=form, status=status)
+
+
+def _entry_page(entry_id: int, *, form: EntryForm | None = None, status: int = 200):
+    session = tenant_session()
+    current = reg.get_entry(session, entry_id)
+    if form is None:
         data = {k: getattr(current, k) for k in ("kind", "code", "name", "type", "care_type", "frequency_days",
                                                  "patient_sex", "patient_age", "valid_from", "valid_to")}
-        data["unit_price"] = "" if current.unit_price is None else str(money.from_minor(current.unit_price,
-                                                                                         current.currency))
-    form = EntryForm(data=data)
-    status = 200
-    if request.method == "POST":
-        if not _can_manage():
-            abort(403)
-        form.kind.data = current.kind  # not part of the edit form: an entry keeps its kind
-        saved, status = _submit(form, lambda: reg.update_entry(session, entry_id, **_entry_values(session, form)))
-        if saved is not None:
-            flash(_("%(code)s saved.", code=saved.code), "success")
-            return redirect(url_for(".entry", entry_id=entry_id))
-        current = reg.get_entry(session, entry_id)
-    return render_template("tenant/registry/entry.html", form=form, entry=current, can_manage=_can_manage(), kinds=KINDS,
-                           currency=reg.tenant_currency(session)), status
+        data["unit_price"] = ("" if current.unit_price is None
+                              else str(money.from_minor(current.unit_price, current.currency)))
+        form = EntryForm(data=data)
+    return render_template("tenant/registry/entry.html", form=form, entry=current, can_manage=_can_manage(),
+                           kinds=KINDS, currency=reg.tenant_currency(session)), status
 
 
 # ---- price lists -----------------------------------------------------------------------------------
@@ -481,13 +495,16 @@ def _price_list_page(price_list_id: int, *, form=None, price_form=None, status: 
                            delete_form=FlaskForm(), can_manage=_can_manage()), status
 
 
-@bp.route("/price-lists/<int:price_list_id>", methods=["GET", "POST"])
+@bp.get("/price-lists/<int:price_list_id>")
 @permission_required(READ)
 def price_list(price_list_id: int):
-    if request.method == "GET":
-        return _price_list_page(price_list_id)
-    if not _can_manage():
-        abort(403)
+    return _price_list_page(price_list_id)
+
+
+@bp.post("/price-lists/<int:price_list_id>")
+@permission_required(MANAGE)
+def price_list_save(price_list_id: int):
+    reg.get_price_list(tenant_session(), price_list_id)
     form = PriceListForm()
     saved, status = _submit(form, lambda: reg.update_price_list(
         tenant_session(), price_list_id, code=form.code.data, name=form.name.data, valid_from=form.valid_from.data,

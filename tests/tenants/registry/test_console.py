@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -109,10 +110,28 @@ def test_facility_catalogue_and_price_list_pages(admin, tenant, tree):
     unknown = _post(admin, page, f"{page}/prices", {"entry": "NOPE", "price": "25"})
     assert unknown.status_code == 422 and "unknown catalogue entry" in unknown.get_data(as_text=True)
     assert "$25.00" in admin.get(page).get_data(as_text=True)
+    bad_period = _post(admin, page, page, {"code": "HC-2026", "name": "Centre tariff", "valid_from": "2026-01-01",
+                                           "valid_to": "2025-01-01"})
+    assert bad_period.status_code == 422 and "The end cannot be before the start." in bad_period.get_data(as_text=True)
+
     with tenant.session() as s:
         facility = reg.get_facility_by_code(s, "HC")
-        from datetime import date
+        anc = reg.get_entry_by_code(s, "ANC")
         assert reg.price_for(s, facility.id, "ANC", date(2026, 5, 1)).amount == 2500
+    fpage = f"{base}/facilities/{facility.id}"
+    edit = admin.get(fpage).get_data(as_text=True)
+    assert 'value="N-R-T-U"' in edit and "Centre tariff" in edit
+    saved = _post(admin, fpage, fpage, form | {"contract_end": "2026-12-31", "status": "inactive", "name": "Closed"})
+    assert saved.status_code == 302
+    epage = f"{base}/catalogue/{anc.id}"
+    assert 'value="20.50"' in admin.get(epage).get_data(as_text=True)
+    saved = _post(admin, epage, epage, {"code": "ANC", "name": "Antenatal care visit", "type": "consultation",
+                                        "unit_price": "21", "care_type": "both", "patient_sex": "female",
+                                        "patient_age": "any"})
+    assert saved.status_code == 302
+    with tenant.session() as s:
+        assert reg.get_facility(s, facility.id).status == "inactive"
+        assert (reg.get_entry(s, anc.id).name, reg.get_entry(s, anc.id).unit_price) == ("Antenatal care visit", 2100)
 
 
 def test_readers_see_pages_without_forms_and_cannot_post(app, tenant, tenant_user, tree):
