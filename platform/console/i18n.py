@@ -32,7 +32,8 @@ def select_locale() -> str:
     for choice in (request.args.get("lang"), request.cookies.get(LANG_COOKIE)):
         if choice in supported:
             return choice
-    if request.path.startswith("/console"):
+    if request.path.startswith(("/console", "/t/")):
+        # the signed-in operator on the console, the signed-in tenant user on a tenant's pages
         from flask_login import current_user
 
         locale = getattr(current_user, "locale", None)
