@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from schemehost.platform.audit import record_failed_sign_in
 from schemehost.platform.extensions import db
 from schemehost.platform.operators import services
 from schemehost.platform.operators.forms import SignInForm, SignOutForm
 from schemehost.platform.operators.mfa_views import begin_second_factor
-from schemehost.platform.operators.sessions import ConsoleOperator
 from schemehost.platform.ratelimit import limiter, signin_failed, signin_limit
 
 bp = Blueprint("console_auth", __name__, url_prefix="/console")
