@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Flask, flash, redirect, render_template, request, url_for
+from flask import Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -112,6 +112,11 @@ def _submit(form: FlaskForm, action, *, aliases: dict[str, str] | None = None):
         return None, err.status
 
 
+def _tree_size() -> int:
+    """How many nodes the tree page shows at most (deeper levels are reached by opening a location)."""
+    return int(current_app.config.get("REGISTRY_TREE_MAX_NODES", 1500))
+
+
 # ---- locations -------------------------------------------------------------------------------------
 
 
@@ -150,7 +155,8 @@ def locations():
     if q and not found:
         found = reg.list_locations(session, code=q, limit=1)
     return render_template(
-        "tenant/registry/locations.html", tree=reg.location_tree(session, root_id=root), names=names,
+        "tenant/registry/locations.html", tree=reg.location_tree(session, root_id=root, max_nodes=_tree_size()),
+        names=names,
         root=root_loc, crumbs=reg.ancestors(session, root_loc) if root_loc else [], q=q or "", found=found,
         form=LocationForm(), can_manage=_can_manage())
 

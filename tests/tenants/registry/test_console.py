@@ -79,6 +79,20 @@ def test_tree_page_creates_renames_moves_and_deletes_locations(admin, tenant, tr
     assert admin.get(leaf).status_code == 404
 
 
+def test_a_big_tree_shows_the_upper_levels_and_links_to_the_rest(app, admin, tenant, tree):
+    app.config["REGISTRY_TREE_MAX_NODES"] = 3
+    try:
+        html = admin.get(f"/t/{tenant.slug}/registry/locations/").get_data(as_text=True)
+    finally:
+        del app.config["REGISTRY_TREE_MAX_NODES"]
+    assert 'data-code="N"' in html and 'data-code="N-R"' not in html
+    assert f'href="/t/{tenant.slug}/registry/locations/?root={tree["N"]}">1 below</a>' in html
+    sub = admin.get(f"/t/{tenant.slug}/registry/locations/?root={tree['N-R']}").get_data(as_text=True)
+    assert 'data-code="N-R-T-U"' in sub and 'data-code="S"' not in sub and "All locations" in sub
+    found = admin.get(f"/t/{tenant.slug}/registry/locations/?q=upp").get_data(as_text=True)
+    assert re.search(r'Found.*Upper.*N-R-T-U', found, re.S)
+
+
 def test_facility_catalogue_and_price_list_pages(admin, tenant, tree):
     base = f"/t/{tenant.slug}/registry"
     form = {"code": "HC", "name": "Upper centre", "level": "health_centre", "care_type": "both",
