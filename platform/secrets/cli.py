@@ -25,7 +25,13 @@ def generate_key() -> None:
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=500, show_default=True)
 @with_appcontext
 def rotate(batch_size: int) -> None:
-    """Re-encrypt every tenant secret with the newest key (the first of SCHEMEHOST_SECRET_KEYS)."""
+    """Re-encrypt every tenant secret with the newest key (the first of SCHEMEHOST_SECRET_KEYS),
+    the control plane's and those kept inside tenant schemas (second factors, SSO client secrets)."""
     count = services.rotate_secrets(db.session, batch_size=batch_size)
     db.session.commit()
     click.echo(_("%(count)s secret(s) re-encrypted with the newest key", count=count))
+    inside, failed = services.rotate_tenant_columns(db.session)
+    click.echo(_("%(count)s secret value(s) inside tenant schemas re-encrypted", count=inside))
+    if failed:
+        raise click.ClickException(_("These tenants hold values encrypted with a key no longer in the ring: "
+                                     "%(slugs)s", slugs=", ".join(failed)))

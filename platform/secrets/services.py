@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
@@ -119,6 +120,53 @@ def delete_secret(session: Session, tenant_id: int, name: str) -> bool:
         delete(TenantSecret).where(TenantSecret.tenant_id == tenant_id, TenantSecret.name == name)
     )
     return result.rowcount > 0
+
+
+#: Encrypted columns inside tenant schemas, as (table, key column, encrypted column); each module
+#: that stores a secret in its tenant tables registers it (see ``tenants/identity/models.py``).
+TENANT_ENCRYPTED_COLUMNS: list[tuple[Any, str, str]] = []
+
+
+def register_encrypted_column(table, key: str, column: str) -> None:
+    """Declare that ``table.column`` (in every tenant schema) holds key-ring ciphertext."""
+    if (table, key, column) not in TENANT_ENCRYPTED_COLUMNS:
+        TENANT_ENCRYPTED_COLUMNS.append((table, key, column))
+
+
+def rotate_tenant_columns(session: Session) -> tuple[int, list[str]]:
+    """Re-encrypt the registered encrypted columns in every tenant schema with the newest key, one
+    tenant per transaction (under its own role); returns (values re-encrypted, slugs that failed)."""
+    from schemehost.platform.tenancy import open_tenant_session, server_engine
+    from schemehost.platform.tenants.models import DatabaseServer, TenantStatus
+    import schemehost.tenants.models  # noqa: F401  (modules register their columns at import)
+
+    ring = key_ring()
+    tenants = session.execute(
+        select(Tenant.slug, Tenant.schema_name, Tenant.role_name, DatabaseServer.dsn)
+        .join(DatabaseServer, DatabaseServer.id == Tenant.server_id)
+        .where(Tenant.role_name.is_not(None), Tenant.status.not_in([TenantStatus.failed, TenantStatus.provisioning]))
+        .order_by(Tenant.id)
+    ).all()
+    session.rollback()
+    count, failed = 0, []
+    for slug, schema, role, dsn in tenants:
+        tsession = open_tenant_session(server_engine(dsn), schema, role)
+        try:
+            for table, key, column in TENANT_ENCRYPTED_COLUMNS:
+                rows = tsession.execute(select(table.c[key], table.c[column]).where(table.c[column].is_not(None))).all()
+                for row_key, ciphertext in rows:
+                    tsession.execute(update(table).where(table.c[key] == row_key)
+                                     .values({column: ring.rotate(ciphertext.encode()).decode()}))
+                count += len(rows)
+            tsession.commit()
+        except InvalidToken:
+            tsession.rollback()
+            log.error("tenant %s holds a secret encrypted with a key no longer in the ring", slug)
+            failed.append(slug)
+        finally:
+            tsession.close()
+    log.info("re-encrypted %s secret value(s) inside tenant schemas with the newest key", count)
+    return count, failed
 
 
 def rotate_secrets(session: Session, *, batch_size: int = 500) -> int:

@@ -157,3 +157,14 @@ class AuditEntry(TenantBase):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(45))
+
+
+def _register_encrypted_columns() -> None:
+    from schemehost.platform.secrets.services import register_encrypted_column
+    from schemehost.tenants.core.models import User
+
+    register_encrypted_column(User.__table__, "id", "totp_secret")
+    register_encrypted_column(SsoProvider.__table__, "id", "client_secret")
+
+
+_register_encrypted_columns()
