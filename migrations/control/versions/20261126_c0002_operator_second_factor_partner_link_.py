@@ -35,6 +35,14 @@ def upgrade() -> None:
     op.create_index(op.f('ix_operator_audit_at'), 'operator_audit', ['at'], unique=False, schema='control')
     op.create_index(op.f('ix_operator_audit_operator_id'), 'operator_audit', ['operator_id'], unique=False, schema='control')
     op.create_index(op.f('ix_operator_audit_tenant_id'), 'operator_audit', ['tenant_id'], unique=False, schema='control')
+    # append-only, as the tenants' audit logs: nobody changes or deletes an entry
+    op.execute("CREATE FUNCTION control.operator_audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+               "BEGIN RAISE EXCEPTION 'the operator audit log is append-only' "
+               "USING ERRCODE = 'insufficient_privilege'; END $$")
+    op.execute("CREATE TRIGGER operator_audit_append_only BEFORE UPDATE OR DELETE ON control.operator_audit "
+               "FOR EACH ROW EXECUTE FUNCTION control.operator_audit_refuse_change()")
+    op.execute("CREATE TRIGGER operator_audit_no_truncate BEFORE TRUNCATE ON control.operator_audit "
+               "FOR EACH STATEMENT EXECUTE FUNCTION control.operator_audit_refuse_change()")
     op.create_table('operator_recovery_codes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('operator_id', sa.Integer(), nullable=False),
@@ -84,3 +92,4 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_operator_audit_operator_id'), table_name='operator_audit', schema='control')
     op.drop_index(op.f('ix_operator_audit_at'), table_name='operator_audit', schema='control')
     op.drop_table('operator_audit', schema='control')
+    op.execute("DROP FUNCTION control.operator_audit_refuse_change()")
