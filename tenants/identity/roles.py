@@ -203,6 +203,7 @@ def set_user_roles(session: Session, user_id: int, role_codes: list[str]) -> lis
     if not isinstance(role_codes, (list, tuple)) or not all(isinstance(c, str) for c in role_codes):
         raise ValidationError(_("The roles cannot be assigned."),
                               errors={"roles": [_("Send a list of role codes.")]})
+    lock_administrators(session)  # before the user's row: the same order as deactivation (no deadlock)
     _user(session, user_id, for_update=True)
     wanted = list(dict.fromkeys(c.strip() for c in role_codes))
     known = dict(session.execute(select(Role.code, Role.id).where(Role.code.in_(wanted))).all())
@@ -246,14 +247,20 @@ def set_user_locations(session: Session, user_id: int, location_ids: list[int]) 
     return after
 
 
+def lock_administrators(session: Session) -> None:
+    """Serialise the changes that could remove the last administrator (lock the ``tenant_admin`` row).
+
+    Once the lock is held, later statements see every committed demotion, so two administrators
+    demoting each other at the same time cannot both succeed. Take it before locking any user row."""
+    session.execute(select(Role.id).where(Role.code == ADMIN_ROLE).with_for_update())
+
+
 def ensure_admin_remains(session: Session) -> None:
     """409 unless at least one active user holds ``tenant_admin``. Call it after a change that takes the
     role from an active holder (a role change, deactivating an administrator), inside the transaction
-    (ideally a savepoint) that made the change; a tenant that never had an administrator is not refused
-    other changes."""
-    # serialise the checks: once the lock is ours, the count below sees every committed demotion, so two
-    # administrators demoting each other at the same time cannot both succeed
-    session.execute(select(Role.id).where(Role.code == ADMIN_ROLE).with_for_update())
+    (ideally a savepoint) that made the change, having called :func:`lock_administrators` before locking
+    the user's row; a tenant that never had an administrator is not refused other changes."""
+    lock_administrators(session)
     admins = session.execute(
         select(func.count()).select_from(UserRole)
         .join(Role, Role.id == UserRole.role_id).join(User, User.id == UserRole.user_id)
