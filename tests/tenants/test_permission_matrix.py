@@ -35,8 +35,9 @@ from schemehost.platform.permissions import ALL, BUILTIN_ROLES, PERMISSIONS
 from schemehost.tenants.identity.models import Role
 
 TEMPLATE = "health-insurance"
-#: Guarded (route, method) pairs known to exist; the enumeration must find at least this many.
-MIN_GUARDED = 17
+#: The enumeration must find at least this many guarded (route, method) pairs (98 when written): raise it
+#: as modules add routes, lower it only on purpose.
+MIN_GUARDED = 90
 SAFE = {"GET", "HEAD", "OPTIONS"}
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|type="hidden" name="csrf_token" value="([^"]+)"')
 _addresses = count(1)
