@@ -232,9 +232,12 @@ def get_job(session: Session, job_id: int) -> Job:
 
 
 def list_jobs(session: Session, *, tenant: str | None = None, status: str | None = None,
-              limit: int = 50, offset: int = 0) -> tuple[list[Job], int]:
-    """Jobs newest first, optionally of one tenant (slug) and status; with the total count."""
+              limit: int = 50, offset: int = 0, partner_id: int | None = None) -> tuple[list[Job], int]:
+    """Jobs newest first, optionally of one tenant (slug) and status; with the total count.
+    ``partner_id`` keeps only the jobs of that partner's tenants (what partner staff may see)."""
     query = select(Job)
+    if partner_id is not None:
+        query = query.where(Job.tenant_id.in_(select(Tenant.id).where(Tenant.partner_id == partner_id)))
     if status is not None:
         if status not in JobStatus.__members__:
             raise ValidationError(_("Unknown job status '%(status)s'.", status=status),
