@@ -93,8 +93,33 @@ def setup_demo(app: Flask) -> list[dict]:
             db.session.commit()
             result.after_commit(wait=True)
             tenant = result.tenant
+        if tenant.status == "active":
+            _demo_tenant_admin(tenant, password)
         created.append({"slug": tenant.slug, "status": tenant.status, "template": tpl.name})
     return created
+
+
+def _demo_tenant_admin(tenant, password: str) -> None:
+    """The demo scheme's administrator: the demo e-mail and password, role tenant_admin (idempotent)."""
+    from schemehost.platform.passwords import hash_password
+    from schemehost.platform.tenancy import open_tenant_session, server_engine
+    from schemehost.tenants.core.models import User
+    from schemehost.tenants.identity.models import Role, UserRole
+
+    tsession = open_tenant_session(server_engine(tenant.server.dsn), tenant.schema_name, tenant.role_name)
+    try:
+        user = tsession.execute(select(User).where(User.email == DEMO_EMAIL)).scalar_one_or_none()
+        if user is None:
+            user = User(email=DEMO_EMAIL, name="Demo administrator", is_active=True)
+            tsession.add(user)
+        user.password_hash = hash_password(password)
+        tsession.flush()
+        admin = tsession.execute(select(Role.id).where(Role.code == "tenant_admin")).scalar_one()
+        if tsession.get(UserRole, (user.id, admin)) is None:
+            tsession.add(UserRole(user_id=user.id, role_id=admin))
+        tsession.commit()
+    finally:
+        tsession.close()
 
 
 @click.command("demo")
@@ -114,9 +139,11 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"  Password:          {demo_password(Path(app.instance_path))}")
     click.echo(f"  Control API:       {base}/api/v1/openapi.json")
     click.echo(f"  Health:            {base}/healthz  {base}/readyz")
-    click.echo("  Demo schemes (console page, then the tenant API with an API client's token):")
+    click.echo("  Demo schemes (operator's page; the scheme's own console, where the same e-mail and")
+    click.echo("  password sign in as its administrator; its API, with an API client's token):")
     for t in tenants:
         click.echo(f"    {t['slug']:<28} {t['status']:<10} {base}/console/tenants/{t['slug']}")
+        click.echo(f"    {'':<28} {'':<10} {base}/t/{t['slug']}/")
         click.echo(f"    {'':<28} {'':<10} {base}/t/{t['slug']}/api/v1/settings")
     click.echo("  Control API token: schemehost operators token " + DEMO_EMAIL)
     click.echo("  Tenant API client: schemehost clients create SLUG NAME --scopes settings.manage --json, "

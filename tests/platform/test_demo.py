@@ -15,3 +15,20 @@ def test_demo_sets_up_everything_and_is_safe_to_rerun(runner):
     for tpl in templates:
         assert tenants[f"demo-{tpl['name']}"]["status"] == "active"
         assert tenants[f"demo-{tpl['name']}"]["template"] == tpl["name"]
+
+
+def test_demo_administrator_signs_in_to_each_demo_scheme(runner, client):
+    from tests.tenants.test_sessions import sign_in
+
+    out = runner("demo", "--no-serve")
+    assert out.exit_code == 0, out.output
+    password = next(line.split()[-1] for line in out.output.splitlines() if "Password:" in line)
+
+    class Slug:
+        slug = "demo-maternal-voucher"
+
+    assert "/t/demo-maternal-voucher/" in out.output
+    resp = sign_in(client, Slug, "demo@schemehost.example", password)
+    assert resp.status_code == 302 and "/login" not in resp.headers["Location"]
+    home = client.get("/t/demo-maternal-voucher/")
+    assert home.status_code == 200 and "Demo administrator" in home.get_data(as_text=True)
