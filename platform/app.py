@@ -29,7 +29,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.config["SQLALCHEMY_DATABASE_URI"] = resolve_url(app.config.get("DATABASE_URL"), instance)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        "pool_pre_ping": True,
+        # off by default: one round trip per request saved; a connection broken by a database restart
+        # fails one request (503, Retry-After) and the pool is renewed (decision 0091)
+        "pool_pre_ping": app.config["POOL_PRE_PING"],
+        # error messages (and so logs) never carry a statement's values, which may be personal data
+        "hide_parameters": True,
         "pool_recycle": app.config["POOL_RECYCLE_S"],
         "pool_size": app.config["POOL_SIZE"],
         "max_overflow": app.config["POOL_SIZE"],

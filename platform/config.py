@@ -36,6 +36,7 @@ class Config:
         self.TENANT_CACHE_TTL_S: float = float(env.get("SCHEMEHOST_TENANT_CACHE_TTL_S", "1"))
         self.POOL_RECYCLE_S: int = int(env.get("SCHEMEHOST_POOL_RECYCLE_S", "900"))
         self.POOL_SIZE: int = int(env.get("SCHEMEHOST_POOL_SIZE", "5"))
+        self.POOL_PRE_PING: bool = _bool(env.get("SCHEMEHOST_POOL_PRE_PING"), False)
         self.REDIS_URL: str | None = env.get("REDIS_URL") or None
         self.SIGNIN_LIMIT: str = env.get("SCHEMEHOST_SIGNIN_LIMIT", "10 per minute;50 per hour")
         self.TOKEN_LIMIT: str = env.get("SCHEMEHOST_TOKEN_LIMIT", "60 per minute")

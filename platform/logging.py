@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 import uuid
 from datetime import datetime, timezone
 
@@ -41,6 +42,41 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+    def formatException(self, exc_info) -> str:
+        """The traceback, with database errors' messages left out: PostgreSQL quotes the offending
+        value ("invalid input syntax for type date: ..."), which may be personal data."""
+        _type, exc, tb = exc_info
+        if exc is None or not any(_is_database_error(e) for e in _chain(exc)):
+            return super().formatException(exc_info)
+        parts = []
+        for e in reversed(_chain(exc)):
+            parts.append("".join(traceback.format_tb(e.__traceback__)))
+            parts.append(_describe(e))
+        return "\n".join(parts)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) or type(exc).__module__.startswith("psycopg")
+
+
+def _describe(exc: BaseException) -> str:
+    """The type of an exception, and for database errors only their SQLSTATE, never their message."""
+    if not _is_database_error(exc):
+        return f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
+    orig = getattr(exc, "orig", exc)
+    return (f"{type(exc).__module__}.{type(exc).__qualname__} "
+            f"(SQLSTATE {getattr(orig, 'sqlstate', None)}; message withheld: it may quote data)")
 
 
 def configure(level: str = "INFO") -> None:

@@ -9,11 +9,14 @@ is ever set on pooled connections.
 from __future__ import annotations
 
 import re
+
+import psycopg
 from dataclasses import dataclass
 
 from flask import current_app, g
 from flask_babel import gettext as _
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from schemehost.platform.db import TENANT_PLACEHOLDER, normalize_url
@@ -102,7 +105,8 @@ def engine_for_url(url: str) -> Engine:
             pool_size=cfg.get("POOL_SIZE", 5),
             max_overflow=cfg.get("POOL_SIZE", 5),
             pool_recycle=cfg.get("POOL_RECYCLE_S", 900),
-            pool_pre_ping=True,
+            pool_pre_ping=cfg.get("POOL_PRE_PING", False),
+            hide_parameters=True,  # error messages (and so logs) never carry the values of a statement
         )
         _engines[url] = eng
     return eng
@@ -120,6 +124,10 @@ def server_engine(server_dsn: str | None) -> Engine:
     return db.engine if not server_dsn else engine_for_url(server_dsn)
 
 
+SET_ROLE_SQL = ("SELECT set_config('role', %(role)s, true), "
+                "set_config('statement_timeout', %(timeout)s, true)")
+
+
 class TenantSession(Session):
     """A session whose every transaction runs as the tenant's role."""
 
@@ -129,10 +137,22 @@ def _set_role(session: Session, transaction, connection) -> None:
     role = session.info.get("tenant_role")
     if role is None:
         raise RuntimeError("tenant session without a tenant role")
-    connection.exec_driver_sql(
-        "SELECT set_config('role', %(role)s, true), set_config('statement_timeout', %(timeout)s, true)",
-        {"role": role, "timeout": str(session.info.get("statement_timeout_ms", 30000))},
-    )
+    params = {"role": role, "timeout": str(session.info.get("statement_timeout_ms", 30000))}
+    raw = connection.connection.driver_connection
+    if raw is not None and raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        # pipeline mode sends the implicit BEGIN and the role switch in one round trip
+        try:
+            with raw.pipeline():
+                raw.execute(SET_ROLE_SQL, params)
+        except psycopg.OperationalError as err:
+            # outside SQLAlchemy's own error handling: do what it does on a lost connection —
+            # drop this connection and the pool's others (a restart killed them all) — and raise
+            # its error type, which answers 503
+            connection.invalidate(err)
+            connection.engine.dispose(close=False)
+            raise sa_exc.OperationalError(SET_ROLE_SQL, params, err) from err
+    else:  # already in a transaction (e.g. a test's outer transaction): just switch
+        connection.exec_driver_sql(SET_ROLE_SQL, params)
 
 
 def open_tenant_session(engine: Engine, schema_name: str, role_name: str, *, statement_timeout_ms: int = 30000) -> TenantSession:
