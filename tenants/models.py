@@ -5,10 +5,12 @@ from schemehost.tenants.core.models import Setting, User
 from schemehost.tenants.identity.models import (AuditEntry, OAuthClient, OAuthToken, RecoveryCode, Role,
                                                 SsoProvider, SupportSession, UserLocation, UserRole, UserToken)
 from schemehost.tenants.registry.models import CatalogueEntry, HealthFacility, Location, PriceList, PriceListLine
+from schemehost.tenants.registry.people import Consent, DuplicateFlag, Household, Individual
 
 __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthToken", "RecoveryCode", "Role",
            "SsoProvider", "SupportSession", "UserLocation", "UserRole", "UserToken",
-           "CatalogueEntry", "HealthFacility", "Location", "PriceList", "PriceListLine"]
+           "CatalogueEntry", "HealthFacility", "Location", "PriceList", "PriceListLine",
+           "Consent", "DuplicateFlag", "Household", "Individual"]
 
 
 def unscoped_metadata():
