@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, Permission] = {p.name: p for p in [
     Permission("registry.write", "registry", _l("Enrol and edit households and individuals")),
     Permission("registry.import", "registry", _l("Import and export registry files")),
     Permission("registry.locations.manage", "registry", _l("Manage locations and facilities")),
+    Permission("registry.personal_data", "registry", _l("Export a person's data on request and erase it")),
     # insurance
     Permission("insurance.products.manage", "insurance", _l("Define insurance products")),
     Permission("insurance.policies.manage", "insurance", _l("Enrol policies and record contributions")),
