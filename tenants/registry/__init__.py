@@ -19,5 +19,7 @@ def init_app(app: Flask) -> None:
     register_location_expander(expand_locations)
     api.init_app(app)
     views.init_app(app)
+    from schemehost.tenants.registry import eligibility_api  # eligibility filters: API and console page (R3)
+    eligibility_api.init_app(app)
     from schemehost.tenants.registry import privacy  # consents, subject access, erasure, retention (R4)
     privacy.init_app(app)

@@ -427,7 +427,8 @@ def parse_json(text: str) -> tuple[Any, Problems]:
         return None, {"filter": [_("not valid JSON (line %(line)d, column %(col)d)", line=line, col=col)]}
 
 
-def _raise(problems: Problems) -> None:
+def raise_problems(problems: Problems) -> None:
+    """422 (ValidationError) carrying the problems, when there are any."""
     if problems:
         raise ValidationError(_("The filter is not valid."), errors=problems)
 
@@ -673,7 +674,7 @@ def tenant_today(session: Session) -> date:
 
 def _compiled(session: Session, spec: Any, target: str, on_date: date | None) -> _Compiler:
     tree, problems = _parse(session, spec, target)
-    _raise(problems)
+    raise_problems(problems)
     compiler = _Compiler(_kind_of(target), on_date or tenant_today(session))
     compiler.cond = compiler.where(tree)
     return compiler
@@ -723,4 +724,4 @@ def preview(session: Session, spec: Any, *, target: str, principal: Principal, b
 
 
 __all__ = ["TARGETS", "OPS", "FieldDef", "available_fields", "extra_fields", "validate_filter", "compile_filter",
-           "preview", "parse_json", "tenant_today"]
+           "preview", "parse_json", "raise_problems", "tenant_today"]

@@ -555,3 +555,91 @@ def test_api_needs_registry_read_and_sees_only_its_tenant(world, client, client_
     resp = client.post(f"/t/{tenant.slug}/api/v1/eligibility/preview", json={"filter": {"all": []}},
                        headers={"Authorization": f"Bearer {client_token(other, ('registry.read',))}"})
     assert resp.status_code == 401
+
+
+# ---- console page ---------------------------------------------------------------------------------
+
+
+def _console(app, tenant, tenant_user, roles=("read_only",), locations=()):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "platform"))
+    from _console_support import csrf_from, own_address
+
+    from schemehost.tenants.identity import roles as role_services
+
+    user_id, email, password = tenant_user(tenant, roles=roles)
+    if locations:
+        with tenant.session() as s:
+            role_services.set_user_locations(s, user_id, list(locations))
+    client = app.test_client()
+    own_address(client)
+    page = client.get(f"/t/{tenant.slug}/login")
+    resp = client.post(f"/t/{tenant.slug}/login", data={
+        "csrf_token": csrf_from(page.get_data(as_text=True)), "email": email, "password": password, "next": ""})
+    assert resp.status_code == 302
+    page = client.get(f"/t/{tenant.slug}/registry/eligibility/")
+    return client, page, csrf_from(page.get_data(as_text=True))
+
+
+def test_console_page_builds_and_previews_without_scripts(app, world, tenant_user):
+    tenant, _ids = world
+    client, page, csrf = _console(app, tenant, tenant_user)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'name="filter"' in html and "eligibility.js" in html
+    assert "extra.disability" in html  # the fields table names the tenant's own fields
+    url = f"/t/{tenant.slug}/registry/eligibility/"
+    resp = client.post(url, data={"csrf_token": csrf, "action": "build", "target": "households", "sex": "female",
+                                  "age_min": "18", "within": "N, S", "size_min": "2", "by_level": "0",
+                                  "on_date": "2026-06-15"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200, html
+    assert "1 household qualifies" in html and "North" in html
+    assert "&#34;head.sex&#34;" in html or "head.sex" in html
+    resp = client.post(url, data={"csrf_token": csrf, "action": "preview", "target": "individuals",
+                                  "filter": json.dumps(leaf("sex", "eq", "female")), "by_level": "1",
+                                  "on_date": "2026-06-15"})
+    html = resp.get_data(as_text=True)
+    assert "5 individuals qualify" in html and "Riverside" in html and "Hills" in html
+    bad = client.post(url, data={"csrf_token": csrf, "filter": '{"all": [{"field": "age", "op": "gte", "value": "x"}]}'})
+    assert bad.status_code == 422 and "all[0].value" in bad.get_data(as_text=True)
+    broken = client.post(url, data={"csrf_token": csrf, "filter": '{"all": ['})
+    assert broken.status_code == 422 and "not valid JSON" in broken.get_data(as_text=True)
+    # the live preview asks for JSON and gets the rendered result
+    live = client.post(url, data={"csrf_token": csrf, "filter": '{"all": []}', "target": "households"},
+                       headers={"Accept": "application/json"})
+    assert live.status_code == 200 and live.json["count"] == 3 and "3 households qualify" in live.json["html"]
+    # without the CSRF token nothing is computed
+    assert client.post(url, data={"filter": '{"all": []}'}).status_code in (400, 403)
+
+
+def test_console_preview_of_a_restricted_user_stays_in_their_area(app, world, tenant_user):
+    tenant, ids = world
+    client, _page, csrf = _console(app, tenant, tenant_user, locations=[ids["S"]])
+    resp = client.post(f"/t/{tenant.slug}/registry/eligibility/",
+                       data={"csrf_token": csrf, "filter": '{"all": []}', "target": "individuals"},
+                       headers={"Accept": "application/json"})
+    assert resp.status_code == 200 and resp.json["count"] == 2
+    assert "Hills" in resp.json["html"] and "Riverside" not in resp.json["html"]
+
+
+def test_console_page_needs_registry_read(app, world, tenant_user):
+    tenant, _ids = world
+    from schemehost.tenants.identity.models import Role
+
+    with tenant.session() as s:
+        s.add(Role(code="nothing", name="Nothing", permissions=[]))
+    client = app.test_client()
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "platform"))
+    from _console_support import csrf_from, own_address
+
+    own_address(client)
+    _uid, email, password = tenant_user(tenant, roles=("nothing",))
+    page = client.get(f"/t/{tenant.slug}/login")
+    client.post(f"/t/{tenant.slug}/login", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                                 "email": email, "password": password, "next": ""})
+    assert client.get(f"/t/{tenant.slug}/registry/eligibility/").status_code == 403
