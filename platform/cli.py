@@ -90,6 +90,9 @@ def _register() -> None:
 
     main.add_command(demo)
     main.add_command(serve)
+    from schemehost.tenants.registry.cli import register as register_registry
+
+    register_registry(main)
 
 
 _register()

@@ -117,6 +117,10 @@ def seed_tenant(conn: Connection, schema: str, template: Template, *, demo_data:
             {"code": r["code"], "name": r["name"], "builtin": r["code"] in BUILTIN_ROLES,
              "permissions": list(r["permissions"])} for r in template.roles
         ], execution_options=options)
+    if demo_data and "registry" in template.modules:
+        from schemehost.tenants.registry.demo import demo_households, generate_registry
+
+        generate_registry(conn, schema, households=demo_households(), seed=0)
 
 
 def create_tenant(session: Session, slug: str, *, name: str, partner: str, template: str,

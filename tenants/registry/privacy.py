@@ -107,7 +107,8 @@ def person_audit(session: Session, action: str, entity_id: int, *, before: dict[
                  entity_type: str = INDIVIDUAL_ENTITY, actor: tuple[str, str | None, str | None] | None = None) -> None:
     """Audit a change to a person (or household) without identifying values: ``before``/``after`` keep
     the non-personal fields (status, sex, location, household, relationship, scheme number...), and
-    ``details["personal_fields"]`` names the personal fields that were set or changed."""
+    ``details["personal_changed"]`` names the personal fields that were set or changed (as the people
+    services write it, decision 0105)."""
     before_kept, before_personal = audit_values(before)
     after_kept, after_personal = audit_values(after)
     if before is not None and after is not None:
@@ -117,7 +118,7 @@ def person_audit(session: Session, action: str, entity_id: int, *, before: dict[
         personal = sorted(set(before_personal) | set(after_personal))
     extra = dict(details or {})
     if personal:
-        extra["personal_fields"] = personal
+        extra["personal_changed"] = personal
     audit.record(session, action, entity_type, entity_id, before=before_kept, after=after_kept,
                  details=extra or None, actor=actor)
 
