@@ -85,14 +85,18 @@ def _request_boundary(app: Flask) -> None:
     @app.after_request
     def _commit(response):
         tsession = g.get("tenant_session")
+        # the control session only when this request used it (most tenant requests never do)
+        control = db.session if db.session.registry.has() else None
         if response.status_code < 400:
             if tsession is not None:
                 tsession.commit()
-            db.session.commit()
+            if control is not None:
+                control.commit()
         else:
             if tsession is not None:
                 tsession.rollback()
-            db.session.rollback()
+            if control is not None:
+                control.rollback()
         return response
 
     @app.teardown_appcontext
