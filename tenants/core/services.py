@@ -18,6 +18,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "currency": str, "locale": str, "timezone": str, "location_levels": list, "modules": list,
     "display_name": str, "contact_email": str, "country": str,
     "security": dict,  # {"mfa_required": bool}: a second factor for every user (tenants/identity/mfa_views.py)
+    "registry": dict,  # deduplication, extra_fields, scheme_number_pattern, ... (tenants/registry/validation.py)
 }
 
 

@@ -21,5 +21,8 @@ def init_app(app: Flask) -> None:
     views.init_app(app)
     from schemehost.tenants.registry import eligibility_api  # eligibility filters: API and console page (R3)
     eligibility_api.init_app(app)
+    from schemehost.tenants.registry import people_api, people_views  # households, individuals (R1)
+    people_api.init_app(app)
+    people_views.init_app(app)
     from schemehost.tenants.registry import privacy  # consents, subject access, erasure, retention (R4)
     privacy.init_app(app)

@@ -36,9 +36,10 @@ from typing import Any
 
 import phonenumbers
 from flask_babel import gettext as _
-from sqlalchemy import select, text
+from sqlalchemy import Sequence, func, select
 from sqlalchemy.orm import Session
 
+from schemehost.platform.db import TENANT_PLACEHOLDER
 from schemehost.tenants.registry._unaccent import RULES as _UNACCENT
 
 # ---------------------------------------------------------------------------------------------- names
@@ -223,6 +224,7 @@ def _explain(error, path: str) -> list[tuple[str, str]]:
 
 
 DEFAULT_SCHEME_PATTERN = "{seq:08d}"
+_SCHEME_SEQ = Sequence("scheme_number_seq", schema=TENANT_PLACEHOLDER)
 SCHEME_NUMBER_LENGTH = 50
 _PATTERN_TOKEN = re.compile(r"\{seq\}|\{seq:0([1-9]|1[0-9]|20)d\}|\{year\}|[A-Za-z0-9/_.-]+")
 
@@ -257,15 +259,16 @@ def next_scheme_numbers(session: Session, n: int, pattern: str | None = None) ->
     pattern = pattern or scheme_pattern(session)
     if check_scheme_pattern(pattern):
         raise ValueError(check_scheme_pattern(pattern))
-    seqs = session.execute(text("SELECT nextval('scheme_number_seq') FROM generate_series(1, :n)"),
-                           {"n": n}).scalars().all()
+    seqs = session.execute(select(_SCHEME_SEQ.next_value()).select_from(func.generate_series(1, n))).scalars().all()
     year = date.today().year
     return [format_scheme_number(pattern, s, year) for s in sorted(seqs)]
 
 
 def scheme_number_sql(pattern: str, seq: str = "nextval('scheme_number_seq')") -> str:
     """``pattern`` as an SQL expression over ``seq`` (for INSERT ... SELECT); the same numbers as
-    :func:`format_scheme_number` (the year is the database's current year)."""
+    :func:`format_scheme_number` (the year is the database's current year). The default ``seq``
+    names the sequence unqualified: run it with the tenant's schema on the ``search_path`` or pass
+    ``nextval('"<schema>".scheme_number_seq')``."""
     problem = check_scheme_pattern(pattern)
     if problem:
         raise ValueError(problem)

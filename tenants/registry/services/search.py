@@ -1,0 +1,166 @@
+"""Searching people: by name (accent- and typo-tolerant), identifier, phone, location subtree, status.
+
+Every search goes through :func:`people_query`, the one place that applies the caller's location
+restriction (``restrict_to_locations``): a restricted user only ever finds people of their area.
+
+Names: the query is normalised like ``name_search`` (:func:`~..validation.normalize_query`) and
+matched with pg_trgm through the GIN index on ``name_search``: whole-name similarity
+(``name_search % q``) or the query as a part of the name (``q <% name_search``), ranked by the
+better of ``similarity`` and ``word_similarity``, then id. Identifiers and phones are exact (after
+normalisation for the tenant's country). Pages are keyset pages: ``after`` is the opaque cursor
+of the previous page's ``next``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Integer, Select, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from schemehost.platform.errors import ValidationError
+from schemehost.tenants.identity.principal import Principal
+from schemehost.tenants.identity.scoping import restrict_to_locations
+from schemehost.tenants.registry.people import Household, Individual, PersonStatus
+from schemehost.tenants.registry.services.locations import in_subtree
+from schemehost.tenants.registry.validation import (normalize_national_id, normalize_phone, normalize_query,
+                                                    tenant_country)
+
+MAX_LIMIT = 200
+MIN_QUERY = 3
+SCALE = 1_000_000
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    #: cursor of the next page (pass as ``after``), None on the last page
+    next: str | None
+    #: per item, the name-match score (0–1) when searching by name
+    scores: dict[int, float] | None = None
+
+
+def people_query(stmt: Select, principal: Principal | None, column=Individual.location_id) -> Select:
+    """``stmt`` restricted to the principal's area (None: the system, unrestricted). Every people
+    list, search, export or preview passes through here."""
+    return stmt if principal is None else restrict_to_locations(stmt, principal, column)
+
+
+def name_match(q: str, column=Individual.name_search):
+    """The WHERE clause and the score expression of a name search for a normalised query."""
+    value = literal(q)
+    clause = or_(column.op("OPERATOR(shared.%)", is_comparison=True)(value),
+                 value.op("OPERATOR(shared.<%)", is_comparison=True)(column))
+    score = func.greatest(func.shared.similarity(column, value), func.shared.word_similarity(value, column))
+    return clause, score
+
+
+def search_individuals(session: Session, *, principal: Principal | None, q: str | None = None,
+                       identifier: str | None = None, national_id: str | None = None, phone: str | None = None,
+                       location_id: int | None = None, household_id: int | None = None,
+                       status: str | None = PersonStatus.active, after: str | None = None,
+                       limit: int = 50) -> Page:
+    """Individuals matching every criterion given. ``identifier`` is a national id or a scheme number;
+    ``status`` "any" (or None) for every status. Ranked by name match when ``q`` is given, else by id."""
+    problems: dict[str, list[str]] = {}
+    country = tenant_country(session)
+    limit = max(1, min(int(limit or 50), MAX_LIMIT))
+    stmt = select(Individual)
+    conditions = []
+    if national_id:
+        conditions.append(Individual.national_id == _national_id(national_id, country))
+    if identifier:
+        raw = identifier.strip()
+        conditions.append(or_(Individual.national_id == _national_id(raw, country), Individual.scheme_number == raw))
+    if phone:
+        try:
+            conditions.append(Individual.phone == normalize_phone(phone, country))
+        except ValueError as err:
+            problems["phone"] = [str(err)]
+    if location_id is not None:
+        conditions.append(in_subtree(Individual.location_id, location_id))
+    if household_id is not None:
+        conditions.append(Individual.household_id == household_id)
+    if status and status != "any":
+        if status not in {s.value for s in PersonStatus}:
+            problems["status"] = [_("One of: %(values)s.", values=", ".join([*(s.value for s in PersonStatus),
+                                                                               "any"]))]
+        conditions.append(Individual.status == status)
+    score = None
+    if q is not None and q.strip():
+        norm = normalize_query(q)
+        if len(norm.replace(" ", "")) < MIN_QUERY:
+            problems["q"] = [_("Type at least %(n)d letters of the name.", n=MIN_QUERY)]
+        else:
+            clause, score = name_match(norm)
+            conditions.append(clause)
+    cursor = _cursor(after, ranked=score is not None, problems=problems)
+    if problems:
+        raise ValidationError(_("The search cannot be run."), errors=problems)
+    stmt = people_query(stmt.where(*conditions), principal)
+    if score is not None:
+        scaled = cast(score * SCALE, Integer)
+        stmt = stmt.add_columns(scaled.label("score"))
+        if cursor:
+            s, i = cursor
+            stmt = stmt.where(or_(scaled < s, (scaled == s) & (Individual.id > i)))
+        rows = session.execute(stmt.order_by(scaled.desc(), Individual.id).limit(limit)).all()
+        items = [r[0] for r in rows]
+        nxt = f"{rows[-1][1]}.{rows[-1][0].id}" if len(rows) == limit else None
+        return Page(items, nxt, {r[0].id: r[1] / SCALE for r in rows})
+    if cursor:
+        stmt = stmt.where(Individual.id > cursor[1])
+    items = list(session.execute(stmt.order_by(Individual.id).limit(limit)).scalars())
+    return Page(items, str(items[-1].id) if len(items) == limit else None)
+
+
+def search_households(session: Session, *, principal: Principal | None, q: str | None = None,
+                      location_id: int | None = None, status: str | None = PersonStatus.active,
+                      after: str | None = None, limit: int = 50) -> Page:
+    """Households by their head's name (``q``, typo-tolerant), location subtree and status; by id."""
+    problems: dict[str, list[str]] = {}
+    limit = max(1, min(int(limit or 50), MAX_LIMIT))
+    stmt = select(Household)
+    if location_id is not None:
+        stmt = stmt.where(in_subtree(Household.location_id, location_id))
+    if status and status != "any":
+        if status not in (PersonStatus.active, PersonStatus.inactive):
+            problems["status"] = [_("One of: %(values)s.", values="active, inactive, any")]
+        stmt = stmt.where(Household.status == status)
+    if q is not None and q.strip():
+        norm = normalize_query(q)
+        if len(norm.replace(" ", "")) < MIN_QUERY:
+            problems["q"] = [_("Type at least %(n)d letters of the name.", n=MIN_QUERY)]
+        else:
+            clause, _score = name_match(norm)
+            stmt = stmt.where(Household.head_id.in_(select(Individual.id).where(clause)))
+    cursor = _cursor(after, ranked=False, problems=problems)
+    if problems:
+        raise ValidationError(_("The search cannot be run."), errors=problems)
+    stmt = people_query(stmt, principal, Household.location_id)
+    if cursor:
+        stmt = stmt.where(Household.id > cursor[1])
+    items = list(session.execute(stmt.order_by(Household.id).limit(limit)).scalars())
+    return Page(items, str(items[-1].id) if len(items) == limit else None)
+
+
+def _national_id(value: str, country: str | None) -> str:
+    try:
+        return normalize_national_id(value, country)
+    except ValueError:
+        return value.strip()  # no record holds an invalid id: this simply finds nothing
+
+
+def _cursor(after: str | None, *, ranked: bool, problems: dict) -> tuple[int, int] | None:
+    if not after:
+        return None
+    try:
+        if ranked:
+            s, i = after.split(".", 1)
+            return int(s), int(i)
+        return 0, int(after)
+    except ValueError:
+        problems["after"] = [_("The cursor of a previous page (its 'next').")]
+        return None
