@@ -39,7 +39,7 @@
     data.set("action", "preview");
     var mine = ++serial;
     result.setAttribute("aria-busy", "true");
-    fetch(form.action, {method: "POST", body: data, credentials: "same-origin",
+    fetch(form.getAttribute("action"), {method: "POST", body: data, credentials: "same-origin",
                         headers: {"Accept": "application/json"}})
       .then(function (resp) { return resp.json(); })
       .then(function (json) { if (mine === serial) { body.innerHTML = json.html; } })

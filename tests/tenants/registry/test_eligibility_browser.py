@@ -1,0 +1,87 @@
+"""The eligibility page in a real browser (Debian's Chromium driven by Playwright): a read-only user
+builds a filter from the small form, sees the live preview, edits the JSON and sees it update without
+pressing a button, and sees where a broken filter is wrong."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "platform"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _console_support import live_server  # noqa: E402
+from test_eligibility import build_registry  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/test installs it)"),
+]
+
+
+@pytest.fixture
+def page(app):
+    from playwright.sync_api import sync_playwright
+
+    with live_server(app) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="en-GB", viewport={"width": 1000, "height": 900}, base_url=url)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_build_a_filter_and_see_the_live_preview(page, make_tenant, tenant_user):
+    from playwright.sync_api import expect
+
+    tenant = make_tenant("blank")
+    build_registry(tenant)
+    _uid, email, password = tenant_user(tenant, roles=("read_only",))
+    page.goto(f"/t/{tenant.slug}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Eligibility").click()
+    expect(page.get_by_role("heading", name="Eligibility", level=1)).to_be_visible()
+    page.get_by_label("Ages on").fill("2026-06-15")
+    result = page.locator("#result")
+
+    # the small form: women 15-49 in the North
+    quick = page.locator("#quick")
+    quick.get_by_label("Sex").select_option("female")
+    quick.get_by_label("Age from").fill("15")
+    quick.get_by_label("Age to").fill("49")
+    quick.get_by_label("Within locations (codes)").fill("N")
+    quick.get_by_role("button", name="Use these conditions").click()
+    expect(result.locator("#headline")).to_have_text("1 individual qualifies")
+    expect(result.locator("#breakdown")).to_contain_text("Riverside")
+    expect(page.get_by_label("Filter (JSON)")).to_have_value(
+        '{\n  "all": [\n    {\n      "field": "sex",\n      "op": "eq",\n      "value": "female"\n    },\n'
+        '    {\n      "field": "age",\n      "op": "between",\n      "value": [\n        15,\n        49\n      ]\n'
+        '    },\n    {\n      "field": "location",\n      "op": "within",\n      "value": [\n        "N"\n      ]\n'
+        '    }\n  ]\n}')
+
+    # typing in the JSON box updates the preview by itself
+    page.get_by_label("Filter (JSON)").fill('{"field": "sex", "op": "eq", "value": "female"}')
+    expect(result.locator("#headline")).to_have_text("5 individuals qualify")
+    page.get_by_label("Who").select_option("households")
+    page.get_by_label("Filter (JSON)").fill('{"field": "members", "op": "gte", "value": 3, '
+                                            '"where": {"field": "age", "op": "lt", "value": 5}}')
+    expect(result.locator("#headline")).to_have_text("1 household qualifies")
+    page.get_by_label("Count by").select_option("Region")
+    expect(result.locator("#breakdown")).to_contain_text("North")
+
+    # a mistake is shown at its place in the JSON
+    page.get_by_label("Filter (JSON)").fill('{"all": [{"field": "size", "op": "gte", "value": "many"}]}')
+    expect(result.locator("#problems")).to_contain_text("all[0].value: expected a whole number")
+    page.get_by_label("Filter (JSON)").fill('{"all": [')
+    expect(result.locator("#problems")).to_contain_text("not valid JSON")
