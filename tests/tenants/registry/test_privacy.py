@@ -398,3 +398,15 @@ def test_console_permissions(app, tenant, tenant_user, family):
     token = csrf_from(page.get_data(as_text=True))
     assert officer.post(f"{base}/erase", data={"csrf_token": token, "confirm": str(family["amina"]),
                                                "understood": "y"}).status_code == 403
+
+
+def test_retention_cli_applies_the_rule_now(runner, family, tenant):
+    none = runner("registry", "retention", tenant.slug)
+    assert none.exit_code == 0 and "no retention rule" in none.output
+    with tenant.session() as s:
+        privacy.set_retention(s, inactive_years=2)
+    _age(tenant, [family["zawadi"]], years=3, status="inactive")
+    done = runner("registry", "retention", tenant.slug)
+    assert done.exit_code == 0 and "1 record(s) erased" in done.output
+    with tenant.session() as s:
+        assert s.get(Individual, family["zawadi"]).status == "erased"
