@@ -22,8 +22,11 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def list_settings(session: Session, *, limit: int = 100) -> list[Setting]:
-    return list(session.execute(select(Setting).order_by(Setting.key).limit(limit)).scalars())
+def list_settings(session: Session, *, limit: int = 100) -> list:
+    """The settings in key order (read-only rows: a hot read path, no ORM identity map needed)."""
+    return session.execute(
+        select(Setting.key, Setting.value, Setting.updated_at).order_by(Setting.key).limit(limit)
+    ).all()
 
 
 def get_setting(session: Session, key: str) -> Setting:
