@@ -423,3 +423,44 @@ def tenant_api(client, client_token):
             return call
 
     return _TenantApi()
+
+
+# ---- browser tests: Debian's Chromium driven by Playwright, the app served on a free port ---------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``browser`` are skipped, with the reason, where Debian's chromium is missing."""
+    if os.path.exists(CHROMIUM):
+        return
+    skip = pytest.mark.skip(reason=f"Debian's chromium is not installed at {CHROMIUM} (scripts/test installs it)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def base_url(app):
+    """The real app served on a free localhost port in a thread (one per test module)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "platform"))
+    from _console_support import live_server
+
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium (never a downloaded browser), headless, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

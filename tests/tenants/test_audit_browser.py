@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import sys
 from pathlib import Path
@@ -18,34 +17,11 @@ import pytest
 from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
-from _console_support import PASSWORD, live_server, make_operator, totp_code  # noqa: E402
+from _console_support import PASSWORD, make_operator, totp_code  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 REASON = "Ticket 4521: the enrolment list shows duplicates"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/test installs it)"),
-]
-
-
-@pytest.fixture(scope="module")
-def base_url(app):
-    with live_server(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 @pytest.fixture

@@ -8,55 +8,16 @@ they reset it through the "forgot your password" page.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 LINK_RE = re.compile(r"https?://\S+?/login/(?:invite|reset)/[A-Za-z0-9_\-]+")
 FIRST = "plantain market at dawn"
 SECOND = "seven quiet rivers north"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/test installs it)"),
-]
-
-
-@contextmanager
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def base_url(app):
-    with live_server(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 @pytest.fixture
