@@ -3,7 +3,6 @@ builds Region → District → Village, renames one and opens and closes the tre
 
 from __future__ import annotations
 
-
 import pytest
 
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
