@@ -31,7 +31,7 @@ from schemehost.platform.tenancy import quote_ident
 from schemehost.tenants.identity import audit
 from schemehost.tenants.registry.validation import (DEFAULT_SCHEME_PATTERN, check_scheme_pattern,
                                                     format_scheme_number, national_id_module, normalize_name,
-                                                    normalize_national_id, normalize_phone)
+                                                    normalize_national_id)
 
 log = logging.getLogger("schemehost.registry.demo")
 
@@ -470,27 +470,42 @@ def _people(conn, q, settings, households, villages, rng, pools, country, locale
     phones = PhoneMaker(phone_region(country, locale), rng)
     region = phone_region(country, locale)
 
+    done_households = done_people = 0
+    while done_households < households:  # in batches: memory stays flat for benchmark-sized runs
+        batch = min(BATCH, households - done_households)
+        made = _people_batch(conn, q, batch, villages, rng, pools, pattern, ids_maker, phones, today)
+        done_households += batch
+        done_people += made
+    result.households, result.individuals = done_households, done_people
+    result.extra = {"national_ids": ids_maker.active, "phone_region": region}
+
+
+#: Households generated and copied at a time.
+BATCH = 5000
+
+
+def _people_batch(conn, q, households, villages, rng, pools, pattern, ids_maker, phones, today) -> int:
     sizes = rng.choices(SIZES, weights=SIZE_WEIGHTS, k=households)
     hh_ids = _ids(conn, q, "households", households)
     person_ids = iter(_ids(conn, q, "individuals", sum(sizes)))
     seq = list(conn.execute(text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
                             {"s": f"{q}.scheme_number_seq", "n": sum(sizes)}).scalars())
-    numbers = iter(format_scheme_number(pattern, s, today.year) for s in seq)
+    numbers = iter(format_scheme_number(pattern, s, today.year) for s in sorted(seq))
 
     hh_rows: list[tuple] = []
     people: list[tuple] = []
-    heads: list[tuple[int, int]] = []
+    heads: list[int] = []
     for hh_id, size in zip(hh_ids, sizes):
         village = rng.choice(villages)
         address = (f"{rng.randrange(1, 200)} rue {rng.choice(pools.family)}" if pools.street
                    else f"Plot {rng.randrange(1, 400)}")
         hh_rows.append((hh_id, village, address))
         family = rng.choice(pools.family)
-        members = _household(rng, size, today)
-        for relationship, sex, birth, estimated in members:
+        for relationship, sex, birth, estimated in _household(rng, size, today):
             pid = next(person_ids)
-            given = rng.choice(pools.female if sex == "female" else pools.male)
-            other = rng.choice(pools.female if sex == "female" else pools.male) if rng.random() < 0.15 else None
+            names = pools.female if sex == "female" else pools.male
+            given = rng.choice(names)
+            other = rng.choice(names) if rng.random() < 0.15 else None
             surname = family if relationship in ("head", "child", "grandchild", "sibling") or rng.random() < 0.5 \
                 else rng.choice(pools.family)
             adult = (today - birth).days >= 18 * 365
@@ -500,17 +515,15 @@ def _people(conn, q, settings, households, villages, rng, pools, country, locale
             people.append((pid, hh_id, relationship, given, surname, other, normalize_name(given, surname, other),
                            sex, birth, estimated, national_id, next(numbers), phone, village))
             if relationship == "head":
-                heads.append((hh_id, pid))
+                heads.append(pid)
     _copy(conn, q, "households", ["id", "location_id", "address"], hh_rows)
     _copy(conn, q, "individuals", ["id", "household_id", "relationship", "given_name", "family_name", "other_names",
                                    "name_search", "sex", "birth_date", "birth_date_estimated", "national_id",
                                    "scheme_number", "phone", "location_id"], people)
     # heads last: the foreign key needs the individuals in place
-    conn.execute(text(f"UPDATE {q}.households h SET head_id = i.id FROM {q}.individuals i "
-                      "WHERE i.household_id = h.id AND i.relationship = 'head' AND h.id = ANY(:ids)"),
-                 {"ids": hh_ids})
-    result.households, result.individuals = len(hh_rows), len(people)
-    result.extra = {"national_ids": ids_maker.active, "phone_region": region}
+    conn.execute(text(f"UPDATE {q}.households h SET head_id = v.head FROM unnest(CAST(:hh AS bigint[]), "
+                      "CAST(:heads AS bigint[])) AS v(id, head) WHERE h.id = v.id"), {"hh": hh_ids, "heads": heads})
+    return len(people)
 
 
 def _household(rng: random.Random, size: int, today: date) -> list[tuple[str, str, date, bool]]:

@@ -24,7 +24,7 @@ import logging
 import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import Integer, Select, Text, func, literal, or_, select, update

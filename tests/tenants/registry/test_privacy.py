@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from schemehost.tenants.identity.models import AuditEntry
 from schemehost.tenants.registry import privacy
 from schemehost.tenants.registry.people import Consent, DuplicateFlag, Household, Individual
 
