@@ -358,7 +358,9 @@ def household_new():
                     key = ".".join(["members", str(sent[n]) if n < len(sent) else str(n), *key.split(".")[2:]])
                 remapped[key] = messages
             errors = remapped
+    open_rows = {int(k.split(".")[1]) for k in errors if k.startswith("members.") and k.split(".")[1].isdigit()}
     return render_template("tenant/registry/people/household_form.html", v=form_values, errors=errors,
+                           open_rows=open_rows,
                            villages=_villages(), rows=range(MEMBER_ROWS), form=FlaskForm(), **_labels()), status
 
 

@@ -1,0 +1,86 @@
+"""People in a real browser on a phone-sized screen (Debian's Chromium driven by Playwright): enrol
+a household, find its head by a misspelt name, register a probable duplicate, dismiss the flag."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "platform"))
+from _console_support import live_server  # noqa: E402
+
+from ._people import people_tenant  # noqa: E402,F401
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/test installs it)"),
+]
+
+
+@pytest.fixture
+def page(app):
+    from playwright.sync_api import sync_playwright
+
+    with live_server(app) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844}, base_url=url)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_enrol_search_misspelt_flag_and_dismiss(page, people_tenant, tenant_user):
+    from playwright.sync_api import expect
+
+    tenant, ids = people_tenant
+    _uid, email, password = tenant_user(tenant)
+    page.goto(f"/t/{tenant.slug}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Households").click()
+    page.get_by_role("link", name="Enrol a household").click()
+    form = page.locator("#household-form")
+    form.get_by_label("Village").select_option(label="Place N-R-T-U (N-R-T-U)")
+    head = form.locator("fieldset").first
+    head.get_by_label("Given name").fill("Élodie")
+    head.get_by_label("Family name").fill("Nguyễn")
+    head.get_by_label("Sex").select_option("female")
+    head.get_by_label("Date of birth", exact=True).fill("1985-07-30")
+    head.get_by_label("Phone").fill("0470 12 34 56")
+    form.get_by_role("button", name="Enrol").click()
+    expect(page.locator(".flash-success")).to_contain_text("Household enrolled.")
+    expect(page.locator("#members")).to_contain_text("Élodie Nguyễn")
+
+    nav.get_by_role("link", name="People").click()
+    search = page.locator("#people-search")
+    search.get_by_label("Name").fill("elodi nguyen")
+    search.get_by_role("button", name="Search").click()
+    expect(page.locator("#people")).to_contain_text("Élodie Nguyễn")
+
+    page.get_by_role("link", name="Register a person").click()
+    page.get_by_label("Given name").fill("Elodie")
+    page.get_by_label("Family name").fill("Nguyen")
+    page.get_by_label("Sex").select_option("female")
+    page.get_by_label("Date of birth", exact=True).fill("1985-07-30")
+    page.get_by_label("Village").select_option(label="Place N-R-T-U (N-R-T-U)")
+    page.get_by_role("button", name="Register").click()
+    expect(page.locator(".flash-warning")).to_contain_text("may be a duplicate")
+    page.get_by_role("link", name="Review duplicates").click()
+    card = page.locator("section[data-flag]")
+    expect(card).to_have_count(1)
+    card.get_by_role("button", name="Different people").click()
+    expect(page.locator(".flash-success")).to_contain_text("Kept as two different people.")
+    expect(page.locator("section[data-flag]")).to_have_count(0)
