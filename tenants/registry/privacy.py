@@ -48,7 +48,7 @@ HOUSEHOLD_ENTITY = "household"
 
 #: Fields whose values identify a person: never written into the audit log, cleared or replaced on erasure.
 PERSONAL_FIELDS = frozenset({"given_name", "family_name", "other_names", "name_search", "birth_date", "national_id",
-                             "phone", "photo", "extra", "external_id", "address", "evidence"})
+                             "phone", "photo", "extra", "address", "evidence"})
 
 #: What erasure replaces the names with: "Erased #<id>" (given name, family name).
 PSEUDONYM_GIVEN = "Erased"
@@ -285,7 +285,7 @@ def _jsonable(value: Any) -> Any:
 
 #: Fields erasure clears or replaces (listed in its audit entry).
 ERASED_FIELDS = ("given_name", "family_name", "other_names", "name_search", "birth_date", "national_id", "phone",
-                 "photo", "extra", "external_id", "scheme_number")
+                 "photo", "extra", "scheme_number")
 
 
 def erase_individual(session: Session, individual_id: int, *, reason: str = "request", principal: Any = None,
@@ -320,7 +320,9 @@ def erase_individuals(session: Session, ids: Select) -> list[int]:
                 name_search=literal(PSEUDONYM_GIVEN.lower() + " #") + ind.c.id.cast(Text()),
                 # decision 0121: the birth year is kept (age bands, product rules), as 1 July, estimated
                 birth_date=func.make_date(year, 7, 1), birth_date_estimated=True,
-                national_id=None, phone=None, photo=None, extra={}, external_id=None,
+                # external_id stays: a key of the previous system, not of the person, that lets a
+                # re-import recognise the erased record instead of creating the person again
+                national_id=None, phone=None, photo=None, extra={},
                 scheme_number=literal("ERASED-") + ind.c.id.cast(Text()),
                 status=PersonStatus.erased, erased_at=func.now(), updated_at=func.now())
         .returning(ind.c.id))]
@@ -342,7 +344,7 @@ def erase_individuals(session: Session, ids: Select) -> list[int]:
             hh.c.id.in_(select(ind.c.household_id).where(ind.c.id.in_(erased), ind.c.household_id.is_not(None))),
             ~select(members.c.id).where(members.c.household_id == hh.c.id,
                                         members.c.status != PersonStatus.erased).exists())
-        .values(address=None, extra={}, external_id=None, status="inactive", updated_at=func.now()))
+        .values(address=None, extra={}, status="inactive", updated_at=func.now()))
     for name, handler in sorted(_erasure_handlers.items()):
         handler(session, erased)
     session.flush()
