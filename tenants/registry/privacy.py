@@ -47,8 +47,9 @@ INDIVIDUAL_ENTITY = "individual"
 HOUSEHOLD_ENTITY = "household"
 
 #: Fields whose values identify a person: never written into the audit log, cleared or replaced on erasure.
+#: The scheme number is one: it is printed on the member's card and quoted on paper forms.
 PERSONAL_FIELDS = frozenset({"given_name", "family_name", "other_names", "name_search", "birth_date", "national_id",
-                             "phone", "photo", "extra", "address", "evidence"})
+                             "phone", "photo", "extra", "address", "evidence", "scheme_number"})
 
 #: What erasure replaces the names with: "Erased #<id>" (given name, family name).
 PSEUDONYM_GIVEN = "Erased"
@@ -106,7 +107,7 @@ def person_audit(session: Session, action: str, entity_id: int, *, before: dict[
                  after: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
                  entity_type: str = INDIVIDUAL_ENTITY, actor: tuple[str, str | None, str | None] | None = None) -> None:
     """Audit a change to a person (or household) without identifying values: ``before``/``after`` keep
-    the non-personal fields (status, sex, location, household, relationship, scheme number...), and
+    the non-personal fields (status, sex, location, household, relationship...), and
     ``details["personal_changed"]`` names the personal fields that were set or changed (as the people
     services write it, decision 0105)."""
     before_kept, before_personal = audit_values(before)
