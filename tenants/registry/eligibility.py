@@ -516,26 +516,29 @@ class _Compiler:
             cond = and_(self.base.c.status != PersonStatus.erased.value, cond)
         return cond
 
-    def expr(self, node) -> ColumnElement[bool]:
+    def expr(self, node, negated: bool = False) -> ColumnElement[bool]:
+        """``negated``: the node lies under an odd number of ``not`` (NULL must then become false)."""
         if isinstance(node, Group):
-            parts = [self.expr(c) for c in node.children]
             if node.op == "not":
-                return not_(parts[0])
+                return not_(self.expr(node.children[0], not negated))
+            parts = [self.expr(c, negated) for c in node.children]
             if not parts:
                 return true() if node.op == "all" else false()
             return and_(*parts) if node.op == "all" else or_(*parts)
-        return self.leaf(node)
+        return self.leaf(node, negated)
 
-    def leaf(self, leaf: Leaf) -> ColumnElement[bool]:
+    def leaf(self, leaf: Leaf, negated: bool = False) -> ColumnElement[bool]:
         op = leaf.op
         if op == "is_set":
             return self.is_set(leaf)
         positive = {"ne": "eq", "not_in": "in", "not_within": "within"}.get(op, op)
         cond, nullable = self.positive(leaf, positive)
-        if nullable:
-            cond = func.coalesce(cond, false())
-        # ne / not_in / not_within are exactly the negation of eq / in / within (missing values included)
-        return not_(cond) if positive != op else cond
+        if positive != op:
+            # ne / not_in / not_within are exactly the negation of eq / in / within (missing values included)
+            return not_(func.coalesce(cond, false()) if nullable else cond)
+        # where NULL and false filter alike (no negation above), the bare condition lets the planner turn
+        # LEFT JOINs into inner joins and push conditions down; under a negation NULL must be false
+        return func.coalesce(cond, false()) if nullable and negated else cond
 
     def is_set(self, leaf: Leaf) -> ColumnElement[bool]:
         record = self.alias(leaf.chain)
@@ -553,9 +556,12 @@ class _Compiler:
         if name in ("size", "members"):
             agg, household_id = self.member_count(leaf.chain, leaf.where,
                                                   json.dumps(_canonical(leaf.where), sort_keys=True, default=str))
-            cond = _compare(func.coalesce(agg.c.n, 0), op, value)
+            if _holds_for_zero(op, value):
+                cond, nullable = _compare(func.coalesce(agg.c.n, 0), op, value), False
+            else:  # households without matching members (no row in the count) simply do not match
+                cond, nullable = _compare(agg.c.n, op, value), True
             # no household, no size: an individual outside any household has none
-            return (and_(household_id.is_not(None), cond) if leaf.chain else cond), False
+            return (and_(household_id.is_not(None), cond) if leaf.chain else cond), nullable
         record = self.alias(leaf.chain)
         cond, nullable = self.value_condition(record, leaf, op)
         if leaf.chain:  # a LEFT JOINed record (household, head) may be missing: then nothing holds
@@ -608,6 +614,12 @@ def _canonical(node) -> Any:
     if isinstance(node, Group):
         return [node.op, [_canonical(c) for c in node.children]]
     return [node.chain, node.fdef.name, node.op, node.value]
+
+
+def _holds_for_zero(op: str, value) -> bool:
+    return {"eq": lambda: value == 0, "lt": lambda: 0 < value, "lte": lambda: 0 <= value, "gt": lambda: 0 > value,
+            "gte": lambda: 0 >= value, "between": lambda: value[0] <= 0 <= value[1],
+            "in": lambda: 0 in value}[op]()
 
 
 def _compare(column, op: str, value) -> ColumnElement[bool]:
@@ -693,6 +705,18 @@ def compile_filter(session: Session, spec: Any, *, target: str, on_date: date | 
     return stmt
 
 
+#: for the rest of the transaction: JIT compilation costs more than it saves on these one-pass counts,
+#: and the member counts' hash aggregates over ~250,000 households must not spill to disk
+COUNTING_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+
+
+def use_counting_settings(session: Session) -> None:
+    """Tune the current transaction for running compiled filters over the whole registry (``SET LOCAL``
+    of :data:`COUNTING_SETTINGS`, one round trip); callers running :func:`compile_filter`'s query
+    set-wise over a big registry should call it too."""
+    session.execute(select(*[func.set_config(k, v, True) for k, v in COUNTING_SETTINGS.items()]))
+
+
 def preview(session: Session, spec: Any, *, target: str, principal: Principal, by_level: int | str | None = None,
             on_date: date | None = None) -> dict[str, Any]:
     """How many ``target`` rows match and how they spread over the locations of one level
@@ -704,6 +728,7 @@ def preview(session: Session, spec: Any, *, target: str, principal: Principal, b
     names = level_names(session)
     level = resolve_level(session, by_level, field="by_level") if by_level not in (None, "") else min(1, len(names) - 1)
     compiler = _compiled(session, spec, target, on_date)
+    use_counting_settings(session)
     loc = compiler.location(())
     ancestor = loc.c.path[level + 1]
     inner = (select(ancestor.label("location_id"), func.count().label("n")).select_from(compiler.from_)
@@ -724,4 +749,5 @@ def preview(session: Session, spec: Any, *, target: str, principal: Principal, b
 
 
 __all__ = ["TARGETS", "OPS", "FieldDef", "available_fields", "extra_fields", "validate_filter", "compile_filter",
-           "preview", "parse_json", "raise_problems", "tenant_today"]
+           "preview", "parse_json", "raise_problems", "tenant_today",
+           "use_counting_settings", "COUNTING_SETTINGS"]

@@ -287,6 +287,17 @@ def test_nested_all_any_not(world):
     assert names(tenant, {"not": {"not": spec}}) == {"ana", "ivy", "cid"}
     # a missing value is false in a condition, so its negation is true
     assert names(tenant, {"not": leaf("household.size", "gte", 1)}) == {"hal", "ivy"}
+    # under a negation, every kind of missing value counts as "does not hold"
+    assert names(tenant, {"not": leaf("extra.disability", "eq", True)}) == ALL_PEOPLE - {"fay", "ivy"}
+    assert names(tenant, {"not": leaf("household.head.sex", "eq", "female")}) == {"hal", "ivy"}
+    assert names(tenant, {"not": leaf("household.extra.water", "in", ["tap"])}) == ALL_PEOPLE - {"fay", "gus"}
+    assert names(tenant, {"not": leaf("household.members", "gte", 2, where=leaf("age", "lt", 5))}) == \
+        {"fay", "gus", "hal", "ivy"}
+    assert names(tenant, {"not": leaf("members", "gte", 1, where=leaf("sex", "eq", "male"))},
+                 target="households") == {"H2", "H3"}  # gus is inactive: no active man in H2
+    assert names(tenant, {"not": leaf("head.location", "within", ["N"])}, target="households") == {"H3"}
+    assert names(tenant, {"any": [leaf("household.head.age", "gte", 70), leaf("household.size", "lt", 1)]}) == \
+        {"fay", "gus", "hal"}
     assert names(tenant, {"all": []}) == ALL_PEOPLE  # everyone (never the erased)
     assert names(tenant, {"any": []}) == set()
     assert names(tenant, {"all": [{"any": [leaf("extra.disability", "eq", True), leaf("age", "lt", 2)]},
