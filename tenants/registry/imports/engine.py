@@ -1,0 +1,731 @@
+"""The set-based import: ``COPY`` into a staging table, checks in SQL (and phones/national ids on
+every core in Python), then ``INSERT ... SELECT`` / ``UPDATE ... FROM`` into the registry tables.
+
+Everything runs in the caller's tenant transaction with ``search_path`` set to the tenant's
+schema for that transaction only (``SET LOCAL``); staging tables are temporary and dropped at the
+end. Problems are collected in ``pg_temp.imp_err`` (row, column, value, code, params) and copied
+into ``registry_import_problems``. Rows are never held as Python objects: only batches of
+phones and national ids travel to Python and back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from schemehost.platform.tenancy import quote_ident
+from schemehost.tenants.registry.imports import checks
+from schemehost.tenants.registry.imports.kinds import Column, KindSpec
+from schemehost.tenants.registry.imports.reader import FileProblem, Source
+from schemehost.tenants.registry.services._common import level_names
+from schemehost.tenants.registry.services.facilities import facility_levels_allowed
+from schemehost.tenants.registry.validation import name_search_sql, scheme_number_sql, scheme_pattern, tenant_country
+
+TRUE = ("true", "yes", "y", "t", "1", "oui", "o", "vrai")
+FALSE = ("false", "no", "n", "f", "0", "non", "faux")
+CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+@dataclass
+class Outcome:
+    """What a run found and did: counts and whether the rows were written."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    written: bool = False
+    #: seconds spent in each phase (staging, checks, python_checks, writing)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"\s+", "_", name.strip().lower())
+
+
+def map_header(spec: KindSpec, header: list[str], mapping: dict[str, str] | None) -> tuple[dict[str, int], list[tuple]]:
+    """Which file column holds each field (``{field: index}``) and the header's problems
+    (unknown, repeated or missing columns) as report rows."""
+    mapping = {_norm(k): _norm(v) for k, v in (mapping or {}).items()}
+    known = set(spec.names)
+    columns: dict[str, int] = {}
+    problems: list[tuple] = []
+    for i, raw in enumerate(header):
+        name = _norm(raw)
+        if not name:
+            continue  # an empty header cell (a trailing separator): the column is ignored
+        target = mapping.get(name, name)
+        if target not in known:
+            problems.append((1, raw, raw, "unknown_column", {"columns": spec.names}))
+        elif target in columns:
+            problems.append((1, raw, raw, "duplicate_column", {}))
+        else:
+            columns[target] = i
+    for col in spec.columns:
+        if col.required and col.name not in columns:
+            problems.append((1, col.name, None, "missing_column", {}))
+    return columns, problems
+
+
+class Staging:
+    """The staged file of one import run in the current transaction."""
+
+    def __init__(self, session: Session, spec: KindSpec, import_id: int, *, progress=None) -> None:
+        self.session, self.spec, self.import_id = session, spec, import_id
+        self.present: set[str] = set()
+        self.progress = progress or (lambda done, total=None: None)
+        self.total = 0
+        self.python_seconds = 0.0
+        self.laps: dict[str, float] = {}
+        self.mark = 0.0
+
+    # ---- plumbing ---------------------------------------------------------------------------------
+
+    def sql(self, statement: str, params: dict[str, Any] | None = None):
+        return self.session.execute(text(statement), params or {})
+
+    @property
+    def raw(self):
+        """The psycopg connection under the session (for COPY and server-side cursors)."""
+        return self.session.connection().connection.driver_connection
+
+    def begin(self) -> None:
+        schema = self.session.info["tenant_schema"]
+        quote_ident(schema)
+        self.session.connection()  # begins the transaction (and switches to the tenant's role)
+        self.sql(f"SET LOCAL search_path TO {quote_ident(schema)}")
+        self.sql("DROP TABLE IF EXISTS pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok CASCADE")
+        self.sql("CREATE TEMP TABLE imp_err (row int NOT NULL, col text, value text, code text NOT NULL, "
+                 "params jsonb NOT NULL DEFAULT '{}')")
+
+    def finish(self) -> None:
+        self.sql("DROP TABLE IF EXISTS pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok CASCADE")
+        self.sql("SET LOCAL search_path TO DEFAULT")
+
+    def problem(self, row: int, column: str | None, value: str | None, code: str, params: dict | None = None) -> None:
+        self.sql("INSERT INTO pg_temp.imp_err (row, col, value, code, params) VALUES (:r, :c, :v, :code, "
+                 "CAST(:p AS jsonb))", {"r": row, "c": column, "v": value, "code": code,
+                                         "p": json.dumps(params or {})})
+
+    # ---- loading ----------------------------------------------------------------------------------
+
+    def load(self, source: Source, mapping: dict[str, str] | None) -> bool:
+        """COPY the file into ``pg_temp.imp_raw`` and define ``pg_temp.imp`` (one row per data row,
+        fields trimmed, empty cells NULL). False when the header already makes the file unusable."""
+        columns, problems = map_header(self.spec, source.header, mapping)
+        for row, column, value, code, params in problems:
+            self.problem(row, column, value, code, params)
+        if problems:
+            return False
+        self.present = set(columns)
+        width = len(source.header)
+        cols = ", ".join(f"c{i} text" for i in range(width))
+        self.sql(f"CREATE TEMP TABLE imp_raw (rn bigserial, src int, {cols})")
+        target = ", ".join(([] if not source.numbered else ["src"]) + [f"c{i}" for i in range(width)])
+        delim = "E'\\t'" if source.delimiter == "\t" else _lit(source.delimiter)
+        copy = f"COPY pg_temp.imp_raw ({target}) FROM STDIN (FORMAT csv, DELIMITER {delim})"
+        import psycopg
+
+        try:
+            with self.raw.cursor() as cur, cur.copy(copy) as cp:
+                for block in source.rows:
+                    cp.write(block)
+        except psycopg.errors.DataError as err:
+            raise _copy_problem(err, source) from None
+        self.sql("ANALYZE pg_temp.imp_raw")
+        self.total = self.sql("SELECT count(*) FROM pg_temp.imp_raw").scalar_one()
+        if not self.total:
+            raise FileProblem("no_rows")
+        fields = []
+        for col in self.spec.columns:
+            if col.name in columns:
+                fields.append(f"nullif(btrim(c{columns[col.name]}), '') AS {col.name}")
+            else:
+                fields.append(f"NULL::text AS {col.name}")
+        self.sql(f"CREATE TEMP VIEW imp AS SELECT COALESCE(src, rn + 1)::int AS row, {', '.join(fields)} "
+                 "FROM pg_temp.imp_raw")
+        return True
+
+    # ---- checks -----------------------------------------------------------------------------------
+
+    def check_columns(self) -> None:
+        """One pass over the rows: required values, lengths, codes, dates, booleans, numbers, choices."""
+        checks_sql = []
+        for col in self.spec.columns:
+            if col.name not in self.present:
+                continue
+            code = _column_check(col)
+            if code is None:
+                continue
+            params = {"max": col.max_length} if col.max_length else {}
+            if col.choices:
+                params["choices"] = list(col.choices)
+            checks_sql.append(f"({_lit(col.name)}, {col.name}, {code}, CAST({_lit(json.dumps(params))} AS jsonb))")
+        if not checks_sql:
+            return
+        self.sql("INSERT INTO pg_temp.imp_err (row, col, value, code, params) "
+                 "SELECT i.row, c.col, c.value, c.code, c.params FROM pg_temp.imp i "
+                 f"CROSS JOIN LATERAL (VALUES {', '.join(checks_sql)}) AS c(col, value, code, params) "
+                 "WHERE c.code IS NOT NULL")
+
+    def check_duplicates(self, columns: tuple[str, ...], report: str) -> None:
+        """Rows repeating an earlier row's key (``columns``) inside the file."""
+        if not all(c in self.present for c in columns):
+            return
+        key = ", ".join(columns)
+        not_null = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+        self.sql(
+            "INSERT INTO pg_temp.imp_err (row, col, value, code, params) "
+            f"SELECT row, {_lit(report)}, {report}, 'duplicate_in_file', jsonb_build_object('first_row', first) "
+            f"FROM (SELECT row, {report}, min(row) OVER (PARTITION BY {key}) AS first FROM pg_temp.imp "
+            f"WHERE {not_null}) d WHERE row <> first")
+
+    def check_location(self, column: str, levels: list[int] | range, code: str) -> None:
+        """``column`` names an existing location at one of ``levels``."""
+        if column not in self.present:
+            return
+        allowed = ", ".join(str(n) for n in levels) or "-1"
+        self.sql(
+            "INSERT INTO pg_temp.imp_err (row, col, value, code, params) "
+            f"SELECT i.row, {_lit(column)}, i.{column}, "
+            f"CASE WHEN l.id IS NULL THEN 'unknown_location' ELSE {_lit(code)} END, '{{}}' "
+            f"FROM pg_temp.imp i LEFT JOIN locations l ON l.code = i.{column} "
+            f"WHERE i.{column} IS NOT NULL AND i.{column} ~ {_lit(CODE_PATTERN)} "
+            f"AND (l.id IS NULL OR l.level NOT IN ({allowed}))")
+
+    def bad_rows(self) -> int:
+        return self.sql("SELECT count(DISTINCT row) FROM pg_temp.imp_err").scalar_one()
+
+    def save_problems(self) -> int:
+        """Copy the collected problems into the import's report; returns how many."""
+        return self.sql(
+            "INSERT INTO registry_import_problems (import_id, row, \"column\", value, code, params) "
+            "SELECT :id, row, col, left(value, 500), code, params FROM pg_temp.imp_err "
+            "ORDER BY row, col NULLS FIRST", {"id": self.import_id}).rowcount
+
+    def ok_filter(self, alias: str = "i") -> str:
+        return f"NOT EXISTS (SELECT 1 FROM pg_temp.imp_err e WHERE e.row = {alias}.row)"
+
+
+def _valid_date(v: str) -> str:
+    """SQL: ``v`` (text) is an existing calendar date written YYYY-MM-DD (nested CASEs: SQL does
+    not promise to evaluate AND from left to right, and a cast of a non-date would fail)."""
+    return (f"(CASE WHEN {v} ~ '{DATE_PATTERN}' THEN CASE WHEN substr({v}, 6, 2)::int BETWEEN 1 AND 12 "
+            f"AND substr({v}, 1, 4)::int >= 1 THEN substr({v}, 9, 2)::int BETWEEN 1 AND "
+            f"extract(day FROM make_date(substr({v}, 1, 4)::int, substr({v}, 6, 2)::int, 1) "
+            f"+ interval '1 month - 1 day')::int ELSE false END ELSE false END)")
+
+
+def _date_after(a: str, b: str) -> str:
+    """SQL: both are valid dates and ``a`` is after ``b`` (``b`` may be an SQL date expression)."""
+    b_ok = _valid_date(b) if not b.startswith("current_") else "true"
+    b_val = f"{b}::date" if not b.startswith("current_") else b
+    return f"(CASE WHEN {_valid_date(a)} AND {b_ok} THEN {a}::date > {b_val} ELSE false END)"
+
+
+def _choices(col: Column) -> list[str]:
+    return [str(c) for c in col.choices] + list(col.synonyms)
+
+
+def _column_check(col: Column) -> str | None:
+    """SQL: the problem code of one cell of ``col`` (NULL when it is fine)."""
+    v = col.name
+    whens = []
+    if col.required:
+        whens.append(f"WHEN {v} IS NULL THEN 'required'")
+    if col.max_length and col.type in ("text", "code"):
+        whens.append(f"WHEN length({v}) > {col.max_length} THEN 'too_long'")
+    if col.type == "code":
+        whens.append(f"WHEN {v} !~ {_lit(CODE_PATTERN)} THEN 'invalid_code'")
+    elif col.type == "date":
+        whens.append(f"WHEN NOT {_valid_date(v)} THEN 'invalid_date'")
+    elif col.type == "bool":
+        whens.append(f"WHEN lower({v}) NOT IN ({', '.join(map(_lit, TRUE + FALSE))}) THEN 'invalid_boolean'")
+    elif col.type == "int":
+        digits = 15 if col.name == "price" else 9
+        whens.append(f"WHEN {v} !~ '^[0-9]{{1,{digits}}}$' THEN 'invalid_number'")
+    elif col.type == "enum":
+        whens.append(f"WHEN lower({v}) NOT IN ({', '.join(map(_lit, _choices(col)))}) THEN 'invalid_choice'")
+    if not whens:
+        return None
+    return f"CASE {' '.join(whens)} END"
+
+
+def value_sql(col: Column, expr: str | None = None) -> str:
+    """SQL: the checked cell of ``col`` converted to its column's type."""
+    v = expr or col.name
+    if col.type == "date":
+        return f"({v})::date"
+    if col.type == "bool":
+        return f"(lower({v}) IN ({', '.join(map(_lit, TRUE))}))"
+    if col.type == "int":
+        return f"({v})::bigint"
+    if col.type == "enum":
+        cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(val)}" for k, val in col.synonyms.items())
+        return f"(CASE lower({v}) {cases} ELSE lower({v}) END)" if cases else f"lower({v})"
+    return v
+
+
+def _copy_problem(err, source: Source) -> FileProblem:
+    """A row PostgreSQL's CSV reader refused, as a report row (its spreadsheet row number)."""
+    context = getattr(err.diag, "context", None) or ""
+    primary = getattr(err.diag, "message_primary", None) or ""
+    match = re.search(r"line (\d+)", context)
+    row = int(match.group(1)) + (0 if source.numbered else 1) if match else 0
+    if "extra data" in primary:
+        code = "too_many_fields"
+    elif "missing data" in primary:
+        code = "too_few_fields"
+    elif "unterminated" in primary:
+        code = "unterminated_quote"
+    else:
+        code = "unreadable_row"
+    return FileProblem(code, row=row, expected=len(source.header))
+
+
+# ---- the kinds ----------------------------------------------------------------------------------------
+
+
+def run(session: Session, spec: KindSpec, import_id: int, source: Source, *, mapping: dict[str, str] | None,
+        dry_run: bool, valid_only: bool, progress=None) -> Outcome:
+    """Stage, check and (unless ``dry_run``, or problems in all-or-nothing mode) write the rows.
+
+    Raises :class:`FileProblem` when the file cannot be read; the caller rolls back and reports it."""
+    st = Staging(session, spec, import_id, progress=progress)
+    st.begin()
+    outcome = Outcome()
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        outcome.timings[name] = round(now - clock[0], 3)
+        clock[0] = now
+
+    loaded = st.load(source, mapping)
+    lap("staging")
+    if not loaded:
+        st.save_problems()
+        outcome.counts = {"rows": 0, "valid": 0, "invalid": 0}
+        st.finish()
+        return outcome
+    st.progress(0, st.total)
+    st.check_columns()
+    CHECKS[spec.kind](st)
+    invalid = st.bad_rows()
+    lap("checks")
+    outcome.timings["python_checks"] = st.python_seconds
+    outcome.counts = {"rows": st.total, "valid": st.total - invalid, "invalid": invalid}
+    st.save_problems()
+    if dry_run or (invalid and not valid_only):
+        st.finish()
+        return outcome
+    outcome.counts.update(APPLY[spec.kind](st))
+    lap("writing")
+    outcome.timings.update(st.laps)
+    outcome.written = True
+    outcome.counts["unchanged"] = outcome.counts["valid"] - outcome.counts.get("created", 0) \
+        - outcome.counts.get("updated", 0)
+    st.progress(st.total, st.total)
+    st.finish()
+    return outcome
+
+
+def _lowest(session: Session) -> int:
+    return len(level_names(session)) - 1
+
+
+# locations -----------------------------------------------------------------------------------------
+
+
+def _check_locations(st: Staging) -> None:
+    names = level_names(st.session)
+    st.check_duplicates(("code",), "code")
+    # depth of every row: from rows under an existing location (or at the top) down through the file
+    st.sql("""
+        CREATE TEMP TABLE imp_ok AS
+        WITH RECURSIVE good AS (
+            SELECT i.* FROM pg_temp.imp i WHERE NOT EXISTS (SELECT 1 FROM pg_temp.imp_err e WHERE e.row = i.row)
+        ), t AS (
+            SELECT g.row, g.code, COALESCE(p.level + 1, 0) AS depth, 0 AS steps
+              FROM good g LEFT JOIN locations p ON p.code = g.parent
+             WHERE g.parent IS NULL OR p.id IS NOT NULL
+            UNION ALL
+            SELECT g.row, g.code, t.depth + 1, t.steps + 1
+              FROM good g JOIN t ON g.parent = t.code
+             WHERE NOT EXISTS (SELECT 1 FROM locations x WHERE x.code = g.parent) AND t.steps < 16
+        )
+        SELECT DISTINCT ON (row) row, code, depth FROM t ORDER BY row, depth
+    """)
+    st.sql("""
+        INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+        SELECT i.row, 'parent', i.parent, 'unknown_parent', '{}' FROM pg_temp.imp i
+         WHERE i.parent IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_temp.imp_ok o WHERE o.row = i.row)
+           AND NOT EXISTS (SELECT 1 FROM pg_temp.imp_err e WHERE e.row = i.row)
+    """)
+    st.sql(f"""
+        INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+        SELECT i.row, 'parent', i.parent, 'too_deep', jsonb_build_object('levels', {len(names)})
+          FROM pg_temp.imp i JOIN pg_temp.imp_ok o ON o.row = i.row WHERE o.depth >= {len(names)}
+    """)
+    # an existing location keeps its place: importing never moves one
+    st.sql("""
+        INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+        SELECT i.row, 'parent', i.parent, 'cannot_move', jsonb_build_object('current', p.code)
+          FROM pg_temp.imp i JOIN locations l ON l.code = i.code LEFT JOIN locations p ON p.id = l.parent_id
+         WHERE p.code IS DISTINCT FROM i.parent AND %s
+    """ % ("true" if "parent" in st.present else "false"))
+    if "level" in st.present:
+        cases = " ".join(f"WHEN {n} THEN {_lit(name)}" for n, name in enumerate(names))
+        st.sql(f"""
+            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+            SELECT i.row, 'level', i.level, 'wrong_level', jsonb_build_object('expected', CASE o.depth {cases} END)
+              FROM pg_temp.imp i JOIN pg_temp.imp_ok o ON o.row = i.row
+             WHERE i.level IS NOT NULL AND o.depth < {len(names)}
+               AND lower(i.level) IS DISTINCT FROM lower(CASE o.depth {cases} END)
+               AND i.level IS DISTINCT FROM o.depth::text
+        """)
+
+
+def _apply_locations(st: Staging) -> dict[str, int]:
+    spec = st.spec
+    pop = [c for c in ("male_population", "female_population", "other_population", "families") if c in st.present]
+    sets = ", ".join(["name = v.name"] + [f"{c} = v.{c}" for c in pop] + ["updated_at = now()"])
+    vals = ", ".join(["i.name"] + [f"{value_sql(spec.column(c), 'i.' + c)} AS {c}" for c in pop])
+    distinct = " OR ".join(["l.name IS DISTINCT FROM v.name"] + [f"l.{c} IS DISTINCT FROM v.{c}" for c in pop])
+    updated = st.sql(f"""
+        UPDATE locations l SET {sets}
+          FROM (SELECT i.code, {vals} FROM pg_temp.imp i WHERE {st.ok_filter()}) v
+         WHERE l.code = v.code AND ({distinct})
+    """).rowcount
+    created = 0
+    max_depth = st.sql("SELECT coalesce(max(depth), -1) FROM pg_temp.imp_ok").scalar_one()
+    pop_cols = "".join(f", {c}" for c in pop)
+    pop_vals = "".join(f", {value_sql(spec.column(c), 'i.' + c)} AS {c}" for c in pop)
+    for depth in range(max_depth + 1):  # parents before children
+        created += st.sql(f"""
+            INSERT INTO locations (id, code, name, level, parent_id, path{pop_cols})
+            SELECT n.id, n.code, n.name, {depth}, n.parent_id, n.parent_path || n.id{pop_cols}
+              FROM (SELECT nextval('locations_id_seq')::int AS id, i.code, i.name, p.id AS parent_id,
+                           COALESCE(p.path, ARRAY[]::int[]) AS parent_path{pop_vals}
+                      FROM pg_temp.imp i
+                      JOIN pg_temp.imp_ok o ON o.row = i.row AND o.depth = {depth}
+                      LEFT JOIN locations p ON p.code = i.parent
+                     WHERE {st.ok_filter()} AND NOT EXISTS (SELECT 1 FROM locations x WHERE x.code = i.code)
+                     ORDER BY i.row) n
+        """).rowcount
+    return {"created": created, "updated": updated}
+
+
+# facilities ----------------------------------------------------------------------------------------
+
+
+def _check_facilities(st: Staging) -> None:
+    st.check_duplicates(("code",), "code")
+    st.check_location("location", facility_levels_allowed(level_names(st.session)), "wrong_facility_level")
+    if {"contract_start", "contract_end"} <= st.present:
+        st.sql(f"""
+            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+            SELECT row, 'contract_end', contract_end, 'end_before_start', '{{}}' FROM pg_temp.imp
+             WHERE {_date_after('contract_start', 'contract_end')}
+        """)
+
+
+def _upsert(st: Staging, table: str, key: str, fields: dict[str, str], *, insert_only: dict[str, str] | None = None,
+            join: str = "", source_filter: str = "") -> dict[str, int]:
+    """Update the existing rows (matched on ``key``) whose values differ, insert the others.
+    ``fields``: column -> SQL over ``i`` (the staged row) and whatever ``join`` brings."""
+    cols = list(fields)
+    select_list = ", ".join(f"{expr} AS {col}" for col, expr in fields.items())
+    src = f"SELECT i.row, {select_list} FROM pg_temp.imp i {join} WHERE {st.ok_filter()} {source_filter}"
+    sets = ", ".join(f"{c} = v.{c}" for c in cols if c != key)
+    distinct = " OR ".join(f"t.{c} IS DISTINCT FROM v.{c}" for c in cols if c != key)
+    updated = st.sql(f"UPDATE {table} t SET {sets}, updated_at = now() FROM ({src}) v "
+                     f"WHERE t.{key} = v.{key} AND ({distinct})").rowcount
+    extra = insert_only or {}
+    all_cols = cols + list(extra)
+    created = st.sql(
+        f"INSERT INTO {table} ({', '.join(all_cols)}) SELECT {', '.join(['v.' + c for c in cols] + list(extra.values()))} "
+        f"FROM ({src}) v WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE x.{key} = v.{key}) ORDER BY v.row"
+    ).rowcount
+    return {"created": created, "updated": updated}
+
+
+def _field(st: Staging, name: str, default: str | None = None, expr: str | None = None) -> str | None:
+    """SQL for a field in the upsert: the converted cell, or ``default`` when the column is absent
+    (None: leave the column out, so updates keep what is stored)."""
+    if name not in st.present:
+        return default
+    return expr or value_sql(st.spec.column(name), "i." + name)
+
+
+def _fields(st: Staging, items: dict[str, tuple[str | None, str | None]]) -> dict[str, str]:
+    out = {}
+    for name, (default, expr) in items.items():
+        sql = _field(st, name, default, expr)
+        if sql is not None:
+            out[name] = sql
+    return out
+
+
+def _apply_facilities(st: Staging) -> dict[str, int]:
+    fields = _fields(st, {
+        "code": (None, "i.code"), "name": (None, "i.name"), "level": (None, None), "care_type": (None, None),
+        "location_id": (None, "l.id"), "contract_start": (None, None), "contract_end": (None, None),
+        "status": (None, "COALESCE(lower(i.status), 'active')"),
+    })
+    fields["location_id"] = "l.id"
+    return _upsert(st, "health_facilities", "code", fields, join="JOIN locations l ON l.code = i.location")
+
+
+# households ----------------------------------------------------------------------------------------
+
+
+def _check_households(st: Staging) -> None:
+    st.check_duplicates(("external_id",), "external_id")
+    st.check_location("village", [_lowest(st.session)], "not_a_village")
+
+
+def _apply_households(st: Staging) -> dict[str, int]:
+    fields = _fields(st, {"external_id": (None, "i.external_id"), "address": (None, None),
+                          "status": (None, "COALESCE(lower(i.status), 'active')")})
+    fields["location_id"] = "l.id"
+    return _upsert(st, "households", "external_id", fields, join="JOIN locations l ON l.code = i.village")
+
+
+# prices --------------------------------------------------------------------------------------------
+
+
+def _check_prices(st: Staging) -> None:
+    st.check_duplicates(("price_list", "entry"), "entry")
+    for column, table, code in (("price_list", "price_lists", "unknown_price_list"),
+                                ("entry", "catalogue_entries", "unknown_entry")):
+        st.sql(f"""
+            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+            SELECT i.row, {_lit(column)}, i.{column}, {_lit(code)}, '{{}}' FROM pg_temp.imp i
+             WHERE i.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.code = i.{column})
+        """)
+
+
+def _apply_prices(st: Staging) -> dict[str, int]:
+    src = (f"SELECT i.row, p.id AS price_list_id, c.id AS entry_id, i.price::bigint AS price FROM pg_temp.imp i "
+           f"JOIN price_lists p ON p.code = i.price_list JOIN catalogue_entries c ON c.code = i.entry "
+           f"WHERE {st.ok_filter()}")
+    updated = st.sql(f"UPDATE price_list_lines t SET price = v.price FROM ({src}) v WHERE "
+                     "t.price_list_id = v.price_list_id AND t.entry_id = v.entry_id AND t.price <> v.price").rowcount
+    created = st.sql(f"INSERT INTO price_list_lines (price_list_id, entry_id, price) SELECT v.price_list_id, "
+                     f"v.entry_id, v.price FROM ({src}) v WHERE NOT EXISTS (SELECT 1 FROM price_list_lines t "
+                     "WHERE t.price_list_id = v.price_list_id AND t.entry_id = v.entry_id) ORDER BY v.row").rowcount
+    return {"created": created, "updated": updated}
+
+
+# individuals ---------------------------------------------------------------------------------------
+
+
+def _python_checks(st: Staging) -> None:
+    """Phones to E.164 and national ids to their compact form, on every core; results in
+    ``pg_temp.imp_py``, refusals in ``pg_temp.imp_err``."""
+    st.sql("CREATE TEMP TABLE imp_py (row int PRIMARY KEY, phone text, national_id text)")
+    wanted = [c for c in ("phone", "national_id") if c in st.present]
+    if not wanted:
+        return
+    country = tenant_country(st.session)
+    phone = "phone" if "phone" in st.present else "NULL"
+    nid = "national_id" if "national_id" in st.present else "NULL"
+    where = " OR ".join(f"{c} IS NOT NULL" for c in wanted)
+    total = st.total
+    raw = st.raw
+    reader = raw.cursor(name="imp_python_checks")
+    reader.itersize = checks.BATCH
+
+    def batches():
+        reader.execute(f"SELECT row, {phone}, {nid} FROM pg_temp.imp WHERE {where} ORDER BY row")
+        while True:
+            rows = reader.fetchmany(checks.BATCH)
+            if not rows:
+                return
+            yield rows
+
+    done = 0
+    started = time.perf_counter()
+    try:
+        with raw.cursor() as cur:
+            for rows, problems in checks.run_checks(country, batches(), total=total):
+                with cur.copy("COPY pg_temp.imp_py (row, phone, national_id) FROM STDIN") as cp:
+                    for row in rows:
+                        cp.write_row(row)
+                if problems:
+                    with cur.copy("COPY pg_temp.imp_err (row, col, value, code, params) FROM STDIN") as cp:
+                        for row, column, value, code, reason in problems:
+                            cp.write_row((row, column, value, code, json.dumps({"reason": reason})))
+                done += len(rows)
+                st.progress(min(done, total), total)
+    finally:
+        reader.close()
+    st.sql("ANALYZE pg_temp.imp_py")
+    st.python_seconds = round(time.perf_counter() - started, 3)
+
+
+def _check_individuals(st: Staging) -> None:
+    lowest = _lowest(st.session)
+    st.check_duplicates(("external_id",), "external_id")
+    st.check_location("village", [lowest], "not_a_village")
+    if "birth_date" in st.present:
+        st.sql(f"""
+            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+            SELECT row, 'birth_date', birth_date, 'future_date', '{{}}' FROM pg_temp.imp
+             WHERE {_date_after('birth_date', 'current_date')}
+        """)
+    if {"household_external_id", "relationship"} <= st.present:
+        st.sql("""
+            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+            SELECT row, 'relationship', relationship, 'second_head', jsonb_build_object('first_row', first)
+              FROM (SELECT row, relationship, min(row) OVER (PARTITION BY household_external_id) AS first
+                      FROM pg_temp.imp WHERE lower(relationship) = 'head' AND household_external_id IS NOT NULL) d
+             WHERE row <> first
+        """)
+        st.sql("""
+            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+            SELECT i.row, 'relationship', i.relationship, 'household_has_head', jsonb_build_object('head', o.external_id)
+              FROM pg_temp.imp i JOIN households h ON h.external_id = i.household_external_id
+              JOIN individuals o ON o.id = h.head_id
+             WHERE lower(i.relationship) = 'head' AND o.external_id IS DISTINCT FROM i.external_id
+        """)
+    if "scheme_number" in st.present:
+        st.check_duplicates(("scheme_number",), "scheme_number")
+        st.sql("""
+            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+            SELECT i.row, 'scheme_number', i.scheme_number, 'scheme_number_taken',
+                   jsonb_build_object('id', t.id, 'external_id', t.external_id)
+              FROM pg_temp.imp i JOIN individuals t ON t.scheme_number = i.scheme_number
+             WHERE t.external_id IS DISTINCT FROM i.external_id
+        """)
+    _python_checks(st)
+    if "national_id" in st.present:
+        # exact duplicates: one national id, one person (inside the file, and against the registry)
+        st.sql("""
+            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+            SELECT row, 'national_id', national_id, 'duplicate_national_id', jsonb_build_object('first_row', first)
+              FROM (SELECT row, national_id, min(row) OVER (PARTITION BY national_id) AS first
+                      FROM pg_temp.imp_py WHERE national_id IS NOT NULL) d
+             WHERE row <> first
+        """)
+        st.sql("""
+            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+            SELECT i.row, 'national_id', i.national_id, 'national_id_taken',
+                   jsonb_build_object('id', t.id, 'scheme_number', t.scheme_number, 'external_id', t.external_id)
+              FROM pg_temp.imp_py p JOIN pg_temp.imp i ON i.row = p.row
+              JOIN individuals t ON t.national_id = p.national_id
+             WHERE t.external_id IS DISTINCT FROM i.external_id
+        """)
+
+
+def _apply_individuals(st: Staging) -> dict[str, int]:
+    spec = st.spec
+    present = st.present
+    has_hh = "household_external_id" in present
+    # the checked rows, converted once (every later step reads this table)
+    cols = {
+        "external_id": "i.external_id",
+        "hh": "i.household_external_id" if has_hh else "NULL::text",
+        "given_name": "i.given_name", "family_name": "i.family_name", "other_names": "i.other_names",
+        "sex": value_sql(spec.column("sex"), "i.sex"),
+        "birth_date": "i.birth_date::date",
+        "location_id": "l.id",
+        "phone": "p.phone", "national_id": "p.national_id",
+        "relationship": value_sql(spec.column("relationship"), "i.relationship"),
+        "birth_date_estimated": value_sql(spec.column("birth_date_estimated"), "i.birth_date_estimated"),
+        "status": "lower(i.status)", "scheme_number": "i.scheme_number",
+    }
+    st.mark = time.perf_counter()
+    st.sql("DROP TABLE IF EXISTS pg_temp.imp_ok")
+    st.sql(f"CREATE TEMP TABLE imp_ok AS SELECT i.row, {', '.join(f'{e} AS {c}' for c, e in cols.items())} "
+           "FROM pg_temp.imp i JOIN locations l ON l.code = i.village LEFT JOIN pg_temp.imp_py p ON p.row = i.row "
+           f"WHERE {st.ok_filter()}")
+    st.sql("ANALYZE pg_temp.imp_ok")
+    households = 0
+    if has_hh:
+        # households named by the file and not known yet: in the head's village (else the first member's)
+        households = st.sql("""
+            INSERT INTO households (external_id, location_id)
+            SELECT DISTINCT ON (o.hh) o.hh, o.location_id FROM pg_temp.imp_ok o
+             WHERE o.hh IS NOT NULL AND NOT EXISTS (SELECT 1 FROM households h WHERE h.external_id = o.hh)
+             ORDER BY o.hh, (o.relationship = 'head') DESC NULLS LAST, o.row
+        """).rowcount
+    st.progress(st.total // 2, st.total)
+    st.laps["households"] = round(time.perf_counter() - st.mark, 3)
+    st.mark = time.perf_counter()
+    name_search = name_search_sql("v.given_name", "v.family_name", "v.other_names")
+    # what the file sets on an existing person: every column it has (absent ones stay as stored)
+    keep = {"household_id": has_hh, "relationship": "relationship" in present,
+            "other_names": "other_names" in present, "phone": "phone" in present,
+            "national_id": "national_id" in present,
+            "birth_date_estimated": "birth_date_estimated" in present, "status": "status" in present}
+    values = {"given_name": "v.given_name", "family_name": "v.family_name", "sex": "v.sex",
+              "birth_date": "v.birth_date", "location_id": "v.location_id", "household_id": "h.id",
+              "relationship": "v.relationship", "other_names": "v.other_names", "phone": "v.phone",
+              "national_id": "v.national_id", "birth_date_estimated": "COALESCE(v.birth_date_estimated, false)",
+              "status": "COALESCE(v.status, 'active')"}
+    updating = {c: e for c, e in values.items() if keep.get(c, True)}
+    set_sql = ", ".join(f"{c} = {e}" for c, e in updating.items())
+    differs = " OR ".join(f"t.{c} IS DISTINCT FROM {e}" for c, e in updating.items())
+    updated = st.sql(f"""
+        UPDATE individuals t SET {set_sql}, name_search = {name_search}, updated_at = now()
+          FROM pg_temp.imp_ok v LEFT JOIN households h ON h.external_id = v.hh
+         WHERE t.external_id = v.external_id AND ({differs})
+    """).rowcount
+    number = scheme_number_sql(scheme_pattern(st.session))
+    created = st.sql(f"""
+        INSERT INTO individuals (external_id, household_id, relationship, given_name, family_name, other_names,
+                                 name_search, sex, birth_date, birth_date_estimated, national_id, scheme_number,
+                                 phone, location_id, status)
+        SELECT v.external_id, h.id, v.relationship, v.given_name, v.family_name, v.other_names, {name_search},
+               v.sex, v.birth_date, COALESCE(v.birth_date_estimated, false), v.national_id,
+               COALESCE(v.scheme_number, {number}), v.phone, v.location_id, COALESCE(v.status, 'active')
+          FROM pg_temp.imp_ok v LEFT JOIN households h ON h.external_id = v.hh
+         WHERE NOT EXISTS (SELECT 1 FROM individuals t WHERE t.external_id = v.external_id)
+         ORDER BY v.row
+    """).rowcount
+    if has_hh and "relationship" in present:
+        st.sql("""
+            UPDATE households h SET head_id = t.id, updated_at = now()
+              FROM pg_temp.imp_ok v JOIN individuals t ON t.external_id = v.external_id
+             WHERE v.relationship = 'head' AND h.external_id = v.hh AND h.head_id IS DISTINCT FROM t.id
+        """)
+    st.laps["people"] = round(time.perf_counter() - st.mark, 3)
+    st.mark = time.perf_counter()
+    _flag_duplicates(st)
+    st.laps["duplicate_flags"] = round(time.perf_counter() - st.mark, 3)
+    return {"created": created, "updated": updated, "households_created": households}
+
+
+def _flag_duplicates(st: Staging) -> None:
+    """Hand the imported people to the probable-duplicate check (set-wise, in batches of ids read
+    through a server-side cursor)."""
+    try:
+        from schemehost.tenants.registry.services.duplicates import flag_probable_duplicates
+    except ImportError:
+        return  # the deduplication service is not installed in this build
+    reader = st.raw.cursor(name="imp_flag_ids")
+    try:
+        reader.execute("SELECT t.id FROM pg_temp.imp_ok v JOIN individuals t ON t.external_id = v.external_id")
+        while True:
+            ids = [r[0] for r in reader.fetchmany(20000)]
+            if not ids:
+                return
+            flag_probable_duplicates(st.session, ids)
+    finally:
+        reader.close()
+
+
+CHECKS = {"locations": _check_locations, "facilities": _check_facilities, "households": _check_households,
+          "individuals": _check_individuals, "prices": _check_prices}
+APPLY = {"locations": _apply_locations, "facilities": _apply_facilities, "households": _apply_households,
+         "individuals": _apply_individuals, "prices": _apply_prices}
