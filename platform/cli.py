@@ -86,6 +86,9 @@ def _register() -> None:
     from schemehost.tenants.identity.clients_cli import clients
 
     main.add_command(clients)
+    from schemehost.tenants.registry.imports_cli import registry
+
+    main.add_command(registry)
     from schemehost.platform.demo import demo, serve
 
     main.add_command(demo)

@@ -6,11 +6,13 @@ from schemehost.tenants.identity.models import (AuditEntry, OAuthClient, OAuthTo
                                                 SsoProvider, SupportSession, UserLocation, UserRole, UserToken)
 from schemehost.tenants.registry.models import CatalogueEntry, HealthFacility, Location, PriceList, PriceListLine
 from schemehost.tenants.registry.people import Consent, DuplicateFlag, Household, Individual
+from schemehost.tenants.registry.imports.models import RegistryImport, RegistryImportChunk, RegistryImportProblem
 
 __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthToken", "RecoveryCode", "Role",
            "SsoProvider", "SupportSession", "UserLocation", "UserRole", "UserToken",
            "CatalogueEntry", "HealthFacility", "Location", "PriceList", "PriceListLine",
-           "Consent", "DuplicateFlag", "Household", "Individual"]
+           "Consent", "DuplicateFlag", "Household", "Individual",
+           "RegistryImport", "RegistryImportChunk", "RegistryImportProblem"]
 
 
 def unscoped_metadata():

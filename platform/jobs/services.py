@@ -32,6 +32,7 @@ log = logging.getLogger("schemehost.jobs")
 #: Modules that register job handlers when imported. Others append to this list;
 #: the worker imports all of them at start, ``run_job``/``create_job`` on first need.
 JOB_MODULES: list[str] = ["schemehost.provisioning.tasks"]
+JOB_MODULES.append("schemehost.tenants.registry.imports.tasks")
 
 Handler = Callable[["JobContext"], "dict[str, Any] | None"]
 _HANDLERS: dict[str, Handler] = {}

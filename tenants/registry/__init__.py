@@ -19,6 +19,10 @@ def init_app(app: Flask) -> None:
     register_location_expander(expand_locations)
     api.init_app(app)
     views.init_app(app)
+    from schemehost.tenants.registry import imports_api, imports_views  # import and export (R2)
+
+    imports_api.init_app(app)
+    imports_views.init_app(app)
     from schemehost.tenants.registry import eligibility_api  # eligibility filters: API and console page (R3)
     eligibility_api.init_app(app)
     from schemehost.tenants.registry import people_api, people_views  # households, individuals (R1)
