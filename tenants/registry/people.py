@@ -120,6 +120,9 @@ class Individual(TimestampMixin, TenantBase):
               postgresql_ops={"name_search": "shared.gin_trgm_ops"}),
         Index("ix_individuals_phone", "phone", postgresql_where=text("phone IS NOT NULL")),
         Index("ix_individuals_birth_date", "birth_date"),
+        # household sizes and member counts of eligibility filters, read from the index alone (decision 0116)
+        Index("ix_individuals_active_members", "household_id", "birth_date",
+              postgresql_where=text("status = 'active'")),
     )
 
 

@@ -69,6 +69,8 @@ def upgrade() -> None:
                           ondelete='SET NULL')
     op.execute("CREATE SEQUENCE scheme_number_seq")
     op.create_index('ix_individuals_birth_date', 'individuals', ['birth_date'], unique=False)
+    op.create_index('ix_individuals_active_members', 'individuals', ['household_id', 'birth_date'], unique=False,
+                    postgresql_where=sa.text("status = 'active'"))
     op.create_index(op.f('ix_individuals_household_id'), 'individuals', ['household_id'], unique=False)
     op.create_index(op.f('ix_individuals_location_id'), 'individuals', ['location_id'], unique=False)
     op.create_index('ix_individuals_name_search', 'individuals', ['name_search'], unique=False, postgresql_using='gin', postgresql_ops={'name_search': 'shared.gin_trgm_ops'})
@@ -120,6 +122,8 @@ def downgrade() -> None:
     op.drop_index('ix_individuals_name_search', table_name='individuals', postgresql_using='gin', postgresql_ops={'name_search': 'shared.gin_trgm_ops'})
     op.drop_index(op.f('ix_individuals_location_id'), table_name='individuals')
     op.drop_index(op.f('ix_individuals_household_id'), table_name='individuals')
+    op.drop_index('ix_individuals_active_members', table_name='individuals',
+                  postgresql_where=sa.text("status = 'active'"))
     op.drop_index('ix_individuals_birth_date', table_name='individuals')
     op.drop_constraint('fk_households_head_id_individuals', 'households', type_='foreignkey')
     op.execute("DROP SEQUENCE scheme_number_seq")
