@@ -34,6 +34,23 @@
     return {all: all};
   }
 
+  // JSON with Python's separators (", " and ": ")
+  function compact(v) {
+    if (Array.isArray(v)) { return "[" + v.map(compact).join(", ") + "]"; }
+    if (v && typeof v === "object") {
+      return "{" + Object.keys(v).map(function (k) { return JSON.stringify(k) + ": " + compact(v[k]); }).join(", ") + "}";
+    }
+    return JSON.stringify(v);
+  }
+
+  // the same layout as pretty() in eligibility_views.py: one condition per line
+  function pretty(spec) {
+    var key = spec.all ? "all" : "any";
+    var items = spec[key] || [];
+    if (!items.length) { return JSON.stringify(spec); }
+    return "{\"" + key + "\": [\n  " + items.map(compact).join(",\n  ") + "\n]}";
+  }
+
   function preview() {
     var data = new FormData(form);
     data.set("action", "preview");
@@ -54,7 +71,7 @@
 
   document.getElementById("build").addEventListener("click", function (event) {
     event.preventDefault();
-    textarea.value = JSON.stringify(buildQuick(), null, 2);
+    textarea.value = pretty(buildQuick());
     preview();
   });
   form.addEventListener("submit", function (event) {

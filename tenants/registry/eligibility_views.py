@@ -67,6 +67,19 @@ def quick_filter(target: str, form) -> dict[str, Any]:
     return {"all": conditions}
 
 
+def pretty(spec: Any) -> str:
+    """A filter as readable JSON: a top-level all/any with one condition per line (as ``pretty`` in
+    eligibility.js), anything else indented."""
+    if isinstance(spec, dict) and len(spec) == 1:
+        key, items = next(iter(spec.items()))
+        if key in ("all", "any") and isinstance(items, list):
+            if not items:
+                return json.dumps(spec)
+            lines = ",\n  ".join(json.dumps(item, ensure_ascii=False) for item in items)
+            return f'{{"{key}": [\n  {lines}\n]}}'
+    return json.dumps(spec, indent=2, ensure_ascii=False)
+
+
 def _result_html(target: str, result: dict | None, problems: dict) -> str:
     count = result["count"] if result else 0
     headline = None
@@ -90,7 +103,7 @@ def page():
     by_level = by_level if by_level is not None and by_level < len(names) else min(1, len(names) - 1)
     text = form.get("filter")
     if text is None:
-        text = json.dumps(EXAMPLE, indent=2)
+        text = pretty(EXAMPLE)
     problems: dict[str, list[str]] = {}
     result = None
     on_date = None
@@ -101,7 +114,7 @@ def page():
             problems["on_date"] = [_("expected a date (YYYY-MM-DD)")]
     if request.method == "POST":
         if form.get("action") == "build":
-            text = json.dumps(quick_filter(target, form), indent=2)
+            text = pretty(quick_filter(target, form))
         spec, problems_json = el.parse_json(text)
         problems.update(problems_json)
         if not problems:

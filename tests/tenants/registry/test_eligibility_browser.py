@@ -65,10 +65,9 @@ def test_build_a_filter_and_see_the_live_preview(page, make_tenant, tenant_user)
     expect(result.locator("#headline")).to_have_text("1 individual qualifies")
     expect(result.locator("#breakdown")).to_contain_text("Riverside")
     expect(page.get_by_label("Filter (JSON)")).to_have_value(
-        '{\n  "all": [\n    {\n      "field": "sex",\n      "op": "eq",\n      "value": "female"\n    },\n'
-        '    {\n      "field": "age",\n      "op": "between",\n      "value": [\n        15,\n        49\n      ]\n'
-        '    },\n    {\n      "field": "location",\n      "op": "within",\n      "value": [\n        "N"\n      ]\n'
-        '    }\n  ]\n}')
+        '{"all": [\n  {"field": "sex", "op": "eq", "value": "female"},\n'
+        '  {"field": "age", "op": "between", "value": [15, 49]},\n'
+        '  {"field": "location", "op": "within", "value": ["N"]}\n]}')
 
     # typing in the JSON box updates the preview by itself
     page.get_by_label("Filter (JSON)").fill('{"field": "sex", "op": "eq", "value": "female"}')
