@@ -47,6 +47,7 @@ from schemehost.tenants.registry.models import Location
 from schemehost.tenants.registry.people import Household, Individual, PersonStatus, Relationship, Sex
 from schemehost.tenants.registry.services._common import level_names
 from schemehost.tenants.registry.services.locations import level_name, resolve_level
+from schemehost.tenants.registry.validation import registry_settings
 
 TARGETS = ("individuals", "households")
 #: limits that keep one filter a reasonable query
@@ -154,8 +155,7 @@ def _schema_type(prop: Any) -> tuple[str | None, tuple, str | None]:
 def extra_fields(session: Session) -> dict[str, dict[str, FieldDef | None]]:
     """The tenant's extra fields by kind (``individual``, ``household``) and name, typed from the JSON
     Schemas in the ``registry`` setting (``extra_fields``); None for a property that cannot be filtered."""
-    value = session.execute(select(Setting.value).where(Setting.key == "registry")).scalar_one_or_none()
-    schemas = value.get("extra_fields") if isinstance(value, dict) else None
+    schemas = registry_settings(session).get("extra_fields")
     out: dict[str, dict[str, FieldDef | None]] = {"individual": {}, "household": {}}
     for kind in out:
         schema = schemas.get(kind) if isinstance(schemas, dict) else None
@@ -422,6 +422,8 @@ def parse_json(text: str) -> tuple[Any, Problems]:
     the JSON breaks."""
     try:
         return json.loads(text), {}
+    except RecursionError:
+        return None, {"filter": [_("Nested too deep (at most %(n)d levels).", n=MAX_DEPTH)]}
     except ValueError as err:
         line, col = getattr(err, "lineno", 0), getattr(err, "colno", 0)
         return None, {"filter": [_("not valid JSON (line %(line)d, column %(col)d)", line=line, col=col)]}

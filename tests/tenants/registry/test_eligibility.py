@@ -656,3 +656,47 @@ def test_console_page_needs_registry_read(app, world, tenant_user):
     client.post(f"/t/{tenant.slug}/login", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
                                                  "email": email, "password": password, "next": ""})
     assert client.get(f"/t/{tenant.slug}/registry/eligibility/").status_code == 403
+
+
+def test_records_enrolled_through_the_people_services_are_found(make_tenant):
+    """Households enrolled the normal way (the people services: validation, normalisation, heads)."""
+    from schemehost.tenants.core.services import put_setting
+    from schemehost.tenants.registry.services import people as ppl
+
+    tenant = make_tenant("blank")
+    officer = Principal(kind="user", id="1", name="Officer", tenant_id=tenant.id,
+                        permissions=frozenset({"registry.read", "registry.write"}))
+    with tenant.session() as s:
+        ids = {}
+        for code, parent in [("A", None), ("A-1", "A"), ("A-1-1", "A-1"), ("A-1-1-1", "A-1-1"), ("B", None),
+                             ("B-1", "B"), ("B-1-1", "B-1"), ("B-1-1-1", "B-1-1")]:
+            ids[code] = reg.create_location(s, code=code, name=f"Place {code}", parent_id=ids.get(parent)).id
+        put_setting(s, "registry", {"deduplication": "off", "extra_fields": EXTRA_FIELDS})
+
+        def member(given, sex, born, rel=None, **extra):
+            return {"given_name": given, "family_name": "Ngono", "sex": sex, "birth_date": born,
+                    **({"relationship": rel} if rel else {}), **({"extra": extra} if extra else {})}
+
+        ppl.create_household(s, principal=officer, location_id=ids["A-1-1-1"], extra={"water": "well", "rooms": 2},
+                             head=member("Awa", "female", "1991-01-01", disability=True),
+                             members=[member("Bio", "male", "2022-02-02", "child"),
+                                      member("Cia", "female", "2023-03-03", "child"),
+                                      member("Dan", "male", "2024-04-04", "child")])
+        ppl.create_household(s, principal=officer, location_id=ids["B-1-1-1"], extra={"water": "tap"},
+                             head=member("Eli", "male", "1970-05-05"),
+                             members=[member("Fox", "female", "1975-06-06", "spouse")])
+    with tenant.session() as s:
+        stmt = el.compile_filter(s, leaf("members", "gte", 3, where=leaf("age", "lt", 5)), target="households",
+                                 on_date=ON)
+        heads = s.execute(select(Individual.given_name).join(Household, Household.head_id == Individual.id)
+                          .where(Household.id.in_(stmt))).scalars().all()
+        assert heads == ["Awa"]
+    assert names(tenant, {"all": [leaf("household.head.sex", "eq", "female"), leaf("age", "lt", 5)]}) == \
+        {"Bio", "Cia", "Dan"}
+    assert names(tenant, leaf("household.extra.water", "eq", "tap")) == {"Eli", "Fox"}
+    assert names(tenant, {"all": [leaf("extra.disability", "eq", True), leaf("relationship", "eq", "head")]}) == \
+        {"Awa"}
+    with tenant.session() as s:
+        out = el.preview(s, {"all": [leaf("sex", "eq", "female")]}, target="individuals",
+                         principal=_principal(tenant), on_date=ON)
+        assert out["count"] == 3 and {b["location"] for b in out["breakdown"]} == {"A-1", "B-1"}
