@@ -452,9 +452,9 @@ def _months_before(day: date, months: int) -> date:
 class _Compiler:
     """Builds the FROM (the target table with the joins that conditions need) and the WHERE."""
 
-    def __init__(self, target_kind: str, on_date: date) -> None:
+    def __init__(self, target_kind: str, on_date: date, *, first_alias: int = 0) -> None:
         self.on_date = on_date
-        self.n = 0
+        self.n = first_alias  # aliases are numbered, so nested counts never reuse a name
         table = Individual.__table__ if target_kind == "individual" else Household.__table__
         self.base = table.alias(self._name("t"))
         self.kind = target_kind
@@ -462,6 +462,7 @@ class _Compiler:
         self.aliases: dict[tuple[str, ...], Any] = {(): self.base}
         self.locations: dict[tuple[str, ...], Any] = {}
         self.counts: dict[tuple, Any] = {}
+        self.cond: ColumnElement[bool] = true()  # the WHERE, once compiled
 
     def _name(self, stem: str) -> str:
         self.n += 1
@@ -499,8 +500,7 @@ class _Compiler:
                 id_col = self.alias(chain[:-1]).c.household_id
             else:
                 id_col = self.alias(chain).c.id
-            sub = _Compiler("individual", self.on_date)
-            sub.n = self.n + 100
+            sub = _Compiler("individual", self.on_date, first_alias=self.n)
             cond = sub.expr(where) if where is not None else true()
             member = sub.base
             agg = (select(member.c.household_id.label("household_id"), func.count().label("n"))
