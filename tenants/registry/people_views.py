@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Flask, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -165,7 +165,9 @@ def person(individual_id: int):
     p = ppl.get_individual(session, individual_id, principal=_me())
     household = ppl.get_household(session, p.household_id, principal=None) if p.household_id else None
     flags = dup.flags_of(session, p.id)
+    privacy = "tenant_registry_privacy.consents" in current_app.view_functions
     return render_template("tenant/registry/people/person.html", p=p, household=household, flags=flags,
+                           privacy_links=privacy,
                            place=_places([p.location_id]).get(p.location_id), photo_form=PhotoForm(), **_labels())
 
 

@@ -7,9 +7,10 @@ its area (anything else is "not found" / "unknown village"); ``principal=None`` 
 (imports, jobs), unrestricted.
 
 History goes to the audit log, one entry per change (decision 0105): ``before``/``after`` hold the
-fields that do not identify a person (ids, household, relationship, sex, village, status, scheme
-number, whether the birth date is estimated); identifying fields (names, birth date, national id,
-phone, address, photo, extra fields) appear only by name in ``details.personal_changed``, so that an
+fields that do not identify a person (ids, household, relationship, sex, village, status, external
+id, whether the birth date is estimated, whether there is a phone, national id, photo); identifying
+fields (names, birth date, national id, phone, address, photo, extra fields, the scheme number printed
+on the member's card: decision 0120) appear only by name in ``details.personal_changed``, so that an
 erasure, which pseudonymises the row, leaves nothing identifying in the append-only audit log.
 """
 
@@ -48,7 +49,7 @@ INDIVIDUAL_FIELDS = ("given_name", "family_name", "other_names", "sex", "birth_d
                      "national_id", "phone", "location_id", "extra", "external_id", "status")
 #: fields that identify a person: never written to the audit log (decision 0105)
 PERSONAL_FIELDS = ("given_name", "family_name", "other_names", "birth_date", "national_id", "phone", "extra",
-                   "photo", "address")
+                   "photo", "address", "scheme_number")
 SETTABLE_STATUSES = (PersonStatus.active, PersonStatus.inactive, PersonStatus.deceased)
 
 
@@ -392,7 +393,7 @@ def move_member(session: Session, individual_id: int, household_id: int | None, 
 def snapshot_individual(person: Individual) -> dict[str, Any]:
     """What an audit entry keeps of a person: nothing that identifies them."""
     return {"household_id": person.household_id, "relationship": person.relationship, "sex": person.sex,
-            "location_id": person.location_id, "status": person.status, "scheme_number": person.scheme_number,
+            "location_id": person.location_id, "status": person.status,
             "birth_date_estimated": person.birth_date_estimated, "external_id": person.external_id,
             "has_national_id": person.national_id is not None, "has_phone": person.phone is not None,
             "has_photo": person.photo is not None}
