@@ -181,6 +181,10 @@ def init_app(app: Flask) -> None:
     def _unexpected(err: Exception):
         if isinstance(err, HTTPException):
             return _http_error(err)
+        if isinstance(err, RecursionError) and request.is_json:
+            # a JSON body nested thousands deep exhausts the parser: the client's input, not our fault
+            _rollback()
+            return render(AppError(str(_l("The JSON document is nested too deeply."))).to_problem(), 400)
         _rollback()
         log.exception("unexpected error")
         body = {

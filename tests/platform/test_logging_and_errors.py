@@ -66,3 +66,11 @@ def test_method_not_allowed_is_problem_json(api):
     resp = api.patch("/api/v1/tenants")
     assert resp.status_code == 405 and resp.mimetype == "application/problem+json"
     assert "GET" in resp.headers["Allow"]
+
+
+def test_json_nested_too_deeply_is_a_clear_400(client, operator_token):
+    body = "[" * 100_000 + "]" * 100_000
+    resp = client.post("/api/v1/partners", data=body, content_type="application/json",
+                       headers={"Authorization": f"Bearer {operator_token}"})
+    assert resp.status_code == resp.json["status"] == 400 and resp.mimetype == "application/problem+json"
+    assert "nested too deeply" in resp.json["detail"]
