@@ -16,7 +16,7 @@ from flask import Flask, Response, g, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from schemehost.platform.errors import NotFound, ValidationError
 from schemehost.platform.tenancy import tenant_session
@@ -86,8 +86,10 @@ class IndividualQuerySchema(Schema):
 
 
 class _Loose(Schema):
+    """Any keys pass: the services report unknown fields with the other problems, all at once."""
+
     class Meta:
-        unknown = EXCLUDE
+        unknown = INCLUDE
 
 
 class IndividualInSchema(_Loose):
@@ -331,6 +333,10 @@ class Households(MethodView):
     @bp.response(201, HouseholdSchema)
     def post(self, body):
         """Enrol a household with its head and members in one request."""
+        known = {"location_id", "address", "extra", "external_id", "head", "members"}
+        if set(body) - known:
+            raise ValidationError(_("The household cannot be enrolled."),
+                                  errors={key: [_("Unknown field.")] for key in sorted(set(body) - known)})
         household = ppl.create_household(tenant_session(), principal=_me(), location_id=body.get("location_id"),
                                          head=body.get("head"), members=body.get("members"),
                                          address=body.get("address"), extra=body.get("extra"),

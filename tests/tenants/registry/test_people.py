@@ -204,9 +204,10 @@ def test_api_creates_reads_and_updates_with_problem_json(client, client_token, p
     head_id = hh["head_id"]
 
     bad = api.post("/individuals", json={"given_name": "", "family_name": "X", "sex": "f", "birth_date": "2999-01-01",
-                                         "phone": "0000", "location_id": ids["N"], "national_id": "123"})
+                                         "phone": "0000", "location_id": ids["N"], "national_id": "123", "eyes": 2})
     assert bad.status_code == 422 and bad.mimetype == PROBLEM
-    assert set(bad.json["errors"]) == {"given_name", "sex", "birth_date", "phone", "location_id", "national_id"}
+    assert set(bad.json["errors"]) == {"given_name", "sex", "birth_date", "phone", "location_id", "national_id",
+                                       "eyes"}
 
     dup = api.post("/individuals", json=person(ids["N-R-T-L"], given="Jan", national_id=be_nn("800304", 1)))
     assert dup.status_code == 409 and dup.mimetype == PROBLEM
@@ -233,3 +234,39 @@ def test_api_creates_reads_and_updates_with_problem_json(client, client_token, p
     assert reader.get(f"/individuals/{head_id}").status_code == 200
     denied = reader.post("/individuals", json=person(ids["N-R-T-L"]))
     assert denied.status_code == 403 and denied.json["errors"] == {"permission": ["registry.write"]}
+
+
+def test_api_household_membership_head_and_village(client, client_token, people_tenant):
+    tenant, ids = people_tenant
+    api = _api(client, client_token, tenant)
+    hh = api.post("/households", json={"location_id": ids["N-R-T-U"], "address": "Rue 2",
+                                       "head": person(None, given="Jean", sex="male", birth="1970-01-01"),
+                                       "members": [{**person(None, given="Anne", birth="2001-01-01"),
+                                                    "relationship": "child"}]}).json
+    anne = hh["members"][1]["id"]
+    loner = api.post("/individuals", json=person(ids["N-R-T-L"], given="Luc", sex="male", birth="1999-09-09")).json
+    assert loner["household_id"] is None and loner["probable_duplicates"] == []
+
+    joined = api.post(f"/individuals/{loner['id']}/household", json={"household_id": hh["id"],
+                                                                      "relationship": "not_related"})
+    assert joined.status_code == 200 and joined.json["household_id"] == hh["id"]
+    refused = api.post(f"/individuals/{hh['head_id']}/household", json={"household_id": None})
+    assert refused.status_code == 422 and "individual_id" in refused.json["errors"]
+    assert api.patch(f"/individuals/{anne}", json={"household_id": 1}).status_code == 422
+
+    head = api.post(f"/households/{hh['id']}/head", json={"individual_id": anne,
+                                                          "previous_head_relationship": "parent"})
+    assert head.status_code == 200 and head.json["head_id"] == anne
+    assert [(m["given_name"], m["relationship"]) for m in head.json["members"]][0] == ("Anne", "head")
+    not_member = api.post(f"/households/{hh['id']}/head", json={"individual_id": 999999})
+    assert not_member.status_code == 422 and "individual_id" in not_member.json["errors"]
+
+    moved = api.patch(f"/households/{hh['id']}", json={"location_id": ids["S-H-M-P"], "status": "active"})
+    assert moved.status_code == 200 and moved.json["location_id"] == ids["S-H-M-P"]
+    villages = {m["given_name"]: m["location_id"] for m in moved.json["members"]}
+    assert villages == {"Anne": ids["S-H-M-P"], "Jean": ids["S-H-M-P"], "Luc": ids["N-R-T-L"]}
+    bad = api.patch(f"/households/{hh['id']}", json={"location_id": ids["S"], "status": "gone", "colour": 1})
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {"location_id", "status", "colour"}
+    listed = api.get(f"/households?location={ids['S']}")
+    assert [h["id"] for h in listed.json] == [hh["id"]]
+    assert [h["id"] for h in api.get("/households?q=anne dupont").json] == [hh["id"]]
