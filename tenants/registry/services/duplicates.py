@@ -37,20 +37,32 @@ INDIVIDUAL = "individual"
 DEFAULT_THRESHOLD = 0.5
 
 _FLAG_SQL = """
+WITH batch AS (SELECT DISTINCT unnest(CAST(:ids AS bigint[])) AS id),
+pairs AS (
+    SELECT n.id AS nid, c.id AS cid
+    FROM batch b JOIN {s}individuals n ON n.id = b.id
+    JOIN {s}individuals c ON c.birth_date = n.birth_date AND c.location_id = n.location_id AND c.id <> n.id
+    WHERE n.status = 'active' AND c.status = 'active'
+    UNION
+    SELECT n.id, c.id
+    FROM batch b JOIN {s}individuals n ON n.id = b.id
+    JOIN {s}individuals c ON c.birth_date = n.birth_date AND c.phone = n.phone AND c.id <> n.id
+    WHERE n.status = 'active' AND c.status = 'active' AND n.phone IS NOT NULL
+)
 INSERT INTO {s}duplicate_flags (individual_id, candidate_id, reasons, score, status)
 SELECT n.id, c.id,
-       jsonb_build_object('name_similarity', round(s.sim::numeric, 2),
+       jsonb_build_object('name_similarity', round(x.sim::numeric, 2),
                           'same', to_jsonb(array_remove(ARRAY['birth_date',
                                CASE WHEN c.location_id = n.location_id THEN 'village' END,
                                CASE WHEN c.phone = n.phone THEN 'phone' END], NULL))),
-       s.sim, 'open'
-FROM {s}individuals n
-JOIN {s}individuals c ON c.birth_date = n.birth_date AND c.id <> n.id
-                  AND (c.location_id = n.location_id OR c.phone = n.phone)
-CROSS JOIN LATERAL (SELECT shared.similarity(c.name_search, n.name_search) AS sim) s
-WHERE n.id = ANY(:ids) AND n.status = 'active' AND c.status = 'active'
-  AND s.sim >= :threshold
-  AND NOT (c.id = ANY(:ids) AND c.id > n.id)
+       x.sim, 'open'
+FROM pairs p
+JOIN {s}individuals n ON n.id = p.nid
+JOIN {s}individuals c ON c.id = p.cid
+LEFT JOIN batch bc ON bc.id = p.cid
+CROSS JOIN LATERAL (SELECT shared.similarity(c.name_search, n.name_search) AS sim) x
+WHERE x.sim >= :threshold
+  AND NOT (bc.id IS NOT NULL AND p.cid > p.nid)
   AND NOT EXISTS (SELECT 1 FROM {s}duplicate_flags f WHERE f.individual_id = c.id AND f.candidate_id = n.id)
 ON CONFLICT (individual_id, candidate_id) DO NOTHING
 """
@@ -65,7 +77,9 @@ def threshold(session: Session) -> float:
 def flag_probable_duplicates(session: Session, individual_ids: list[int], *,
                              min_similarity: float | None = None) -> int:
     """Flag probable duplicates of ``individual_ids`` (against every active individual, the batch
-    included, each pair once) in one statement; returns how many flags were added."""
+    included, each pair once: the later id is ``individual_id``) in one statement; returns how many
+    flags were added. Candidates come from two equi-joins, (birth date, village) and (birth date,
+    phone), so a batch of a million rows is hash joins, not a comparison of every pair."""
     ids = sorted({int(i) for i in individual_ids})
     if not ids:
         return 0
