@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import date
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,6 +30,11 @@ GIVEN = ["Amina", "Paul", "Éloïse", "Jean", "Fatou", "Moussa", "Aïcha", "Pier
          "Emmanuel", "Grâce", "Samuel", "Nadège", "Hamadou", "Clarisse", "Joseph", "Hawa", "Blaise"]
 FAMILY = ["Njoya", "Mbarga", "Ndiaye", "Fotso", "Bello", "Tchoupo", "Kamga", "Essomba", "Abega", "Oumarou",
           "Nkodo", "Biya", "Etoundi", "Manga", "Ngono", "Ateba", "Onana", "Moukoko", "Ekotto", "Song"]
+
+
+#: birth dates spread over 20 years from these days (adults from 1960, children from 2005)
+ADULTS = date(1960, 1, 1).toordinal()
+CHILDREN = date(2005, 1, 1).toordinal()
 
 
 class PeakRss:
@@ -97,7 +103,8 @@ def village_codes(fanout: int = 10) -> list[str]:
 
 
 def write_csv(path: str, people: int, villages: list[str]) -> int:
-    """1 head + 3 members per household; phones for 60 %, national ids for all. Returns bytes written."""
+    """1 head + 3 members per household (one family name), birth dates spread over 20 years, phones for
+    60 %, national ids for all. Returns bytes written."""
     rnd = random.Random(42)
     households = people // 4
     with open(path, "w", encoding="utf-8", newline="") as f:
@@ -112,10 +119,10 @@ def write_csv(path: str, people: int, villages: list[str]) -> int:
                 n += 1
                 rel = ("head", "spouse", "child", "child")[m]
                 sex = "male" if (n % 2) else "female"
-                year = 1960 + (n % 40) if m < 2 else 2000 + (n % 20)
+                born = (ADULTS if m < 2 else CHILDREN) + rnd.randrange(20 * 365)
                 phone = f"+23767{n:07d}" if n % 5 < 3 else ""
                 buf.write(f"P{n:07d},H{h:06d},{rel},{GIVEN[rnd.randrange(20)]},{family},{sex},"
-                          f"{year}-{1 + n % 12:02d}-{1 + n % 28:02d},{phone},CM{n:09d},{village}\n")
+                          f"{date.fromordinal(born).isoformat()},{phone},CM{n:09d},{village}\n")
             if h % 5000 == 0:
                 f.write(buf.getvalue())
                 buf.seek(0)

@@ -48,17 +48,32 @@ def workers() -> int:
     return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
 
 
+def _warm() -> None:
+    from schemehost.tenants.registry import validation  # noqa: F401  (imported once per worker)
+
+
+def start_pool() -> ProcessPoolExecutor:
+    """A pool of ``spawn``ed workers, already importing the normalizers (start it early: the
+    imports then overlap with the staging)."""
+    pool = ProcessPoolExecutor(max_workers=workers(), mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers()):
+        pool.submit(_warm)
+    return pool
+
+
 def run_checks(country: str | None, batches: Iterable[list[Row]], *, total: int,
-               ) -> Iterator[tuple[list[Row], list[Problem]]]:
-    """Results of :func:`check_rows` for each batch, in order; on every core when ``total`` is large.
-    At most two batches per worker are in flight, so memory stays bounded."""
+               pool: ProcessPoolExecutor | None = None) -> Iterator[tuple[list[Row], list[Problem]]]:
+    """Results of :func:`check_rows` for each batch, in order; on every core when ``total`` is large
+    (in ``pool`` if given, else in a pool started here). At most two batches per worker are in
+    flight, so memory stays bounded."""
     if total < PARALLEL_FROM or workers() == 1:
         for batch in batches:
             yield check_rows(country, batch)
         return
     n = workers()
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+    own = pool is None
+    pool = pool or start_pool()
+    try:
         pending: list[Future] = []
         for batch in batches:
             pending.append(pool.submit(check_rows, country, batch))
@@ -66,3 +81,6 @@ def run_checks(country: str | None, batches: Iterable[list[Row]], *, total: int,
                 yield pending.pop(0).result()
         for fut in pending:
             yield fut.result()
+    finally:
+        if own:
+            pool.shutdown(cancel_futures=True)

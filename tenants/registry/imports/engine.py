@@ -11,7 +11,9 @@ phones and national ids travel to Python and back.
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +27,11 @@ from schemehost.tenants.registry.imports.kinds import Column, KindSpec
 from schemehost.tenants.registry.imports.reader import FileProblem, Source
 from schemehost.tenants.registry.services._common import level_names
 from schemehost.tenants.registry.services.facilities import facility_levels_allowed
-from schemehost.tenants.registry.validation import name_search_sql, scheme_number_sql, scheme_pattern, tenant_country
+from schemehost.tenants.registry.validation import (name_search_sql, national_id_module, scheme_number_sql,
+                                                    scheme_pattern, tenant_country)
 
+#: print each statement's duration to stderr (benchmarks, diagnosis)
+PROFILE = bool(os.environ.get("SCHEMEHOST_IMPORT_PROFILE"))
 TRUE = ("true", "yes", "y", "t", "1", "oui", "o", "vrai")
 FALSE = ("false", "no", "n", "f", "0", "non", "faux")
 CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -84,13 +89,23 @@ class Staging:
         self.progress = progress or (lambda done, total=None: None)
         self.total = 0
         self.python_seconds = 0.0
+        #: whether national ids are checked in Python (the country has a rule) or taken as trimmed
+        self.nid_in_python = False
         self.laps: dict[str, float] = {}
+        #: worker processes started before the staging when the file is large (see run)
+        self.pool = None
         self.mark = 0.0
 
     # ---- plumbing ---------------------------------------------------------------------------------
 
     def sql(self, statement: str, params: dict[str, Any] | None = None):
-        return self.session.execute(text(statement), params or {})
+        if not PROFILE:
+            return self.session.execute(text(statement), params or {})
+        started = time.perf_counter()
+        result = self.session.execute(text(statement), params or {})
+        print(f"import sql {time.perf_counter() - started:8.3f} s  {' '.join(statement.split())[:110]}",
+              file=sys.stderr)
+        return result
 
     @property
     def raw(self):
@@ -102,12 +117,13 @@ class Staging:
         quote_ident(schema)
         self.session.connection()  # begins the transaction (and switches to the tenant's role)
         self.sql(f"SET LOCAL search_path TO {quote_ident(schema)}")
-        self.sql("DROP TABLE IF EXISTS pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok CASCADE")
+        self.sql("SET LOCAL synchronous_commit = off")
+        self.sql("DROP TABLE IF EXISTS pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok, pg_temp.imp_ids CASCADE")
         self.sql("CREATE TEMP TABLE imp_err (row int NOT NULL, col text, value text, code text NOT NULL, "
                  "params jsonb NOT NULL DEFAULT '{}')")
 
     def finish(self) -> None:
-        self.sql("DROP TABLE IF EXISTS pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok CASCADE")
+        self.sql("DROP TABLE IF EXISTS pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok, pg_temp.imp_ids CASCADE")
         self.sql("SET LOCAL search_path TO DEFAULT")
 
     def problem(self, row: int, column: str | None, value: str | None, code: str, params: dict | None = None) -> None:
@@ -157,8 +173,9 @@ class Staging:
     # ---- checks -----------------------------------------------------------------------------------
 
     def check_columns(self) -> None:
-        """One pass over the rows: required values, lengths, codes, dates, booleans, numbers, choices."""
-        checks_sql = []
+        """One pass over the rows: required values, lengths, codes, dates, booleans, numbers, choices.
+        Each cell's problem code is computed once; only rows with a problem are expanded to report rows."""
+        checks: list[tuple[str, str, str]] = []  # column, SQL of its problem code, params
         for col in self.spec.columns:
             if col.name not in self.present:
                 continue
@@ -168,12 +185,18 @@ class Staging:
             params = {"max": col.max_length} if col.max_length else {}
             if col.choices:
                 params["choices"] = list(col.choices)
-            checks_sql.append(f"({_lit(col.name)}, {col.name}, {code}, CAST({_lit(json.dumps(params))} AS jsonb))")
-        if not checks_sql:
+            checks.append((col.name, code, json.dumps(params)))
+        if not checks:
             return
+        codes = ", ".join(f"{code} AS k{n}" for n, (_c, code, _p) in enumerate(checks))
+        expand = ", ".join(f"({_lit(name)}, {name}, k{n}, CAST({_lit(params)} AS jsonb))"
+                           for n, (name, _code, params) in enumerate(checks))
+        any_problem = " OR ".join(f"k{n} IS NOT NULL" for n in range(len(checks)))
+        names = ", ".join(col.name for col in self.spec.columns)
         self.sql("INSERT INTO pg_temp.imp_err (row, col, value, code, params) "
-                 "SELECT i.row, c.col, c.value, c.code, c.params FROM pg_temp.imp i "
-                 f"CROSS JOIN LATERAL (VALUES {', '.join(checks_sql)}) AS c(col, value, code, params) "
+                 "SELECT b.row, c.col, c.value, c.code, c.params FROM ("
+                 f"SELECT * FROM (SELECT row, {names}, {codes} FROM pg_temp.imp) a WHERE {any_problem}) b "
+                 f"CROSS JOIN LATERAL (VALUES {expand}) AS c(col, value, code, params) "
                  "WHERE c.code IS NOT NULL")
 
     def check_duplicates(self, columns: tuple[str, ...], report: str) -> None:
@@ -247,6 +270,8 @@ def _column_check(col: Column) -> str | None:
         whens.append(f"WHEN {v} !~ {_lit(CODE_PATTERN)} THEN 'invalid_code'")
     elif col.type == "date":
         whens.append(f"WHEN NOT {_valid_date(v)} THEN 'invalid_date'")
+        if col.name == "birth_date":  # CASE branches run in order: the cast only meets valid dates
+            whens.append(f"WHEN {v}::date > current_date THEN 'future_date'")
     elif col.type == "bool":
         whens.append(f"WHEN lower({v}) NOT IN ({', '.join(map(_lit, TRUE + FALSE))}) THEN 'invalid_boolean'")
     elif col.type == "int":
@@ -295,7 +320,7 @@ def _copy_problem(err, source: Source) -> FileProblem:
 
 
 def run(session: Session, spec: KindSpec, import_id: int, source: Source, *, mapping: dict[str, str] | None,
-        dry_run: bool, valid_only: bool, progress=None) -> Outcome:
+        dry_run: bool, valid_only: bool, progress=None, expected_rows: int = 0) -> Outcome:
     """Stage, check and (unless ``dry_run``, or problems in all-or-nothing mode) write the rows.
 
     Raises :class:`FileProblem` when the file cannot be read; the caller rolls back and reports it."""
@@ -309,8 +334,19 @@ def run(session: Session, spec: KindSpec, import_id: int, source: Source, *, map
         outcome.timings[name] = round(now - clock[0], 3)
         clock[0] = now
 
-    loaded = st.load(source, mapping)
-    lap("staging")
+    if spec.kind == "individuals" and expected_rows >= checks.PARALLEL_FROM and checks.workers() > 1:
+        st.pool = checks.start_pool()
+    try:
+        loaded = st.load(source, mapping)
+        lap("staging")
+        return _run(st, outcome, lap, loaded, dry_run=dry_run, valid_only=valid_only)
+    finally:
+        if st.pool is not None:
+            st.pool.shutdown(cancel_futures=True)
+
+
+def _run(st: Staging, outcome: Outcome, lap, loaded: bool, *, dry_run: bool, valid_only: bool) -> Outcome:
+    spec = st.spec
     if not loaded:
         st.save_problems()
         outcome.counts = {"rows": 0, "valid": 0, "invalid": 0}
@@ -533,12 +569,15 @@ def _python_checks(st: Staging) -> None:
     """Phones to E.164 and national ids to their compact form, on every core; results in
     ``pg_temp.imp_py``, refusals in ``pg_temp.imp_err``."""
     st.sql("CREATE TEMP TABLE imp_py (row int PRIMARY KEY, phone text, national_id text)")
-    wanted = [c for c in ("phone", "national_id") if c in st.present]
+    country = tenant_country(st.session)
+    # without a rule for the country a national id is only trimmed (done by the staging view)
+    st.nid_in_python = national_id_module(country) is not None
+    wanted = [c for c in ("phone", "national_id") if c in st.present
+              and (c == "phone" or st.nid_in_python)]
     if not wanted:
         return
-    country = tenant_country(st.session)
-    phone = "phone" if "phone" in st.present else "NULL"
-    nid = "national_id" if "national_id" in st.present else "NULL"
+    phone = "phone" if "phone" in wanted else "NULL"
+    nid = "national_id" if "national_id" in wanted else "NULL"
     where = " OR ".join(f"{c} IS NOT NULL" for c in wanted)
     total = st.total
     raw = st.raw
@@ -557,7 +596,7 @@ def _python_checks(st: Staging) -> None:
     started = time.perf_counter()
     try:
         with raw.cursor() as cur:
-            for rows, problems in checks.run_checks(country, batches(), total=total):
+            for rows, problems in checks.run_checks(country, batches(), total=total, pool=st.pool):
                 with cur.copy("COPY pg_temp.imp_py (row, phone, national_id) FROM STDIN") as cp:
                     for row in rows:
                         cp.write_row(row)
@@ -577,12 +616,6 @@ def _check_individuals(st: Staging) -> None:
     lowest = _lowest(st.session)
     st.check_duplicates(("external_id",), "external_id")
     st.check_location("village", [lowest], "not_a_village")
-    if "birth_date" in st.present:
-        st.sql(f"""
-            INSERT INTO pg_temp.imp_err (row, col, value, code, params)
-            SELECT row, 'birth_date', birth_date, 'future_date', '{{}}' FROM pg_temp.imp
-             WHERE {_date_after('birth_date', 'current_date')}
-        """)
     if {"household_external_id", "relationship"} <= st.present:
         st.sql("""
             INSERT INTO pg_temp.imp_err (row, col, value, code, params)
@@ -610,18 +643,19 @@ def _check_individuals(st: Staging) -> None:
     _python_checks(st)
     if "national_id" in st.present:
         # exact duplicates: one national id, one person (inside the file, and against the registry)
-        st.sql("""
+        source = "pg_temp.imp_py" if st.nid_in_python else "pg_temp.imp"
+        st.sql(f"""
             INSERT INTO pg_temp.imp_err (row, col, value, code, params)
-            SELECT row, 'national_id', national_id, 'duplicate_national_id', jsonb_build_object('first_row', first)
-              FROM (SELECT row, national_id, min(row) OVER (PARTITION BY national_id) AS first
-                      FROM pg_temp.imp_py WHERE national_id IS NOT NULL) d
-             WHERE row <> first
+            SELECT d.row, 'national_id', i.national_id, 'duplicate_national_id', jsonb_build_object('first_row', first)
+              FROM (SELECT row, min(row) OVER (PARTITION BY national_id) AS first
+                      FROM {source} WHERE national_id IS NOT NULL) d JOIN pg_temp.imp i ON i.row = d.row
+             WHERE d.row <> first
         """)
-        st.sql("""
+        st.sql(f"""
             INSERT INTO pg_temp.imp_err (row, col, value, code, params)
             SELECT i.row, 'national_id', i.national_id, 'national_id_taken',
                    jsonb_build_object('id', t.id, 'scheme_number', t.scheme_number, 'external_id', t.external_id)
-              FROM pg_temp.imp_py p JOIN pg_temp.imp i ON i.row = p.row
+              FROM {source} p JOIN pg_temp.imp i ON i.row = p.row
               JOIN individuals t ON t.national_id = p.national_id
              WHERE t.external_id IS DISTINCT FROM i.external_id
         """)
@@ -639,7 +673,7 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
         "sex": value_sql(spec.column("sex"), "i.sex"),
         "birth_date": "i.birth_date::date",
         "location_id": "l.id",
-        "phone": "p.phone", "national_id": "p.national_id",
+        "phone": "p.phone", "national_id": "p.national_id" if st.nid_in_python else "i.national_id",
         "relationship": value_sql(spec.column("relationship"), "i.relationship"),
         "birth_date_estimated": value_sql(spec.column("birth_date_estimated"), "i.birth_date_estimated"),
         "status": "lower(i.status)", "scheme_number": "i.scheme_number",
@@ -707,22 +741,55 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
 
 
 def _flag_duplicates(st: Staging) -> None:
-    """Hand the imported people to the probable-duplicate check (set-wise, in batches of ids read
-    through a server-side cursor)."""
+    """Flag probable duplicates of the imported people, set-wise: the rules of
+    ``services.duplicates`` (similar name, same birth date, same village or phone; threshold from
+    the tenant's settings; a pair once, never one already flagged), found with hash joins on
+    (birth date, village) and (birth date, phone) against a temporary table of the imported ids.
+
+    ``flag_probable_duplicates(session, ids)`` takes the ids as an array compared with
+    ``= ANY(...)`` on every candidate pair, which grows with the square of the batch; at import
+    sizes this statement does the same work in one pass."""
+    from schemehost.tenants.registry.validation import registry_settings
+
+    if registry_settings(st.session).get("deduplication", "flag") != "flag":
+        return  # the tenant turned probable-duplicate flags off
     try:
-        from schemehost.tenants.registry.services.duplicates import flag_probable_duplicates
+        from schemehost.tenants.registry.services.duplicates import threshold
     except ImportError:
         return  # the deduplication service is not installed in this build
-    reader = st.raw.cursor(name="imp_flag_ids")
-    try:
-        reader.execute("SELECT t.id FROM pg_temp.imp_ok v JOIN individuals t ON t.external_id = v.external_id")
-        while True:
-            ids = [r[0] for r in reader.fetchmany(20000)]
-            if not ids:
-                return
-            flag_probable_duplicates(st.session, ids)
-    finally:
-        reader.close()
+    st.sql("""
+        CREATE TEMP TABLE imp_ids AS
+        SELECT t.id, t.birth_date, t.location_id, t.phone, t.name_search
+          FROM pg_temp.imp_ok v JOIN individuals t ON t.external_id = v.external_id WHERE t.status = 'active'
+    """)
+    st.sql("ALTER TABLE pg_temp.imp_ids ADD PRIMARY KEY (id)")
+    st.sql("ANALYZE pg_temp.imp_ids")
+    # the registry table has no statistics yet after a large insert (only its owner may ANALYZE it):
+    # keep the planner on hash joins for this statement
+    st.sql("SET LOCAL enable_nestloop = off")
+    st.sql("""
+        INSERT INTO duplicate_flags (individual_id, candidate_id, reasons, score, status)
+        SELECT n.id, c.id,
+               jsonb_build_object('name_similarity', round(s.sim::numeric, 2),
+                                  'same', to_jsonb(array_remove(ARRAY['birth_date',
+                                       CASE WHEN c.location_id = n.location_id THEN 'village' END,
+                                       CASE WHEN c.phone = n.phone THEN 'phone' END], NULL))),
+               s.sim, 'open'
+          FROM (SELECT n.id AS nid, c.id AS cid FROM pg_temp.imp_ids n
+                  JOIN individuals c ON c.birth_date = n.birth_date AND c.location_id = n.location_id
+                UNION
+                SELECT n.id, c.id FROM pg_temp.imp_ids n
+                  JOIN individuals c ON c.birth_date = n.birth_date AND c.phone = n.phone) p
+          JOIN pg_temp.imp_ids n ON n.id = p.nid
+          JOIN individuals c ON c.id = p.cid
+          CROSS JOIN LATERAL (SELECT shared.similarity(c.name_search, n.name_search) AS sim) s
+         WHERE c.id <> n.id AND c.status = 'active' AND s.sim >= :threshold
+           AND NOT (c.id > n.id AND EXISTS (SELECT 1 FROM pg_temp.imp_ids x WHERE x.id = c.id))
+           AND NOT EXISTS (SELECT 1 FROM duplicate_flags f WHERE f.individual_id = c.id AND f.candidate_id = n.id)
+        ON CONFLICT (individual_id, candidate_id) DO NOTHING
+    """, {"threshold": threshold(st.session)})
+    st.sql("SET LOCAL enable_nestloop = on")
+    st.sql("DROP TABLE pg_temp.imp_ids")
 
 
 CHECKS = {"locations": _check_locations, "facilities": _check_facilities, "households": _check_households,

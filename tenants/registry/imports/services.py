@@ -36,6 +36,8 @@ from schemehost.tenants.registry.imports.reader import CHUNK, FileProblem, detec
 log = logging.getLogger("schemehost.registry.imports")
 
 JOB_KIND = "registry.import"
+#: a rough size of a row in bytes, to guess a file's row count before reading it
+ROW_BYTES = 80
 #: the largest file accepted (bytes); ``REGISTRY_IMPORT_MAX_BYTES`` overrides it
 MAX_BYTES = 512 * 1024 * 1024
 #: audit entity type of each kind
@@ -310,7 +312,8 @@ def run_import(session: Session, import_id: int, *, progress=None, actor=None) -
         try:
             source = open_source(Path(tmp.name), imp.format, encoding=(imp.options or {}).get("encoding", "utf-8"))
             outcome = engine.run(session, spec, import_id, source, mapping=(imp.options or {}).get("mapping"),
-                                 dry_run=imp.dry_run, valid_only=imp.valid_only, progress=progress)
+                                 dry_run=imp.dry_run, valid_only=imp.valid_only, progress=progress,
+                                 expected_rows=imp.size // ROW_BYTES)
         except FileProblem as problem:
             session.rollback()
             session.add(RegistryImportProblem(import_id=import_id, row=problem.row, column=problem.column,

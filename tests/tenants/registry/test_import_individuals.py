@@ -21,3 +21,22 @@ def test_valid_file_is_imported_with_households_and_heads(tenant, tree):
     assert out["status"] == "done"
     assert out["counts"]["created"] == 3 and out["counts"]["households_created"] == 1
     assert count(tenant, Individual) == 3 and count(tenant, Household) == 1
+
+
+def test_probable_duplicates_across_import_and_manual_entry_are_flagged(tenant, tree):
+    from sqlalchemy import select
+
+    from schemehost.tenants.registry.people import DuplicateFlag
+
+    run_file(tenant, "individuals", (HEADER + "P1,,,Amina,Njoya,female,1980-01-02,,,N-R-T-U\n").encode())
+    out, problems = run_file(tenant, "individuals", (
+        HEADER + "P2,,,Aminah,Njoya,female,1980-01-02,,,N-R-T-U\n"
+                 "P3,,,Paul,Biya,male,1980-01-02,,,N-R-T-U\n").encode())
+    assert problems == [] and out["counts"]["created"] == 2
+    with tenant.session() as s:
+        flags = s.execute(select(DuplicateFlag)).scalars().all()
+        ids = dict(s.execute(select(Individual.external_id, Individual.id)).all())
+        assert [(f.individual_id, f.candidate_id) for f in flags] == [(ids["P2"], ids["P1"])]
+        assert flags[0].reasons["same"] == ["birth_date", "village"]
+    # nothing is merged: both records stay
+    assert count(tenant, Individual) == 3
