@@ -5,7 +5,7 @@ restriction (``restrict_to_locations``): a restricted user only ever finds peopl
 
 Names: the query is normalised like ``name_search`` (:func:`~..validation.normalize_query`) and
 matched with pg_trgm through the GIN index on ``name_search``: a query of several words by
-whole-name similarity (``name_search % q``, threshold :data:`NAME_THRESHOLD`), a one-word query
+whole-name similarity (``name_search % q``, threshold :func:`name_threshold`), a one-word query
 as a word of the name (``q <% name_search``), ranked by that similarity, then id. Identifiers and phones are exact (after
 normalisation for the tenant's country). Pages are keyset pages: ``after`` is the opaque cursor
 of the previous page's ``next``.
@@ -13,6 +13,8 @@ of the previous page's ``next``.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,11 +50,30 @@ def people_query(stmt: Select, principal: Principal | None, column=Individual.lo
     return stmt if principal is None else restrict_to_locations(stmt, principal, column)
 
 
-#: ``pg_trgm.similarity_threshold`` for whole-name searches. pg_trgm's default, 0.3, lets a common
-#: given name alone match (every "marie ..." for "marie dupont": tens of thousands of rows to
-#: recheck and rank on a million people); a name typed with one slip keeps a similarity of 0.53 or
-#: more with the registered one in 95 % of cases (benchmarks/search_registry.py), hence 0.5.
-NAME_THRESHOLD = 0.5
+#: bounds of the whole-name similarity threshold (see :func:`name_threshold`)
+MIN_THRESHOLD, MAX_THRESHOLD = 0.45, 0.7
+_WORD = re.compile(r"[^\W_]+")
+
+
+def trigram_count(q: str) -> int:
+    """How many distinct trigrams pg_trgm makes of a normalised query (words padded "  w ")."""
+    grams = set()
+    for word in _WORD.findall(q):
+        padded = f"  {word} "
+        grams.update(padded[i:i + 3] for i in range(len(padded) - 2))
+    return len(grams)
+
+
+def name_threshold(q: str) -> float:
+    """The similarity threshold for a whole-name query: (n − 4) / (n + 4) − 0.02 for its n
+    trigrams, between 0.45 and 0.7. One slip (a letter dropped, doubled, changed, or two swapped)
+    changes at most 4 of the query's trigrams, so the registered name keeps a similarity of at least
+    (n − 4) / (n + 4), above the threshold; a common given or family name alone stays
+    below it. pg_trgm's fixed default (0.3) would let "marie" alone match "marie dupont", tens of
+    thousands of rows to recheck and rank on a million people (decision 0106)."""
+    n = trigram_count(q)
+    value = (n - 4) / (n + 4) - 0.02 if n else MIN_THRESHOLD  # a margin for float4 comparisons
+    return max(MIN_THRESHOLD, min(MAX_THRESHOLD, math.floor(value * 1000) / 1000))
 
 
 def name_match(q: str, column=Individual.name_search):
@@ -67,8 +88,8 @@ def name_match(q: str, column=Individual.name_search):
             func.shared.word_similarity(value, column))
 
 
-def _use_name_threshold(session: Session) -> None:
-    session.execute(select(func.set_config("pg_trgm.similarity_threshold", str(NAME_THRESHOLD), True)))
+def _use_name_threshold(session: Session, q: str) -> None:
+    session.execute(select(func.set_config("pg_trgm.similarity_threshold", str(name_threshold(q)), True)))
 
 
 def search_individuals(session: Session, *, principal: Principal | None, q: str | None = None,
@@ -115,7 +136,7 @@ def search_individuals(session: Session, *, principal: Principal | None, q: str 
         raise ValidationError(_("The search cannot be run."), errors=problems)
     stmt = people_query(stmt.where(*conditions), principal)
     if score is not None:
-        _use_name_threshold(session)
+        _use_name_threshold(session, norm)
         scaled = cast(score * SCALE, Integer)
         stmt = stmt.add_columns(scaled.label("score"))
         if cursor:
@@ -151,7 +172,7 @@ def search_households(session: Session, *, principal: Principal | None, q: str |
         else:
             clause, _score = name_match(norm)
             stmt = stmt.where(Household.head_id.in_(select(Individual.id).where(clause)))
-            _use_name_threshold(session)
+            _use_name_threshold(session, norm)
     cursor = _cursor(after, ranked=False, problems=problems)
     if problems:
         raise ValidationError(_("The search cannot be run."), errors=problems)

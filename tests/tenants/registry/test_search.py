@@ -136,3 +136,21 @@ def test_api_search_pages_and_errors(client, client_token, registered, make_tena
     other = make_tenant("blank")
     there = {"Authorization": f"Bearer {client_token(other, scopes=('registry.read',))}"}
     assert client.get(f"/t/{other.slug}/api/v1/individuals?q=dupont", headers=there).json == []
+
+
+def test_one_slip_keeps_a_name_above_the_threshold_a_lone_common_name_does_not(app, pg):
+    names = ["marie dupont", "jean fotso", "elodie nguyen", "aicha moussa", "jean-pierre mbarga atangana"]
+    for name in names:
+        slips = set()
+        for i in range(1, len(name) - 1):
+            slips |= {name[:i] + name[i + 1:], name[:i] + name[i] + name[i:], name[:i] + "x" + name[i + 1:],
+                      name[:i] + name[i + 1] + name[i] + name[i + 2:]}
+        for slip in slips:
+            sim = pg.execute("SELECT shared.similarity(%s, %s)", (slip, name)).fetchone()[0]
+            assert sim >= srch.name_threshold(slip), (slip, name, sim)
+        namesake = name.split()[0] + " kowalczyk"  # the same given name, another family
+        assert pg.execute("SELECT shared.similarity(%s, %s)", (namesake, name)).fetchone()[0] < \
+            srch.name_threshold(name)
+        # pg_trgm counts the same trigrams as the threshold does
+        assert pg.execute("SELECT cardinality(shared.show_trgm(%s))", (name,)).fetchone()[0] == \
+            srch.trigram_count(name)
