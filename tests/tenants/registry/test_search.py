@@ -9,7 +9,7 @@ from schemehost.platform.errors import ValidationError
 from schemehost.tenants.registry.services import people as ppl
 from schemehost.tenants.registry.services import search as srch
 
-from ._people import WRITE, be_nn, people_tenant, person, system  # noqa: F401
+from ._people import be_nn, people_tenant, person, system  # noqa: F401
 
 
 @pytest.fixture
