@@ -112,7 +112,11 @@ class Imports(MethodView):
     @permission_required(IMPORT)
     def get(self):
         """The latest imports, newest first."""
-        items = imp_services.list_imports(tenant_session(), limit=min(int(request.args.get("limit", 50)), 200))
+        limit = request.args.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 200:
+            message = _("A whole number from 1 to 200.")
+            raise ValidationError(message, errors={"limit": [message]})
+        items = imp_services.list_imports(tenant_session(), limit=int(limit))
         return [imp_services.import_dict(i) for i in items]
 
     @permission_required(IMPORT)
@@ -184,7 +188,8 @@ def export_response(name: str, fmt: str, filters: dict[str, Any]) -> Response:
     # checked now, so that bad filters answer 422 before streaming starts
     exports.build_export(tenant_session(), name, principal=principal, filters=filters)
     tenant = g.tenant
-    timeout = current_app.config["TENANT_STATEMENT_TIMEOUT_MS"]
+    # one COPY statement lasts as long as the download: a longer timeout than a request's
+    timeout = current_app.config.get("REGISTRY_EXPORT_TIMEOUT_MS", 30 * 60 * 1000)
 
     def body():
         session = open_tenant_session(server_engine(tenant.server_dsn), tenant.schema_name, tenant.role_name,

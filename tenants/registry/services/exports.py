@@ -1,8 +1,9 @@
 """Exports of registry lists (locations, facilities, households, individuals, prices) as CSV or XLSX.
 
-Rows come from a server-side cursor in batches (``yield_per``) and go out as they come: CSV as
-chunks of bytes, XLSX through ``xlsxwriter`` in ``constant_memory`` mode into a temporary file that
-is then streamed; memory does not grow with the list. The columns are the import's columns
+CSV is written by PostgreSQL itself (``COPY (SELECT ...) TO STDOUT``, every column cast to text in
+the import's format) and passed on chunk by chunk; XLSX rows come from a server-side cursor in
+batches (``yield_per``) through ``xlsxwriter`` in ``constant_memory`` mode into a temporary file
+that is then streamed. Memory does not grow with the list. The columns are the import's columns
 (same names, same value formats), so an exported file imports again unchanged. The list's
 filters apply, and people and households are limited to the principal's locations
 (``restrict_to_locations``).
@@ -185,17 +186,53 @@ def iter_rows(session: Session, export: Export, *, batch: int = BATCH) -> Iterat
         yield part
 
 
+def copy_sql(session: Session, export: Export) -> tuple[str, dict[str, Any]]:
+    """``export``'s statement as SQL text for ``COPY (...) TO STDOUT``, with the tenant's schema
+    written in and its parameters (bound by psycopg on the client side), every column as text in
+    the import's format (booleans ``true``/``false``, dates ``YYYY-MM-DD``)."""
+    from sqlalchemy import String, case, cast, func, literal
+
+    from schemehost.platform.db import TENANT_PLACEHOLDER
+
+    columns = []
+    for col in export.stmt.selected_columns:
+        try:
+            python_type = col.type.python_type
+        except NotImplementedError:
+            python_type = None
+        if python_type is bool:
+            columns.append(case((col.is_(True), literal("true")), (col.is_(False), literal("false")), else_=None))
+        elif python_type is date:
+            columns.append(func.to_char(col, "YYYY-MM-DD"))
+        else:
+            columns.append(cast(col, String))
+    stmt = export.stmt.with_only_columns(*columns, maintain_column_froms=True)
+    conn = session.connection()
+    compiled = stmt.compile(dialect=conn.dialect,
+                            schema_translate_map={TENANT_PLACEHOLDER: session.info["tenant_schema"]},
+                            render_schema_translate=True)
+    return str(compiled), dict(compiled.params)
+
+
 def stream_csv(session: Session, export: Export, *, batch: int = BATCH) -> Iterator[bytes]:
-    """``export`` as UTF-8 CSV (with a BOM for spreadsheet programs; the import skips it)."""
+    """``export`` as UTF-8 CSV (with a BOM for spreadsheet programs; the import skips it), written
+    by PostgreSQL (``COPY (SELECT ...) TO STDOUT``) and passed on chunk by chunk."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(export.columns)
+    csv.writer(buf, lineterminator="\n").writerow(export.columns)  # COPY ends its lines with \n too
     yield ("\ufeff" + buf.getvalue()).encode("utf-8")
-    for rows in iter_rows(session, export, batch=batch):
-        buf.seek(0)
-        buf.truncate()
-        writer.writerows([[_text(v) for v in row] for row in rows])
-        yield buf.getvalue().encode("utf-8")
+    sql, params = copy_sql(session, export)
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
+        pending: list[bytes] = []
+        size = 0
+        for data in copy:
+            pending.append(bytes(data))
+            size += len(data)
+            if size >= 1 << 18:
+                yield b"".join(pending)
+                pending, size = [], 0
+        if pending:
+            yield b"".join(pending)
 
 
 def write_xlsx(session: Session, export: Export, path: str, *, batch: int = BATCH) -> int:
