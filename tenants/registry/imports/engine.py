@@ -30,6 +30,8 @@ from schemehost.tenants.registry.services.facilities import facility_levels_allo
 from schemehost.tenants.registry.validation import (name_search_sql, national_id_module, scheme_number_sql,
                                                     scheme_pattern, tenant_country)
 
+#: work_mem of an import's transaction (one backend, one job at a time per tenant)
+WORK_MEM_MB = int(os.environ.get("SCHEMEHOST_IMPORT_WORK_MEM_MB", "128"))
 #: print each statement's duration to stderr (benchmarks, diagnosis)
 PROFILE = bool(os.environ.get("SCHEMEHOST_IMPORT_PROFILE"))
 TRUE = ("true", "yes", "y", "t", "1", "oui", "o", "vrai")
@@ -118,6 +120,8 @@ class Staging:
         self.session.connection()  # begins the transaction (and switches to the tenant's role)
         self.sql(f"SET LOCAL search_path TO {quote_ident(schema)}")
         self.sql("SET LOCAL synchronous_commit = off")
+        # sorts, hash joins and the trigram index's pending-list merges of a bulk import stay in memory
+        self.sql(f"SET LOCAL work_mem = '{int(WORK_MEM_MB)}MB'")
         self.sql("DROP TABLE IF EXISTS pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok, pg_temp.imp_ids CASCADE")
         self.sql("CREATE TEMP TABLE imp_err (row int NOT NULL, col text, value text, code text NOT NULL, "
                  "params jsonb NOT NULL DEFAULT '{}')")
@@ -680,9 +684,13 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
     }
     st.mark = time.perf_counter()
     st.sql("DROP TABLE IF EXISTS pg_temp.imp_ok")
-    st.sql(f"CREATE TEMP TABLE imp_ok AS SELECT i.row, {', '.join(f'{e} AS {c}' for c, e in cols.items())} "
+    # each row's id: the stored person's, or a new one from the identity sequence (drawn only for new
+    # people: COALESCE stops at the first value), so later steps never look people up again
+    # (drawn in file order: the sorted subquery's rows reach nextval in that order)
+    st.sql(f"CREATE TEMP TABLE imp_ok AS SELECT s.*, COALESCE(s.known_id, nextval('individuals_id_seq')) AS id "
+           f"FROM (SELECT i.row, {', '.join(f'{e} AS {c}' for c, e in cols.items())}, t.id AS known_id "
            "FROM pg_temp.imp i JOIN locations l ON l.code = i.village LEFT JOIN pg_temp.imp_py p ON p.row = i.row "
-           f"WHERE {st.ok_filter()}")
+           f"LEFT JOIN individuals t ON t.external_id = i.external_id WHERE {st.ok_filter()} ORDER BY i.row) s")
     st.sql("ANALYZE pg_temp.imp_ok")
     households = 0
     if has_hh:
@@ -713,25 +721,25 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
     updated = st.sql(f"""
         UPDATE individuals t SET {set_sql}, name_search = {name_search}, updated_at = now()
           FROM pg_temp.imp_ok v LEFT JOIN households h ON h.external_id = v.hh
-         WHERE t.external_id = v.external_id AND ({differs})
+         WHERE t.id = v.known_id AND ({differs})
     """).rowcount
     number = scheme_number_sql(scheme_pattern(st.session))
     created = st.sql(f"""
-        INSERT INTO individuals (external_id, household_id, relationship, given_name, family_name, other_names,
+        INSERT INTO individuals (id, external_id, household_id, relationship, given_name, family_name, other_names,
                                  name_search, sex, birth_date, birth_date_estimated, national_id, scheme_number,
                                  phone, location_id, status)
-        SELECT v.external_id, h.id, v.relationship, v.given_name, v.family_name, v.other_names, {name_search},
+        SELECT v.id, v.external_id, h.id, v.relationship, v.given_name, v.family_name, v.other_names, {name_search},
                v.sex, v.birth_date, COALESCE(v.birth_date_estimated, false), v.national_id,
                COALESCE(v.scheme_number, {number}), v.phone, v.location_id, COALESCE(v.status, 'active')
           FROM pg_temp.imp_ok v LEFT JOIN households h ON h.external_id = v.hh
-         WHERE NOT EXISTS (SELECT 1 FROM individuals t WHERE t.external_id = v.external_id)
+         WHERE v.known_id IS NULL
          ORDER BY v.row
     """).rowcount
     if has_hh and "relationship" in present:
         st.sql("""
-            UPDATE households h SET head_id = t.id, updated_at = now()
-              FROM pg_temp.imp_ok v JOIN individuals t ON t.external_id = v.external_id
-             WHERE v.relationship = 'head' AND h.external_id = v.hh AND h.head_id IS DISTINCT FROM t.id
+            UPDATE households h SET head_id = v.id, updated_at = now()
+              FROM pg_temp.imp_ok v
+             WHERE v.relationship = 'head' AND h.external_id = v.hh AND h.head_id IS DISTINCT FROM v.id
         """)
     st.laps["people"] = round(time.perf_counter() - st.mark, 3)
     st.mark = time.perf_counter()
@@ -760,7 +768,7 @@ def _flag_duplicates(st: Staging) -> None:
     st.sql("""
         CREATE TEMP TABLE imp_ids AS
         SELECT t.id, t.birth_date, t.location_id, t.phone, t.name_search
-          FROM pg_temp.imp_ok v JOIN individuals t ON t.external_id = v.external_id WHERE t.status = 'active'
+          FROM pg_temp.imp_ok v JOIN individuals t ON t.id = v.id WHERE t.status = 'active'
     """)
     st.sql("ALTER TABLE pg_temp.imp_ids ADD PRIMARY KEY (id)")
     st.sql("ANALYZE pg_temp.imp_ids")
