@@ -128,3 +128,49 @@ def test_locations_facilities_households_and_prices(tenant, tree):
     assert problems == [] and out["counts"]["created"] == 1
     out, problems = run_file(tenant, "prices", "price_list,entry,price\nPL,CONS,100\n".encode())
     assert _problems(problems) == [(2, "entry", "unknown_entry"), (2, "price_list", "unknown_price_list")]
+
+
+def test_codes_make_reimports_idempotent_for_locations_facilities_and_prices(tenant, tree):
+    from schemehost.tenants.registry import services as reg
+
+    with tenant.session() as s:
+        reg.create_entry(s, kind="service", code="CONS", name="Consultation", type="consultation")
+        reg.create_price_list(s, code="PL", name="Shared 2026", valid_from="2026-01-01")
+    files = [
+        ("locations", "code,name,parent\nN-R-T-X,Extra,N-R-T\n"),
+        ("facilities", "code,name,level,care_type,location\nHC1,Centre,health_centre,both,N-R-T-X\n"),
+        ("prices", "price_list;entry;price\nPL;CONS;1500\n"),
+    ]
+    for kind, text in files:
+        out, problems = run_file(tenant, kind, text.encode())
+        assert problems == [] and out["counts"]["created"] == 1, (kind, problems)
+        out, problems = run_file(tenant, kind, text.encode())
+        assert problems == [] and out["counts"]["created"] == 0 and out["counts"]["unchanged"] == 1, kind
+    out, problems = run_file(tenant, "prices", b"price_list,entry,price\nPL,CONS,1750\n")
+    assert out["counts"]["updated"] == 1
+    with tenant.session() as s:
+        from sqlalchemy import select
+
+        from schemehost.tenants.registry.models import HealthFacility, Location, PriceListLine
+
+        assert s.execute(select(PriceListLine.price)).scalars().all() == [1750]
+        village = s.execute(select(Location).where(Location.code == "N-R-T-X")).scalar_one()
+        assert village.level == 3 and village.path[:3] == [tree["N"], tree["N-R"], tree["N-R-T"]]
+        assert s.execute(select(HealthFacility.location_id)).scalar_one() == village.id
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_template_files_import_as_they_are(tenant, tree, fmt):
+    from schemehost.tenants.registry.imports import template_csv, template_xlsx
+
+    data = template_csv("individuals") if fmt == "csv" else template_xlsx("individuals")
+    out, problems = run_file(tenant, "individuals", data, filename=f"template.{fmt}", dry_run=True)
+    assert problems == [] and out["status"] == "checked" and out["counts"]["valid"] == 1
+
+
+def test_a_column_mapping_reads_other_headers(tenant, tree):
+    content = ("ID;Prénom;Nom;Sexe;Naissance;Village\nP1;Amina;Njoya;F;1980-01-02;N-R-T-U\n").encode()
+    mapping = {"ID": "external_id", "Prénom": "given_name", "Nom": "family_name", "Sexe": "sex",
+               "Naissance": "birth_date", "Village": "village"}
+    out, problems = run_file(tenant, "individuals", content, mapping=mapping)
+    assert problems == [] and out["counts"]["created"] == 1
