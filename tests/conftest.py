@@ -261,28 +261,36 @@ class TenantHandle:
                 s.close()
 
 
-@pytest.fixture
-def make_tenant(app, unique):
-    """Factory of real active tenants (schema at head, role, template seed): ``make_tenant(template="blank")``."""
+def create_test_tenant(app, template="blank", prefix="t") -> TenantHandle:
+    """A real active tenant (schema at head, role, template seed) of a new partner."""
     from schemehost.platform.partners.models import Partner
     from schemehost.provisioning.create import create_tenant
 
-    def make(template="blank", prefix="t"):
-        with app.app_context():
-            partner = Partner(slug=unique(prefix + "p"), name="Test partner")
-            sadb.session.add(partner)
-            sadb.session.commit()
-            slug = unique(prefix)
-            res = create_tenant(sadb.session, slug, name=f"Scheme {slug}", partner=partner.slug,
-                                template=template, cold=True)
-            sadb.session.commit()
-            res.after_commit(wait=True)
-            sadb.session.refresh(res.tenant)
-            t = res.tenant
-            assert t.status == "active", t.status
-            return TenantHandle(app, t.id, t.slug, t.schema_name, t.role_name)
+    with app.app_context():
+        partner = Partner(slug=f"{prefix}p{uuid.uuid4().hex[:8]}", name="Test partner")
+        sadb.session.add(partner)
+        sadb.session.commit()
+        slug = f"{prefix}{uuid.uuid4().hex[:8]}"
+        res = create_tenant(sadb.session, slug, name=f"Scheme {slug}", partner=partner.slug,
+                            template=template, cold=True)
+        sadb.session.commit()
+        res.after_commit(wait=True)
+        sadb.session.refresh(res.tenant)
+        t = res.tenant
+        assert t.status == "active", t.status
+        return TenantHandle(app, t.id, t.slug, t.schema_name, t.role_name)
 
-    return make
+
+@pytest.fixture
+def make_tenant(app):
+    """Factory of real active tenants (schema at head, role, template seed): ``make_tenant(template="blank")``."""
+    return lambda template="blank", prefix="t": create_test_tenant(app, template, prefix)
+
+
+@pytest.fixture(scope="module")
+def make_module_tenant(app):
+    """``make_tenant`` for module-scoped fixtures (a tenant shared by the read-only tests of a module)."""
+    return lambda template="blank", prefix="t": create_test_tenant(app, template, prefix)
 
 
 @pytest.fixture

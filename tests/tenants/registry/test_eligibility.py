@@ -94,40 +94,10 @@ def build_registry(tenant, *, extra_fields=True, tag=""):
 
 
 @pytest.fixture(scope="module")
-def world(app):
-    """One tenant with the registry above, shared by the read-only tests of this module (made like
-    ``make_tenant`` does, once per module)."""
-    import uuid
-
-    from schemehost.platform.extensions import db
-    from schemehost.platform.partners.models import Partner
-    from schemehost.provisioning.create import create_tenant
-
-    handle_class = type(_handle_of(app))
-    with app.app_context():
-        partner = Partner(slug=f"elp{uuid.uuid4().hex[:8]}", name="Test partner")
-        db.session.add(partner)
-        db.session.commit()
-        slug = f"el{uuid.uuid4().hex[:8]}"
-        res = create_tenant(db.session, slug, name=f"Scheme {slug}", partner=partner.slug, template="blank",
-                            cold=True)
-        db.session.commit()
-        res.after_commit(wait=True)
-        db.session.refresh(res.tenant)
-        t = res.tenant
-        tenant = handle_class(app, t.id, t.slug, t.schema_name, t.role_name)
+def world(make_module_tenant):
+    """One tenant with the registry above, shared by the read-only tests of this module."""
+    tenant = make_module_tenant("blank", prefix="el")
     return tenant, build_registry(tenant)
-
-
-def _handle_of(app):
-    """An instance of the suite's TenantHandle (conftest's class, whatever its module is called)."""
-    import sys
-
-    for module in list(sys.modules.values()):
-        handle = getattr(module, "TenantHandle", None)
-        if handle is not None and getattr(module, "__file__", "").endswith("tests/conftest.py"):
-            return handle.__new__(handle)
-    raise RuntimeError("tests/conftest.py's TenantHandle is not loaded")
 
 
 def names(tenant, spec, target="individuals", on_date=ON, **kw) -> set[str]:
