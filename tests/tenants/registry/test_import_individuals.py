@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from schemehost.tenants.registry.people import Household, Individual
 
 from ._imports_support import count, run_file
