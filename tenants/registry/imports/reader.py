@@ -108,6 +108,8 @@ def open_csv(path: Path, *, encoding: str = "utf-8") -> Source:
             break
         data += decode(more)
     head, sep, rest = data.partition(b"\n")
+    # the file's line end, written again after its last row (PostgreSQL refuses mixed line ends)
+    line_end = b"\r\n" if head.endswith(b"\r") else b"\n"
     header_line = head.decode("utf-8").rstrip("\r")
     delimiter = sniff_delimiter(header_line)
     header = next(csv.reader([header_line], delimiter=delimiter), [])
@@ -130,7 +132,7 @@ def open_csv(path: Path, *, encoding: str = "utf-8") -> Source:
                     break
                 chunk = decode(chunk)
             if sent:
-                yield b"\n"
+                yield line_end
         finally:
             handle.close()
 

@@ -174,3 +174,16 @@ def test_a_column_mapping_reads_other_headers(tenant, tree):
                "Naissance": "birth_date", "Village": "village"}
     out, problems = run_file(tenant, "individuals", content, mapping=mapping)
     assert problems == [] and out["counts"]["created"] == 1
+
+
+def test_windows_line_ends_and_quoted_fields(tenant, tree):
+    content = ("external_id,given_name,family_name,other_names,sex,birth_date,village\r\n"
+               'P1,"Amina, Grace",Njoya,"line one\r\nline two",female,1980-01-02,N-R-T-U\r\n'
+               "P2,Paul,Njoya,,male,1981-01-02,N-R-T-U\r\n\r\n").encode()
+    out, problems = run_file(tenant, "individuals", content)
+    assert problems == [] and out["counts"]["created"] == 2
+    with tenant.session() as s:
+        from sqlalchemy import select
+
+        person = s.execute(select(Individual).where(Individual.external_id == "P1")).scalar_one()
+        assert person.given_name == "Amina, Grace" and person.other_names == "line one\r\nline two"
