@@ -187,3 +187,13 @@ def test_windows_line_ends_and_quoted_fields(tenant, tree):
 
         person = s.execute(select(Individual).where(Individual.external_id == "P1")).scalar_one()
         assert person.given_name == "Amina, Grace" and person.other_names == "line one\r\nline two"
+
+
+def test_a_file_in_another_encoding_imports_when_its_encoding_is_given(tenant, tree):
+    content = (HEADER + "P2,H1,head,René,Ngoué,male,2010-01-01,,,N-R-T-U\n").encode("cp1252")
+    out, problems = run_file(tenant, "individuals", content, encoding="cp1252")
+    assert problems == [] and out["counts"]["created"] == 1
+    with tenant.session() as s:
+        from sqlalchemy import select
+
+        assert s.execute(select(Individual.family_name)).scalar_one() == "Ngoué"
