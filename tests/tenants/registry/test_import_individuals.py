@@ -38,3 +38,17 @@ def test_probable_duplicates_across_import_and_manual_entry_are_flagged(tenant, 
         assert flags[0].reasons["same"] == ["birth_date", "village"]
     # nothing is merged: both records stay
     assert count(tenant, Individual) == 3
+
+
+def test_one_audit_entry_per_import_that_writes(tenant, tree):
+    from .conftest import audit_entries
+
+    content = (HEADER + "P1,H1,head,Amina,Njoya,female,1980-01-02,,,N-R-T-U\n"
+                        "P2,H1,child,Paul,Njoya,male,2010-03-04,,,N-R-T-U\n").encode()
+    run_file(tenant, "individuals", content, dry_run=True)
+    assert audit_entries(tenant, action="import") == []
+    out, _ = run_file(tenant, "individuals", content)
+    entries = audit_entries(tenant, action="import")
+    assert len(entries) == 1 and entries[0].entity_type == "individual"
+    assert entries[0].details["counts"]["created"] == 2
+    assert entries[0].details["input"]["import_id"] == out["id"] and len(entries[0].details["input"]["sha256"]) == 64
