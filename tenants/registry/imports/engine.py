@@ -619,6 +619,14 @@ def _python_checks(st: Staging) -> None:
 def _check_individuals(st: Staging) -> None:
     lowest = _lowest(st.session)
     st.check_duplicates(("external_id",), "external_id")
+    # an erased person keeps its external id so that a re-import finds it: it must then be refused,
+    # never filled in again with the personal data that was erased
+    st.sql("""
+        INSERT INTO pg_temp.imp_err (row, col, value, code, params)
+        SELECT i.row, 'external_id', i.external_id, 'erased_record', jsonb_build_object('id', t.id)
+          FROM pg_temp.imp i JOIN individuals t ON t.external_id = i.external_id
+         WHERE t.status = 'erased'
+    """)
     st.check_location("village", [lowest], "not_a_village")
     if {"household_external_id", "relationship"} <= st.present:
         st.sql("""

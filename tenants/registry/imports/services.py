@@ -70,6 +70,7 @@ MESSAGES = {
     "duplicate_national_id": _l("Same national identifier as row %(first_row)s of this file."),
     "national_id_taken": _l("This national identifier belongs to record %(id)s (scheme number %(scheme_number)s); "
                             "an exact duplicate is not imported."),
+    "erased_record": _l("Record %(id)s with this external id was erased on request; it is not filled in again."),
     "invalid_phone": _l("Not a valid phone number."),
     "invalid_national_id": _l("Not a valid national identifier."),
     "unknown_column": _l("Unknown column; the columns are: %(columns)s."),

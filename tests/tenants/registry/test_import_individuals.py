@@ -52,3 +52,20 @@ def test_one_audit_entry_per_import_that_writes(tenant, tree):
     assert len(entries) == 1 and entries[0].entity_type == "individual"
     assert entries[0].details["counts"]["created"] == 2
     assert entries[0].details["input"]["import_id"] == out["id"] and len(entries[0].details["input"]["sha256"]) == 64
+
+
+def test_an_erased_person_is_not_filled_in_again_by_a_re_import(tenant, tree):
+    from sqlalchemy import select
+
+    from schemehost.tenants.registry.privacy import erase_individual
+
+    row = HEADER + "P1,,,Amina,Njoya,female,1980-01-02,,,N-R-T-U\n"
+    run_file(tenant, "individuals", row.encode())
+    with tenant.session() as s:
+        person_id = s.execute(select(Individual.id).where(Individual.external_id == "P1")).scalar_one()
+        erase_individual(s, person_id, confirm=person_id)
+    out, problems = run_file(tenant, "individuals", row.encode())
+    assert [(p["column"], p["code"]) for p in problems] == [("external_id", "erased_record")]
+    with tenant.session() as s:
+        person = s.get(Individual, person_id)
+        assert person.status == "erased" and "Amina" not in person.given_name
