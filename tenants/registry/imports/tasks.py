@@ -62,4 +62,31 @@ def import_job(ctx) -> dict:
             fail_import(session, int(ctx.params["import_id"]))
             session.commit()
             raise
+        written = sum(int((imp.counts or {}).get(k) or 0) for k in ("created", "updated", "households_created"))
+        if written >= ANALYZE_AFTER_ROWS:
+            _analyze(ctx.tenant_id, KIND_TABLES.get(imp.kind, ()))
         return {"import_id": imp.id, "status": imp.status, "counts": imp.counts}
+
+
+#: rows written by an import from which its tables' planner statistics are refreshed at once
+ANALYZE_AFTER_ROWS = 1000
+KIND_TABLES = {"individuals": ("individuals", "households"), "households": ("households",),
+               "locations": ("locations",), "facilities": ("health_facilities",),
+               "prices": ("price_list_lines",)}
+
+
+def _analyze(tenant_id: int, tables) -> None:
+    """Refresh planner statistics of the tables a big import filled (as the schema's owner: the tenant
+    role may not ANALYZE), so that the next queries are planned for the new size, not the old one."""
+    from schemehost.platform.tenancy import quote_ident, server_engine
+    from schemehost.platform.tenants.models import Tenant
+
+    tenant = db.session.get(Tenant, tenant_id)
+    if tenant is None or not tables:
+        return
+    schema = quote_ident(tenant.schema_name)
+    engine = server_engine(tenant.server.dsn if tenant.server is not None else None)
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in tables:
+            conn.exec_driver_sql(f"ANALYZE {schema}.{table}")

@@ -69,3 +69,28 @@ def test_an_erased_person_is_not_filled_in_again_by_a_re_import(tenant, tree):
     with tenant.session() as s:
         person = s.get(Individual, person_id)
         assert person.status == "erased" and "Amina" not in person.given_name
+
+
+def test_a_big_import_refreshes_the_planner_statistics(tenant, tree, monkeypatch):
+    from sqlalchemy import text
+
+    from schemehost.tenants.registry.imports import tasks
+
+    monkeypatch.setattr(tasks, "ANALYZE_AFTER_ROWS", 2)
+    rows = "".join(f"P{i},,,Name{i},Family{i},female,1980-01-{i + 1:02d},,,N-R-T-U\n" for i in range(3))
+    out, problems = run_file(tenant, "individuals", (HEADER + rows).encode())
+    assert problems == [] and out["counts"]["created"] == 3
+    import time
+
+    with tenant.app.app_context():
+        from schemehost.platform.extensions import db
+
+        for _ in range(50):  # statistics views are published by the backend shortly after its transaction
+            analyzed = db.session.execute(text(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = :s AND relname = 'individuals'"),
+                {"s": tenant.schema}).scalar()
+            db.session.rollback()
+            if analyzed is not None:
+                break
+            time.sleep(0.1)
+    assert analyzed is not None
