@@ -3,40 +3,20 @@ a household, find its head by a misspelt name, register a probable duplicate, di
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "platform"))
-from _console_support import live_server  # noqa: E402
+from ._people import people_tenant  # noqa: F401  (fixture)
 
-from ._people import people_tenant  # noqa: E402,F401
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="Debian's chromium is not installed at /usr/bin/chromium (scripts/test installs it)"),
-]
+pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 @pytest.fixture
-def page(app):
-    from playwright.sync_api import sync_playwright
-
-    with live_server(app) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844}, base_url=url)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        context.close()
-        browser.close()
+def page(browser, base_url):
+    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844}, base_url=base_url)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
 
 
 def test_enrol_search_misspelt_flag_and_dismiss(page, people_tenant, tenant_user):
