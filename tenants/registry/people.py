@@ -67,7 +67,9 @@ class Household(TimestampMixin, TenantBase):
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     #: the head (an individual of this household); set once the head exists
     head_id: Mapped[int | None] = mapped_column(
-        ForeignKey("individuals.id", ondelete="SET NULL", use_alter=True, name="fk_households_head_id_individuals"),
+        # deferrable: a bulk import creates a household with its head before the head's row (decision 0126)
+        ForeignKey("individuals.id", ondelete="SET NULL", use_alter=True, name="fk_households_head_id_individuals",
+                   deferrable=True, initially="IMMEDIATE"),
         index=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="RESTRICT"), index=True)
     address: Mapped[str | None] = mapped_column(Text)

@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('scheme_number', name=op.f('uq_individuals_scheme_number'))
     )
     op.create_foreign_key('fk_households_head_id_individuals', 'households', 'individuals', ['head_id'], ['id'],
-                          ondelete='SET NULL')
+                          ondelete='SET NULL', deferrable=True, initially='IMMEDIATE')
     op.execute("CREATE SEQUENCE scheme_number_seq")
     op.create_index('ix_individuals_birth_date', 'individuals', ['birth_date'], unique=False)
     op.create_index('ix_individuals_active_members', 'individuals', ['household_id', 'birth_date'], unique=False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -18,8 +19,48 @@ Row = tuple[int, "str | None", "str | None"]
 Problem = tuple[int, str, str, str, str]  # row, column, value, code, reason
 
 BATCH = 20_000
+#: longest E.164 number kept (validation.PHONE_LENGTH; not imported here: workers import little)
+PHONE_LENGTH = 20
 #: below this many rows the checks run in the calling process
 PARALLEL_FROM = 20_000
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def e164_as_given(value: str) -> str | None:
+    """``value`` itself when it is already a valid number written in E.164 (``+237670000001``) and
+    ``phonenumbers.parse`` would read it as exactly that number; else None (the caller then goes
+    the full way, :func:`~..validation.normalize_phone`, which also words the refusal).
+
+    Parsing is most of a phone check's cost; a number already written in E.164 is rebuilt from its
+    digits instead. That is the parser's result only when the parser strips no national prefix:
+    the country's metadata has none, or only "0" and the number does not start with 0
+    (decision 0127; a test compares both ways)."""
+    import phonenumbers
+    from phonenumbers.phonemetadata import PhoneMetadata
+
+    if len(value) > PHONE_LENGTH or not _E164.fullmatch(value):
+        return None
+    digits = value[1:]
+    for n in (1, 2, 3):  # country calling codes are prefix-free
+        cc = int(digits[:n])
+        if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[n:]
+    if not national or national[0] == "0":
+        return None
+    meta = PhoneMetadata.metadata_for_region_or_calling_code(cc, phonenumbers.region_code_for_country_code(cc))
+    if meta is None or meta.national_prefix_for_parsing not in (None, "0"):
+        return None
+    number = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national))
+    if not phonenumbers.is_valid_number(number):
+        return None
+    if phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != value:
+        return None
+    return value
 
 
 def check_rows(country: str | None, rows: list[Row]) -> tuple[list[Row], list[Problem]]:
@@ -32,7 +73,7 @@ def check_rows(country: str | None, rows: list[Row]) -> tuple[list[Row], list[Pr
         e164 = compact = None
         if phone:
             try:
-                e164 = normalize_phone(phone, country)
+                e164 = e164_as_given(phone) or normalize_phone(phone, country)
             except ValueError as err:
                 problems.append((row, "phone", phone, "invalid_phone", str(err)))
         if nid:

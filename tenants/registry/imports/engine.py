@@ -199,7 +199,9 @@ class Staging:
         names = ", ".join(col.name for col in self.spec.columns)
         self.sql("INSERT INTO pg_temp.imp_err (row, col, value, code, params) "
                  "SELECT b.row, c.col, c.value, c.code, c.params FROM ("
-                 f"SELECT * FROM (SELECT row, {names}, {codes} FROM pg_temp.imp) a WHERE {any_problem}) b "
+                 # OFFSET 0: each trimmed cell and each code computed once per row, not once per use
+                 f"SELECT * FROM (SELECT row, {names}, {codes} FROM (SELECT * FROM pg_temp.imp OFFSET 0) i "
+                 f"OFFSET 0) a WHERE {any_problem}) b "
                  f"CROSS JOIN LATERAL (VALUES {expand}) AS c(col, value, code, params) "
                  "WHERE c.code IS NOT NULL")
 
@@ -246,9 +248,10 @@ def _valid_date(v: str) -> str:
     """SQL: ``v`` (text) is an existing calendar date written YYYY-MM-DD (nested CASEs: SQL does
     not promise to evaluate AND from left to right, and a cast of a non-date would fail)."""
     return (f"(CASE WHEN {v} ~ '{DATE_PATTERN}' THEN CASE WHEN substr({v}, 6, 2)::int BETWEEN 1 AND 12 "
-            f"AND substr({v}, 1, 4)::int >= 1 THEN substr({v}, 9, 2)::int BETWEEN 1 AND "
+            f"AND substr({v}, 1, 4)::int >= 1 THEN CASE WHEN substr({v}, 9, 2)::int BETWEEN 1 AND 28 THEN true "
+            f"ELSE substr({v}, 9, 2)::int BETWEEN 1 AND "
             f"extract(day FROM make_date(substr({v}, 1, 4)::int, substr({v}, 6, 2)::int, 1) "
-            f"+ interval '1 month - 1 day')::int ELSE false END ELSE false END)")
+            f"+ interval '1 month - 1 day')::int END ELSE false END ELSE false END)")
 
 
 def _date_after(a: str, b: str) -> str:
@@ -702,10 +705,14 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
     st.sql("ANALYZE pg_temp.imp_ok")
     households = 0
     if has_hh:
-        # households named by the file and not known yet: in the head's village (else the first member's)
+        # households named by the file and not known yet: in the head's village (else the first member's),
+        # with their head's id already (drawn while staging; the foreign key is checked at commit, when
+        # the people exist: no second pass over the households, decision 0126)
+        st.sql("SET CONSTRAINTS fk_households_head_id_individuals DEFERRED")
         households = st.sql("""
-            INSERT INTO households (external_id, location_id)
-            SELECT DISTINCT ON (o.hh) o.hh, o.location_id FROM pg_temp.imp_ok o
+            INSERT INTO households (external_id, location_id, head_id)
+            SELECT DISTINCT ON (o.hh) o.hh, o.location_id, CASE WHEN o.relationship = 'head' THEN o.id END
+              FROM pg_temp.imp_ok o
              WHERE o.hh IS NOT NULL AND NOT EXISTS (SELECT 1 FROM households h WHERE h.external_id = o.hh)
              ORDER BY o.hh, (o.relationship = 'head') DESC NULLS LAST, o.row
         """).rowcount
@@ -743,7 +750,10 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
          WHERE v.known_id IS NULL
          ORDER BY v.row
     """).rowcount
+    if has_hh:
+        st.sql("SET CONSTRAINTS fk_households_head_id_individuals IMMEDIATE")  # the heads exist now
     if has_hh and "relationship" in present:
+        # households known before this file whose head changes (new ones got theirs when created)
         st.sql("""
             UPDATE households h SET head_id = v.id, updated_at = now()
               FROM pg_temp.imp_ok v
