@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, cast, func, literal, or_, select
+from sqlalchemy import Integer, Select, and_, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import ValidationError
@@ -76,20 +76,47 @@ def name_threshold(q: str) -> float:
     return max(MIN_THRESHOLD, min(MAX_THRESHOLD, math.floor(value * 1000) / 1000))
 
 
+#: word_similarity threshold of a one-word query (pg_trgm's default)
+ONE_WORD_THRESHOLD = 0.6
+#: word_similarity threshold of each word of a two-word query (see :func:`filtered_words`)
+WORD_FILTER_THRESHOLD = 0.2
+#: a word of a two-word query needs this many trigrams to be filtered on
+WORD_FILTER_MIN_TRIGRAMS = 5
+
+
+def filtered_words(q: str) -> list[str]:
+    """The words of a two-word query that the name must also contain in part (``w <% name_search``
+    with word similarity ≥ 0.2, i.e. at least ⌈0.2·g⌉ of the word's g trigrams): those of 5 trigrams
+    or more (4 letters or more). One slip changes at most 4 of a word's trigrams, so the registered
+    name keeps g − 4 ≥ ⌈0.2·g⌉ of them and is still found; a namesake sharing only the other word
+    (every "marie …" for "marie dupont") is no longer a candidate that the trigram index hands to
+    the table to be rechecked one by one (decision 0128). Shorter words (a slip may leave none of
+    their trigrams) and queries of three words or more are not filtered."""
+    words = _WORD.findall(q)
+    if len(words) != 2:
+        return []
+    return [w for w in words if trigram_count(w) >= WORD_FILTER_MIN_TRIGRAMS]
+
+
 def name_match(q: str, column=Individual.name_search):
     """The WHERE clause and the score expression of a name search for a normalised query: several
-    words are compared with the whole name (``%``, similarity), one word with the closest word of
-    the name (``<%``, word_similarity; default threshold 0.6). Both use the trigram GIN index."""
+    words are compared with the whole name (``%``, similarity; for two words also each longer word
+    with a word of the name, :func:`filtered_words`), one word with the closest word of the name
+    (``<%``, word_similarity; threshold 0.6). All use the trigram GIN index (one scan)."""
     value = literal(q)
     if " " in q:
-        return (column.op("OPERATOR(shared.%)", is_comparison=True)(value),
-                func.shared.similarity(column, value))
+        clause = column.op("OPERATOR(shared.%)", is_comparison=True)(value)
+        for word in filtered_words(q):
+            clause = and_(clause, literal(word).op("OPERATOR(shared.<%)", is_comparison=True)(column))
+        return clause, func.shared.similarity(column, value)
     return (value.op("OPERATOR(shared.<%)", is_comparison=True)(column),
             func.shared.word_similarity(value, column))
 
 
 def _use_name_threshold(session: Session, q: str) -> None:
-    session.execute(select(func.set_config("pg_trgm.similarity_threshold", str(name_threshold(q)), True)))
+    word = WORD_FILTER_THRESHOLD if " " in q else ONE_WORD_THRESHOLD
+    session.execute(select(func.set_config("pg_trgm.similarity_threshold", str(name_threshold(q)), True),
+                           func.set_config("pg_trgm.word_similarity_threshold", str(word), True)))
 
 
 def search_individuals(session: Session, *, principal: Principal | None, q: str | None = None,
