@@ -29,7 +29,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths (below /t/<slug>/) that keep working while a tenant is suspended or
 # read-only, so that paying resumes it: payment callbacks and webhooks, the
 # billing page, and signing in.
-ALWAYS_OPEN = ("payments/callbacks", "webhooks", "billing", "login", "logout", "oauth/token")
+ALWAYS_OPEN = ("payments/callbacks", "webhooks", "billing", "login", "logout", "oauth")
 
 
 class HostRewriteMiddleware:

@@ -24,5 +24,8 @@ def test_suspended_tenant_opens_only_whole_open_segments(app, client, make_tenan
         db.session.commit()
     app.extensions["schemehost.tenant_refs"].forget([tenant.slug])
     assert client.get(f"/t/{tenant.slug}/login").status_code == 200
+    # an API client can still get and revoke its tokens (the OAuth endpoints answer, with OAuth errors)
+    for path in ("oauth/token", "oauth/revoke"):
+        assert client.post(f"/t/{tenant.slug}/{path}", data={}).status_code != 423, path
     for path in ("loginfoo", "billing-export", "webhooksx"):
         assert client.get(f"/t/{tenant.slug}/{path}").status_code == 423, path
