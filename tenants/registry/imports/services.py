@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from schemehost.platform.db import utcnow
@@ -310,6 +310,10 @@ def run_import(session: Session, import_id: int, *, progress=None, actor=None) -
             tmp.write(chunk)
         tmp.flush()
         session.commit()  # nothing written; the long transaction starts with the staging
+        if not imp.dry_run:
+            # one writing import per tenant at a time, whoever runs it (the worker or the CLI)
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                            {"key": f"registry-import:{session.info.get('tenant_schema')}"})
         try:
             source = open_source(Path(tmp.name), imp.format, encoding=(imp.options or {}).get("encoding", "utf-8"))
             outcome = engine.run(session, spec, import_id, source, mapping=(imp.options or {}).get("mapping"),

@@ -94,3 +94,22 @@ def test_a_big_import_refreshes_the_planner_statistics(tenant, tree, monkeypatch
                 break
             time.sleep(0.1)
     assert analyzed is not None
+
+
+def test_writing_imports_of_one_tenant_run_one_at_a_time(tenant, tree, pg):
+    """A second writing import (e.g. from the CLI while the worker runs one) waits for the first."""
+    import threading
+    import time
+
+    pg.execute("BEGIN")
+    pg.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"registry-import:{tenant.schema}",))
+    results = {}
+    thread = threading.Thread(target=lambda: results.update(out=run_file(
+        tenant, "individuals", (HEADER + "P9,,,Awa,Sow,female,1990-05-06,,,N-R-T-U\n").encode())))
+    thread.start()
+    time.sleep(1.0)
+    assert thread.is_alive() and count(tenant, Individual) == 0  # waiting for the other import
+    pg.execute("COMMIT")
+    thread.join(timeout=60)
+    out, problems = results["out"]
+    assert problems == [] and out["status"] == "done" and count(tenant, Individual) == 1
