@@ -118,6 +118,8 @@ def test_operator_opens_a_support_session_and_reads_the_tenant_read_only(app, te
     html = home.get_data(as_text=True)
     assert home.status_code == 200 and 'id="support-banner"' in html
     assert f"Support session by {email}" in html and REASON in html and "End support session" in html
+    # the session ends from its banner; no "Sign out" that would only drop a tenant user's session
+    assert "tenant_auth" not in html and f'action="/t/{tenant.slug}/logout"' not in html
 
     audit_page = client.get(f"/t/{tenant.slug}/audit").get_data(as_text=True)
     assert "support_open" in audit_page
