@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Flask, g, render_template
 
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal
 
 
@@ -36,20 +37,7 @@ def add_nav(endpoint: str, label, *, permission: str | None = None, order: int =
 def tenant_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:
     """A blueprint under ``/t/<slug><url_prefix>`` whose views need not take ``slug``:
     it is dropped from view arguments and filled in by ``url_for`` from the current tenant."""
-    bp = Blueprint(name, import_name, url_prefix=f"/t/<slug>{url_prefix}")
-
-    @bp.url_value_preprocessor
-    def _drop_slug(endpoint, values):
-        if values:
-            values.pop("slug", None)
-
-    @bp.url_defaults
-    def _add_slug(endpoint, values):
-        tenant = g.get("tenant")
-        if tenant is not None:
-            values.setdefault("slug", tenant.slug)
-
-    return bp
+    return bind_to_tenant(Blueprint(name, import_name, url_prefix=f"/t/<slug>{url_prefix}"))
 
 
 bp = tenant_blueprint("tenant_console", __name__)

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.core import services
 from schemehost.tenants.core.schemas import ListQuerySchema, SettingSchema, SettingValueSchema
 from schemehost.tenants.identity.principal import permission_required
@@ -13,10 +14,7 @@ from schemehost.tenants.identity.principal import permission_required
 bp = Blueprint("core", __name__, url_prefix="/t/<slug>/api/v1", description="Tenant settings")
 
 
-@bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    # the tenant was resolved (and its status checked) by the routing hook
-    values.pop("slug", None)
+bind_to_tenant(bp)
 
 
 @bp.route("/settings")

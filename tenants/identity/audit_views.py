@@ -22,6 +22,7 @@ from marshmallow import ValidationError as SchemaError
 
 from schemehost.platform.errors import ValidationError
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.console import add_nav, tenant_blueprint
 from schemehost.tenants.identity import audit, audit_query
 from schemehost.tenants.identity.audit_schemas import AuditPageQuerySchema, AuditPageSchema, AuditQuerySchema
@@ -38,10 +39,7 @@ ACTOR_TYPES = {
 CHANGE_LABELS = {"added": _l("added"), "removed": _l("removed"), "changed": _l("changed")}
 
 
-@api_bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    if values:
-        values.pop("slug", None)
+bind_to_tenant(api_bp)
 
 
 def filters_from(query: dict[str, Any]) -> audit_query.AuditFilter:

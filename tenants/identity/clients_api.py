@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, url_for
+from flask import Flask, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity import clients as services
 from schemehost.tenants.identity.clients_schemas import (ClientCreateSchema, ClientListQuerySchema, ClientSchema,
                                                          ClientWithSecretSchema, PrincipalSchema)
@@ -17,16 +18,7 @@ MANAGE = "clients.manage"
 bp = Blueprint("clients", __name__, url_prefix="/t/<slug>/api/v1", description="API clients (OAuth 2)")
 
 
-@bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    values.pop("slug", None)
-
-
-@bp.url_defaults
-def _add_slug(endpoint, values):
-    tenant = g.get("tenant")
-    if tenant is not None:
-        values.setdefault("slug", tenant.slug)
+bind_to_tenant(bp)
 
 
 def _with_secret(client, secret: str) -> dict:

@@ -6,13 +6,14 @@ catalogue of the tenant is readable by any principal of the tenant.
 
 from __future__ import annotations
 
-from flask import Flask, g, url_for
+from flask import Flask, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from schemehost.platform.errors import Unauthorized
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity import roles
 from schemehost.tenants.identity import roles_schemas as s
 from schemehost.tenants.identity.principal import current_principal, permission_required
@@ -21,18 +22,7 @@ bp = Blueprint("roles_api", __name__, url_prefix="/t/<slug>/api/v1", description
 MANAGE = "users.manage"
 
 
-@bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    # the tenant was resolved (and its status checked) by the routing hook
-    if values:
-        values.pop("slug", None)
-
-
-@bp.url_defaults
-def _add_slug(endpoint, values):
-    tenant = g.get("tenant")
-    if tenant is not None:
-        values.setdefault("slug", tenant.slug)
+bind_to_tenant(bp)
 
 
 @bp.route("/roles")

@@ -22,6 +22,7 @@ from schemehost.platform.errors import ValidationError
 from schemehost.platform.extensions import api
 from schemehost.platform.ratelimit import limiter, signin_failed, signin_limit
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.console import add_nav, tenant_blueprint
 from schemehost.tenants.identity import sessions, sso
 from schemehost.tenants.identity.principal import permission_required
@@ -199,10 +200,7 @@ def _with_redirect(settings: sso.ProviderSettings) -> dict:
     return {**settings.__dict__, "redirect_uri": _redirect_uri()}
 
 
-@api_bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    if values:
-        values.pop("slug", None)
+bind_to_tenant(api_bp)
 
 
 @api_bp.url_defaults

@@ -25,6 +25,7 @@ from schemehost.platform.errors import AppError, Forbidden
 from schemehost.platform.extensions import db
 from schemehost.platform.operators.models import Operator
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.console import add_nav, tenant_blueprint
 from schemehost.tenants.identity import support
 from schemehost.tenants.identity.audit_schemas import SupportListQuerySchema, SupportSessionSchema
@@ -183,10 +184,7 @@ def index():
                            tenant_time=tenant_time, zone=g.tenant.timezone)
 
 
-@api_bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    if values:
-        values.pop("slug", None)
+bind_to_tenant(api_bp)
 
 
 @api_bp.route("/support-sessions")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, request, url_for
+from flask import Flask, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from schemehost.platform.errors import NotFound
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import permission_required
 from schemehost.tenants.registry import schemas as s
 from schemehost.tenants.registry import services as reg
@@ -28,17 +29,7 @@ READ = "registry.read"
 MANAGE = "registry.locations.manage"
 
 
-@bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    if values:
-        values.pop("slug", None)
-
-
-@bp.url_defaults
-def _add_slug(endpoint, values):
-    tenant = g.get("tenant")
-    if tenant is not None:
-        values.setdefault("slug", tenant.slug)
+bind_to_tenant(bp)
 
 
 def _page(items: list, query: dict) -> tuple[list, int, dict[str, str]]:

@@ -8,12 +8,13 @@ Filter problems are 422 problem+json whose ``errors`` are keyed by the JSON path
 
 from __future__ import annotations
 
-from flask import Flask, g
+from flask import Flask
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal, permission_required
 from schemehost.tenants.registry import eligibility as el
 
@@ -27,17 +28,7 @@ FILTER_DOC = {"description": "the filter: {all: [...]}, {any: [...]}, {not: {...
                                   {"field": "location", "op": "within", "value": ["D01", "D02"]}]}}
 
 
-@bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    if values:
-        values.pop("slug", None)
-
-
-@bp.url_defaults
-def _add_slug(endpoint, values):
-    tenant = g.get("tenant")
-    if tenant is not None:
-        values.setdefault("slug", tenant.slug)
+bind_to_tenant(bp)
 
 
 class _Filter(Schema):

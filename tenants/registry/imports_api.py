@@ -21,6 +21,7 @@ from flask_smorest import Blueprint
 from schemehost.platform.errors import ValidationError
 from schemehost.platform.extensions import db
 from schemehost.platform.tenancy import open_tenant_session, server_engine, tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal, permission_required
 from schemehost.tenants.registry import imports as imp_services
 from schemehost.tenants.registry.imports.services import MAX_BYTES
@@ -33,17 +34,7 @@ READ = "registry.read"
 REPORT_PREVIEW = 100
 
 
-@bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    if values:
-        values.pop("slug", None)
-
-
-@bp.url_defaults
-def _add_slug(endpoint, values):
-    tenant = g.get("tenant")
-    if tenant is not None:
-        values.setdefault("slug", tenant.slug)
+bind_to_tenant(bp)
 
 
 def _flag(value: Any) -> bool:

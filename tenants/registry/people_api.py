@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, request, url_for
+from flask import Flask, Response, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -20,6 +20,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from schemehost.platform.errors import NotFound, ValidationError
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal, permission_required
 from schemehost.tenants.registry.people import Household, Individual
 from schemehost.tenants.registry.services import duplicates as dup
@@ -32,17 +33,7 @@ READ = "registry.read"
 WRITE = "registry.write"
 
 
-@bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    if values:
-        values.pop("slug", None)
-
-
-@bp.url_defaults
-def _add_slug(endpoint, values):
-    tenant = g.get("tenant")
-    if tenant is not None:
-        values.setdefault("slug", tenant.slug)
+bind_to_tenant(bp)
 
 
 # ---- schemas (shapes for the documentation; the services check values) ---------------------------------

@@ -8,12 +8,13 @@ A location-restricted principal reaches only people within its locations (404 ot
 
 from __future__ import annotations
 
-from flask import Flask, g
+from flask import Flask
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal, permission_required
 from schemehost.tenants.registry import privacy
 
@@ -24,17 +25,7 @@ WRITE = "registry.write"
 PERSONAL = "registry.personal_data"
 
 
-@bp.url_value_preprocessor
-def _drop_slug(endpoint, values):
-    if values:
-        values.pop("slug", None)
-
-
-@bp.url_defaults
-def _add_slug(endpoint, values):
-    tenant = g.get("tenant")
-    if tenant is not None:
-        values.setdefault("slug", tenant.slug)
+bind_to_tenant(bp)
 
 
 class ConsentSchema(Schema):
