@@ -42,7 +42,14 @@ def get_tenant(session: Session, slug: str, *, for_update: bool = False) -> Tena
     return tenant
 
 
-def list_tenants(session: Session, *, partner: str | None = None, status: str | None = None) -> list[Tenant]:
+def list_tenants(session: Session, *, partner: str | None = None, status: str | None = None,
+                 partner_id: int | None = None, after: str | None = None,
+                 limit: int | None = None) -> list[Tenant]:
+    """Tenants in slug order, filtered in SQL; ``after`` and ``limit`` page them by keyset (slug).
+
+    ``partner_id`` restricts the list to one partner's tenants (partner staff's scope), so that a
+    page is always full of tenants the caller may see.
+    """
     stmt = select(Tenant).order_by(Tenant.slug)
     if status is not None:
         if status not in S.__members__:
@@ -51,6 +58,12 @@ def list_tenants(session: Session, *, partner: str | None = None, status: str | 
         stmt = stmt.where(Tenant.status == status)
     if partner is not None:
         stmt = stmt.join(Partner, Partner.id == Tenant.partner_id).where(Partner.slug == partner)
+    if partner_id is not None:
+        stmt = stmt.where(Tenant.partner_id == partner_id)
+    if after is not None:
+        stmt = stmt.where(Tenant.slug > after)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(session.execute(stmt).unique().scalars())
 
 

@@ -39,8 +39,23 @@ class Tenants(MethodView):
     @bp.arguments(s.TenantListQuerySchema, location="query")
     @bp.response(200, s.TenantSchema(many=True))
     def get(self, query):
-        """List tenants, optionally by partner and status."""
-        return [_tenant_out(t) for t in operator_roles.visible(lifecycle.list_tenants(db.session, **query))]
+        """List tenants in slug order, optionally by partner and status.
+
+        Paged by keyset: a full page carries ``Link: <...?after=<last slug>>; rel="next"``.
+        """
+        scope = operator_roles.current_scope()
+        if scope.all_tenants:
+            tenants = lifecycle.list_tenants(db.session, **query)
+        elif scope.partner_id is None:  # partner staff without a partner see nothing
+            tenants = []
+        else:
+            tenants = lifecycle.list_tenants(db.session, partner_id=scope.partner_id, **query)
+        headers = {}
+        if len(tenants) == query["limit"]:
+            args = request.args.to_dict()
+            args["after"] = tenants[-1].slug
+            headers["Link"] = f'<{url_for("tenants.Tenants", **args)}>; rel="next"'
+        return [_tenant_out(t) for t in tenants], 200, headers
 
     @bp.arguments(s.TenantCreateSchema)
     @bp.response(201, s.TenantSchema)

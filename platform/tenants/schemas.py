@@ -38,6 +38,8 @@ class TenantSchema(Schema):
 class TenantListQuerySchema(Schema):
     partner = fields.String()
     status = fields.String(validate=validate.OneOf([s.value for s in TenantStatus]))
+    after = fields.String(metadata={"description": "slug of the last tenant of the previous page"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class TransitionSchema(Schema):

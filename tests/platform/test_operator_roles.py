@@ -140,11 +140,34 @@ def test_support_reads_everything_and_changes_nothing(client, partners, bearer, 
 
 def test_platform_admin_sees_and_manages_every_partner(client, partners, bearer, unique):
     admin = bearer("platform_admin")
-    listed = {t["slug"] for t in client.get("/api/v1/tenants", headers=admin).json}
-    assert {partners["own"][1], partners["other"][1]} <= listed
+    for partner, slug in partners.values():
+        listed = [t["slug"] for t in client.get(f"/api/v1/tenants?partner={partner}", headers=admin).json]
+        assert listed == [slug]
     resp = client.post(f"/api/v1/tenants/{partners['other'][1]}/suspend", json={}, headers=admin)
     assert resp.status_code == 200
     assert client.post("/api/v1/partners", json={"slug": unique("ap"), "name": "A"}, headers=admin).status_code == 201
+
+
+def test_tenant_list_is_paged_by_slug_within_the_operators_scope(client, runner, partners, bearer, unique):
+    own_partner, first = partners["own"]
+    made = [first]
+    for _ in range(2):
+        slug = unique("own-")
+        assert runner("tenants", "create", slug, "--name", "S", "--partner", own_partner).exit_code == 0
+        made.append(slug)
+    staff = bearer("partner_staff", own_partner)
+
+    page1 = client.get("/api/v1/tenants?limit=2", headers=staff)
+    assert [t["slug"] for t in page1.json] == sorted(made)[:2]
+    link = page1.headers["Link"]
+    assert link.endswith('; rel="next"') and f"after={sorted(made)[1]}" in link
+    page2 = client.get(link[1:link.index(">")], headers=staff)
+    assert [t["slug"] for t in page2.json] == sorted(made)[2:]
+    assert "Link" not in page2.headers  # a short page is the last one
+
+    bad = client.get("/api/v1/tenants?limit=0", headers=staff)
+    assert bad.status_code == 422 and bad.mimetype == PROBLEM
+    assert "limit" in json.dumps(bad.json)
 
 
 def test_operator_roles_and_partners_are_checked_together(app, partners, unique):
