@@ -1,5 +1,8 @@
 """Imports every control-plane model so that metadata is complete (Alembic, tests)."""
 
+from schemehost.platform.billing.models import (Invoice, InvoiceCounter, InvoiceLine, PartnerBilling, Payment,
+                                               PendingLine, Plan, PlanPrice, PlatformFee, Subscription, TaxRate,
+                                               Usage, WebhookEvent)
 from schemehost.platform.db import ControlBase
 from schemehost.platform.jobs.models import Job
 from schemehost.platform.operators.models import (Operator, OperatorAudit, OperatorRecoveryCode, OperatorToken,
@@ -16,6 +19,8 @@ from schemehost.platform.tenants.models import (
 )
 
 __all__ = [
+    "Invoice", "InvoiceCounter", "InvoiceLine", "PartnerBilling", "Payment", "PendingLine", "Plan", "PlanPrice",
+    "PlatformFee", "Subscription", "TaxRate", "Usage", "WebhookEvent",
     "ControlBase", "DatabaseServer", "Domain", "Installation", "Job", "Operator", "OperatorAudit",
     "OperatorRecoveryCode", "OperatorToken", "SupportAccess",
     "Partner", "SpareSchema", "Tenant", "TenantEvent", "TenantSecret",
