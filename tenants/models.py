@@ -7,12 +7,15 @@ from schemehost.tenants.identity.models import (AuditEntry, OAuthClient, OAuthTo
 from schemehost.tenants.registry.models import CatalogueEntry, HealthFacility, Location, PriceList, PriceListLine
 from schemehost.tenants.registry.people import Consent, DuplicateFlag, Household, Individual
 from schemehost.tenants.registry.imports.models import RegistryImport, RegistryImportChunk, RegistryImportProblem
+from schemehost.tenants.vouchers.models import (ProgrammeFacility, ProgrammeService, Redemption, Voucher,
+                                                VoucherProgramme)
 
 __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthToken", "RecoveryCode", "Role",
            "SsoProvider", "SupportSession", "UserLocation", "UserRole", "UserToken",
            "CatalogueEntry", "HealthFacility", "Location", "PriceList", "PriceListLine",
            "Consent", "DuplicateFlag", "Household", "Individual",
-           "RegistryImport", "RegistryImportChunk", "RegistryImportProblem"]
+           "RegistryImport", "RegistryImportChunk", "RegistryImportProblem",
+           "VoucherProgramme", "ProgrammeService", "ProgrammeFacility", "Voucher", "Redemption"]
 
 
 def unscoped_metadata():

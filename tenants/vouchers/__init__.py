@@ -1,0 +1,1 @@
+"""The vouchers module: programmes, issuance, redemption (placeholder until the API lands)."""
