@@ -52,6 +52,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from schemehost.platform.tenants import routing
 
+    from schemehost.platform import metrics
+
+    metrics.init_app(app)  # wrapped before the host rewrite below, so it sees the rewritten paths
     routing.init_app(app)  # before auth: an unknown or archived tenant answers 404/410 first
     operator_auth.init_app(app)
     from schemehost.platform import ratelimit

@@ -55,6 +55,8 @@ class Config:
         self.SMTP_PASSWORD: str | None = env.get("SCHEMEHOST_SMTP_PASSWORD") or None
         self.SMTP_STARTTLS: bool = _bool(env.get("SCHEMEHOST_SMTP_STARTTLS"), False)
         self.MAIL_FROM: str = env.get("SCHEMEHOST_MAIL_FROM", "schemehost <no-reply@localhost>")
+        # when set, /metrics asks for "Authorization: Bearer <token>" (decision 0063)
+        self.METRICS_TOKEN: str | None = env.get("SCHEMEHOST_METRICS_TOKEN") or None
         self.LOG_LEVEL: str = env.get("SCHEMEHOST_LOG_LEVEL", "INFO")
         self.SESSION_COOKIE_SECURE: bool = _bool(env.get("SCHEMEHOST_SECURE_COOKIES"), False)
         self.SESSION_COOKIE_HTTPONLY = True
