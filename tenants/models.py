@@ -7,6 +7,8 @@ from schemehost.tenants.identity.models import (AuditEntry, OAuthClient, OAuthTo
 from schemehost.tenants.registry.models import CatalogueEntry, HealthFacility, Location, PriceList, PriceListLine
 from schemehost.tenants.registry.people import Consent, DuplicateFlag, Household, Individual
 from schemehost.tenants.registry.imports.models import RegistryImport, RegistryImportChunk, RegistryImportProblem
+from schemehost.tenants.insurance.models import (Contribution, InsuranceProduct, Policy, PolicyMember,
+                                                 ProductCoverage)
 from schemehost.tenants.payments.models import (Bill, Disbursement, PaymentGateway, PaymentNotification,
                                                 Reconciliation)
 from schemehost.tenants.vouchers.models import (ProgrammeFacility, ProgrammeService, Redemption, Voucher,
@@ -17,6 +19,7 @@ __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthT
            "CatalogueEntry", "HealthFacility", "Location", "PriceList", "PriceListLine",
            "Consent", "DuplicateFlag", "Household", "Individual",
            "RegistryImport", "RegistryImportChunk", "RegistryImportProblem",
+           "Contribution", "InsuranceProduct", "Policy", "PolicyMember", "ProductCoverage",
            "Bill", "Disbursement", "PaymentGateway", "PaymentNotification", "Reconciliation",
            "VoucherProgramme", "ProgrammeService", "ProgrammeFacility", "Voucher", "Redemption"]
 

@@ -1,0 +1,1 @@
+"""The insurance module: products, policies, contributions and eligibility."""
