@@ -203,6 +203,8 @@ class Subscription(TimestampMixin, ControlBase):
     plan_id: Mapped[int] = mapped_column(ForeignKey("billing_plans.id", ondelete="RESTRICT"), index=True)
     status: Mapped[str] = mapped_column(String(10), default=SubscriptionStatus.active)
     country: Mapped[str | None] = mapped_column(String(2))
+    #: where invoices and reminders go (else the partner's contact)
+    billing_email: Mapped[str | None] = mapped_column(String(254))
     started_on: Mapped[date] = mapped_column(Date)
     trial_ends_on: Mapped[date] = mapped_column(Date)
     current_period_start: Mapped[date] = mapped_column(Date)

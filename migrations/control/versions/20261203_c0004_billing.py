@@ -132,6 +132,7 @@ def upgrade() -> None:
     sa.Column('plan_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('country', sa.String(length=2), nullable=True),
+    sa.Column('billing_email', sa.String(length=254), nullable=True),
     sa.Column('started_on', sa.Date(), nullable=False),
     sa.Column('trial_ends_on', sa.Date(), nullable=False),
     sa.Column('current_period_start', sa.Date(), nullable=False),

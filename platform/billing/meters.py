@@ -1,0 +1,126 @@
+"""Usage meters: what the daily metering job counts in each tenant, set-based, from the control plane.
+
+A module registers its meters with :func:`register_meter` (the registry's are below; insurance, vouchers
+and transfers add theirs when they exist). A meter is either a ``count_sql`` run against each tenant's
+schema — one ``UNION ALL`` statement per batch of tenants, never loading rows — or a ``measure`` function
+that answers for many schemas at once (storage). A meter whose ``tables`` a tenant lacks is skipped for
+that tenant (an older schema, or a module the tenant does not have).
+
+The billable quantity of a period is the **maximum daily value** measured in it (``billable`` converts the
+stored value to the priced unit, e.g. megabytes to whole gigabytes, rounded up).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from schemehost.platform.tenancy import quote_ident
+
+
+@dataclass(frozen=True)
+class Meter:
+    code: str
+    label: object  # lazily translated
+    unit: object  # lazily translated, the priced unit
+    #: SQL counting in one tenant; ``{schema}`` is replaced by the quoted schema name
+    count_sql: str | None = None
+    #: tables the count needs (in the tenant's schema)
+    tables: tuple[str, ...] = ()
+    #: ``measure(conn, schemas) -> {schema: value}`` for meters read from the catalogue
+    measure: Callable[[Connection, list[str]], dict[str, int]] | None = None
+    #: stored value -> priced quantity
+    billable: Callable[[int], int] = lambda value: value
+
+
+METERS: dict[str, Meter] = {}
+
+
+def register_meter(meter: Meter) -> Meter:
+    """Add a meter to the registry (modules call this at import); a code is registered once."""
+    if meter.code in METERS and METERS[meter.code] != meter:
+        raise ValueError(f"meter {meter.code!r} is already registered")
+    if (meter.count_sql is None) == (meter.measure is None):
+        raise ValueError("a meter has either count_sql or measure")
+    METERS[meter.code] = meter
+    return meter
+
+
+def _storage(conn: Connection, schemas: list[str]) -> dict[str, int]:
+    """Megabytes (rounded up) of each schema's tables with their indexes and TOAST."""
+    rows = conn.execute(text(
+        "SELECT n.nspname, ceil(coalesce(sum(pg_total_relation_size(c.oid)), 0) / 1048576.0)::bigint "
+        "FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'm', 'p') "
+        "WHERE n.nspname = ANY(:schemas) GROUP BY n.nspname"), {"schemas": schemas}).all()
+    return {schema: int(value) for schema, value in rows}
+
+
+register_meter(Meter("active_individuals", _l("Active individuals"), _l("individual"),
+                     count_sql="SELECT count(*) FROM {schema}.individuals WHERE status = 'active'",
+                     tables=("individuals",)))
+register_meter(Meter("active_households", _l("Active households"), _l("household"),
+                     count_sql="SELECT count(*) FROM {schema}.households WHERE status = 'active'",
+                     tables=("households",)))
+register_meter(Meter("storage_mb", _l("Storage"), _l("GB"), measure=_storage,
+                     billable=lambda mb: math.ceil(mb / 1024)))
+
+BATCH = 250  # tenants per UNION ALL statement
+
+
+def measure_tenants(conn: Connection, tenants: list[tuple[int, str]]) -> list[tuple[int, str, int]]:
+    """``(tenant_id, meter, value)`` of every meter for ``tenants`` (``(id, schema)`` pairs on the server
+    ``conn`` is connected to), in a handful of statements whatever the number of tenants."""
+    if not tenants:
+        return []
+    schemas = [schema for _id, schema in tenants]
+    for schema in schemas:
+        quote_ident(schema)  # refuses anything but a schema name we generated
+    present: dict[str, set[str]] = {}
+    for schema, table in conn.execute(text(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'p')"), {"schemas": schemas}):
+        present.setdefault(schema, set()).add(table)
+    results: list[tuple[int, str, int]] = []
+    counted = [m for m in METERS.values() if m.count_sql]
+    parts: list[str] = []
+
+    def flush() -> None:
+        if parts:
+            results.extend((int(t), m, int(v)) for t, m, v in conn.execute(text(" UNION ALL ".join(parts))))
+            parts.clear()
+
+    for tenant_id, schema in tenants:
+        tables = present.get(schema, set())
+        for meter in counted:
+            if all(t in tables for t in meter.tables):
+                sql = meter.count_sql.format(schema=quote_ident(schema))
+                parts.append(f"SELECT {int(tenant_id)}, '{meter.code}', ({sql})")
+        if len(parts) >= BATCH:
+            flush()
+    flush()
+    by_schema = {schema: tenant_id for tenant_id, schema in tenants}
+    for meter in (m for m in METERS.values() if m.measure):
+        for schema, value in meter.measure(conn, schemas).items():
+            results.append((by_schema[schema], meter.code, value))
+    return results
+
+
+def store_usage(session: Session, rows: list[tuple[int, str, date, int]]) -> int:
+    """Upsert ``(tenant_id, meter, day, value)`` rows: measuring a day again replaces its value."""
+    from schemehost.platform.billing.models import Usage
+
+    for start in range(0, len(rows), 5000):
+        chunk = [{"tenant_id": t, "meter": m, "day": d, "value": v} for t, m, d, v in rows[start:start + 5000]]
+        stmt = insert(Usage).values(chunk)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[Usage.tenant_id, Usage.meter, Usage.day],
+            set_={"value": stmt.excluded.value, "measured_at": text("now()")}))
+    return len(rows)
