@@ -77,6 +77,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     api.register_blueprint(tenants_api)
     api.register_blueprint(tenant_core_api)
+    from schemehost.platform import billing
+
+    billing.init_app(app)  # control API, tenant billing page and API, Stripe webhook
 
     errors.init_app(app)  # last: replaces flask-smorest's JSON error handler with problem+json
     return app

@@ -728,3 +728,69 @@ def record_payment(session: Session, invoice: Invoice, *, method: str, amount: i
 
 def list_payments(session: Session, invoice_id: int) -> list[Payment]:
     return list(session.execute(select(Payment).where(Payment.invoice_id == invoice_id).order_by(Payment.id)).scalars())
+
+
+# ---- the clock and plain-data views of the models (APIs, console, CLI) -------------------------------
+
+def billing_today() -> date:
+    """Today for billing (UTC), or the app's ``BILLING_TODAY`` (an ISO date: a controllable clock for
+    tests and rehearsals)."""
+    from flask import current_app, has_app_context
+
+    forced = current_app.config.get("BILLING_TODAY") if has_app_context() else None
+    return date.fromisoformat(str(forced)) if forced else datetime.now(timezone.utc).date()
+
+
+def run_billing(session: Session, *, today: date, meter: bool = True, invoice: bool = True,
+                dunning_pass: bool = True) -> dict[str, Any]:
+    """The daily billing run: meter usage, invoice ended periods, then dunning — in that order."""
+    from schemehost.platform.billing import dunning
+
+    result: dict[str, Any] = {"today": today.isoformat(), "usage_rows": 0, "invoices": 0, "dunning": {}}
+    if meter:
+        result["usage_rows"] = meter_usage(session, day=today)
+    if invoice:
+        result["invoices"] = len(invoice_due_periods(session, today=today))
+    if dunning_pass:
+        result["dunning"] = dunning.run_dunning(session, today=today)
+    return result
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    return {"id": plan.id, "partner": plan.partner.slug, "code": plan.code, "name": plan.name,
+            "currency": plan.currency, "period": plan.period, "fixed_fee": plan.fixed_fee, "setup_fee": plan.setup_fee,
+            "trial_days": plan.trial_days, "due_days": plan.due_days, "reminder_days": plan.reminder_days,
+            "read_only_after_days": plan.read_only_after_days, "suspend_after_days": plan.suspend_after_days,
+            "active": plan.active,
+            "prices": [{"meter": p.meter, "included": p.included, "tiers": p.tiers} for p in plan.prices]}
+
+
+def subscription_dict(sub: Subscription) -> dict[str, Any]:
+    iso = lambda d: d.isoformat() if d else None  # noqa: E731
+    return {"tenant": sub.tenant.slug, "plan": {"id": sub.plan.id, "code": sub.plan.code, "name": sub.plan.name},
+            "status": sub.status, "country": sub.country, "billing_email": sub.billing_email,
+            "started_on": iso(sub.started_on), "trial_ends_on": iso(sub.trial_ends_on),
+            "current_period_start": iso(sub.current_period_start), "current_period_end": iso(sub.current_period_end),
+            "cancel_at_period_end": sub.cancel_at_period_end, "canceled_on": iso(sub.canceled_on)}
+
+
+def invoice_dict(invoice: Invoice) -> dict[str, Any]:
+    iso = lambda d: d.isoformat() if d else None  # noqa: E731
+    return {"id": invoice.id, "number": invoice.number, "kind": invoice.kind, "status": invoice.status,
+            "partner": invoice.partner.slug, "tenant": invoice.tenant.slug, "currency": invoice.currency,
+            "period_start": iso(invoice.period_start), "period_end": iso(invoice.period_end),
+            "tax_name": invoice.tax_name, "tax_rate": str(invoice.tax_rate), "subtotal": invoice.subtotal,
+            "tax": invoice.tax, "total": invoice.total, "amount_paid": invoice.amount_paid,
+            "amount_credited": invoice.amount_credited, "outstanding": outstanding(invoice),
+            "platform_fee": invoice.platform_fee, "issued_on": iso(invoice.issued_on), "due_on": iso(invoice.due_on),
+            "extended_to": iso(invoice.extended_to), "credits_invoice": invoice.credits_invoice_id,
+            "memo": invoice.memo,
+            "lines": [{"position": l.position, "kind": l.kind, "meter": l.meter, "description": l.description,
+                       "quantity": l.quantity, "amount": l.amount, "tax": l.tax, "detail": l.detail}
+                      for l in invoice.lines]}
+
+
+def payment_dict(p: Payment) -> dict[str, Any]:
+    return {"id": p.id, "invoice": p.invoice_id, "method": p.method, "amount": p.amount, "currency": p.currency,
+            "reference": p.reference, "paid_on": p.paid_on.isoformat(), "recorded_by": p.recorded_by,
+            "proof_name": p.proof_name, "refunded": p.refunded}
