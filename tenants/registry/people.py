@@ -128,6 +128,25 @@ class Individual(TimestampMixin, TenantBase):
     )
 
 
+class NameWord(TenantBase):
+    """The dictionary of the words of people's names that name search looks words up in (decision 0129).
+
+    One row per (key, word): a word's keys are the word, its alphanumeric parts ("jean-pierre":
+    "jean", "pierre") and each of these with one letter deleted, so two words within one slip of
+    each other share a key. Kept set-wise by statement triggers on ``individuals`` (migration
+    t0009): every writer (services, imports, merges, erasure) keeps it in step without doing
+    anything; an erased person's words go when nobody else holds them."""
+
+    __tablename__ = "name_words"
+
+    key: Mapped[str] = mapped_column(String(3 * NAME_PART + 2), primary_key=True)
+    word: Mapped[str] = mapped_column(String(3 * NAME_PART + 2), primary_key=True)
+
+    __table_args__ = (
+        Index("ix_name_words_word", "word", postgresql_using="gin", postgresql_ops={"word": "shared.gin_trgm_ops"}),
+    )
+
+
 #: Per-tenant counter of generated scheme numbers (the pattern's ``{seq}``).
 SCHEME_NUMBER_SEQ = "scheme_number_seq"
 
