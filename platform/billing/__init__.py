@@ -13,5 +13,14 @@ def init_app(app: Flask) -> None:
     from schemehost.platform.billing.api import bp as api_bp
     from schemehost.platform.extensions import api
 
+    import os
+
+    from schemehost.platform.billing.webhooks import bp as webhooks_bp
+    from schemehost.platform.console.security import csrf_exempt_path
+
     app.config.setdefault("BILLING_TODAY", None)
+    for key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
+        app.config.setdefault(key, os.environ.get(f"SCHEMEHOST_{key}") or None)
     api.register_blueprint(api_bp)
+    csrf_exempt_path(r"^/billing/stripe/webhook$")  # signed by Stripe, no cookie
+    app.register_blueprint(webhooks_bp)

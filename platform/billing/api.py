@@ -318,3 +318,22 @@ class Payments(MethodView):
             reference=body["reference"], paid_on=body["paid_on"], actor=actor(), today=billing.billing_today(),
             proof=proof, proof_name=body["proof_name"], proof_type=body["proof_type"])
         return billing.payment_dict(payment)
+
+
+@bp.route("/billing/partners/<slug>/stripe/onboarding", methods=["POST"])
+@bp.arguments(s.OnboardingSchema)
+@bp.response(200, s.LinkSchema)
+def stripe_onboarding(body, slug):
+    """The partner's Stripe Connect onboarding address (creates its connected account the first time)."""
+    from schemehost.platform.billing import stripe_connect
+
+    return {"url": stripe_connect.onboarding_link(db.session, visible_partner(slug), **body)}
+
+
+@bp.route("/billing/invoices/<int:invoice_id>/card-payment", methods=["POST"])
+@bp.response(200, s.CardPaymentSchema)
+def card_payment(invoice_id):
+    """A Stripe PaymentIntent for what is outstanding, on the partner's account with the platform fee."""
+    from schemehost.platform.billing import stripe_connect
+
+    return stripe_connect.start_card_payment(db.session, visible_invoice(invoice_id))

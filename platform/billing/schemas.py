@@ -210,3 +210,20 @@ class PaymentSchema(Schema):
 class ExtendSchema(Schema):
     until = fields.Date(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class OnboardingSchema(Schema):
+    refresh_url = fields.Url(required=True, require_tld=False)
+    return_url = fields.Url(required=True, require_tld=False)
+
+
+class LinkSchema(Schema):
+    url = fields.String()
+
+
+class CardPaymentSchema(Schema):
+    id = fields.String()
+    client_secret = fields.String()
+    amount = fields.Integer()
+    currency = fields.String()
+    account = fields.String()

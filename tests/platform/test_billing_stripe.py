@@ -1,0 +1,146 @@
+"""Stripe Connect with the real ``stripe`` client against a local server, and signed webhooks: forged or
+stale → 400 and nothing changes; one event delivered 5 times → applied once; events out of order."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from schemehost.platform.billing import services as billing
+from schemehost.platform.billing.models import Invoice, Payment, WebhookEvent
+from schemehost.platform.extensions import db
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from billing_support import new_partner, plan, tenant_row  # noqa: E402
+from stripe_peer import WEBHOOK_SECRET, FakeStripe, event, sign  # noqa: E402
+
+
+@pytest.fixture
+def fake_stripe(app, httpserver):
+    peer = FakeStripe(httpserver)
+    keys = ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET")
+    saved = {k: app.config.get(k) for k in keys}
+    app.config.update(STRIPE_SECRET_KEY="sk_test_billing", STRIPE_API_BASE=peer.url,
+                      STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    yield peer
+    app.config.update(saved)
+
+
+@pytest.fixture
+def open_invoice(app):
+    """An issued invoice of 30,000 XAF (platform fee 10 %) of a partner with a connected account."""
+    with app.app_context():
+        partner = new_partner()
+        billing.set_platform_fee(db.session, partner, kind="percent", percent="10")
+        tenant = tenant_row(partner)
+        billing.subscribe(db.session, tenant, plan(partner, prices=[]), start=date(2026, 1, 1), actor="test")
+        [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1))
+        db.session.commit()
+        return {"id": invoice.id, "partner": partner.slug, "tenant": tenant.slug}
+
+
+def deliver(client, payload: bytes, signature: str | None = None):
+    return client.post("/billing/stripe/webhook", data=payload, content_type="application/json",
+                       headers={"Stripe-Signature": signature or sign(payload)})
+
+
+def state(app, invoice_id):
+    with app.app_context():
+        inv = db.session.get(Invoice, invoice_id)
+        payments = db.session.execute(select(Payment.amount, Payment.refunded).where(Payment.invoice_id == invoice_id)
+                                      .order_by(Payment.id)).all()
+        events = db.session.execute(select(func.count()).select_from(WebhookEvent)).scalar()
+        return inv.status, inv.amount_paid, [tuple(p) for p in payments], events
+
+
+def onboard(api, client, fake_stripe, partner):
+    resp = api.post(f"/api/v1/billing/partners/{partner}/stripe/onboarding",
+                    json={"refresh_url": "http://localhost/r", "return_url": "http://localhost/done"})
+    assert resp.status_code == 200, resp.json
+    [account] = fake_stripe.accounts.values() if len(fake_stripe.accounts) == 1 else [
+        a for a in fake_stripe.accounts.values()][-1:]
+    account["charges_enabled"] = True
+    assert deliver(client, event("account.updated", {"id": account["id"], "object": "account",
+                                                     "charges_enabled": True})).status_code == 200
+    return account["id"], resp.json["url"]
+
+
+def test_onboarding_then_a_payment_intent_on_the_partners_account_with_the_fee(app, api, client, fake_stripe,
+                                                                               open_invoice):
+    account, url = onboard(api, client, fake_stripe, open_invoice["partner"])
+    assert account in url
+    # a second onboarding link reuses the connected account
+    api.post(f"/api/v1/billing/partners/{open_invoice['partner']}/stripe/onboarding",
+             json={"refresh_url": "http://localhost/r", "return_url": "http://localhost/done"})
+    assert len(fake_stripe.accounts) == 1
+    profile = api.get(f"/api/v1/billing/partners/{open_invoice['partner']}/profile").json
+    assert profile["stripe_account_id"] == account and profile["stripe_charges_enabled"] is True
+
+    first = api.post(f"/api/v1/billing/invoices/{open_invoice['id']}/card-payment")
+    assert first.status_code == 200, first.json
+    again = api.post(f"/api/v1/billing/invoices/{open_invoice['id']}/card-payment")
+    assert again.json["id"] == first.json["id"]  # the same key replays the same PaymentIntent
+    assert len(fake_stripe.intents) == 1
+    [created] = [r for r in fake_stripe.requests if r["path"] == "/v1/payment_intents"][:1]
+    assert created["account"] == account
+    assert created["params"]["amount"] == "30000" and created["params"]["currency"] == "xaf"
+    assert created["params"]["application_fee_amount"] == "3000"
+    assert created["key"] == f"invoice-{open_invoice['id']}-30000"
+    assert all(r["key"] for r in fake_stripe.requests)  # every POST carries an idempotency key
+
+
+def test_forged_and_stale_events_are_refused_and_change_nothing(app, client, fake_stripe, open_invoice):
+    payload = event("payment_intent.succeeded", {"id": "pi_forged", "object": "payment_intent", "amount": 30000,
+                                                 "amount_received": 30000,
+                                                 "metadata": {"invoice_id": str(open_invoice["id"])}})
+    before = state(app, open_invoice["id"])
+    forged = deliver(client, payload, sign(payload, secret="whsec_someone_else"))
+    assert forged.status_code == 400 and forged.mimetype == "application/problem+json"
+    stale = deliver(client, payload, sign(payload, timestamp=int(time.time()) - 301))
+    assert stale.status_code == 400
+    assert deliver(client, payload, "t=1,v1=nothex").status_code == 400
+    assert deliver(client, payload + b" ", sign(payload)).status_code == 400  # the bytes signed are the bytes sent
+    assert state(app, open_invoice["id"]) == before
+
+
+def test_one_event_delivered_five_times_is_applied_once(app, api, client, fake_stripe, open_invoice):
+    onboard(api, client, fake_stripe, open_invoice["partner"])
+    pi = api.post(f"/api/v1/billing/invoices/{open_invoice['id']}/card-payment").json
+    payload = event("payment_intent.succeeded", fake_stripe.succeed(pi["id"]), account=pi["account"])
+    outcomes = [deliver(client, payload).json["outcome"] for _n in range(5)]
+    assert outcomes == ["payment recorded"] + ["duplicate"] * 4
+    status, paid, payments, _events = state(app, open_invoice["id"])
+    assert (status, paid, payments) == ("paid", 30000, [(30000, 0)])
+
+
+def test_events_out_of_order(app, api, client, fake_stripe, open_invoice):
+    onboard(api, client, fake_stripe, open_invoice["partner"])
+    pi = api.post(f"/api/v1/billing/invoices/{open_invoice['id']}/card-payment").json
+    intent = fake_stripe.succeed(pi["id"])
+    account = pi["account"]
+    charge = {"id": "ch_1", "object": "charge", "payment_intent": pi["id"], "amount": 30000}
+
+    # the refund arrives first: the PaymentIntent is fetched, the payment recorded, then refunded
+    deliver(client, event("charge.refunded", {**charge, "amount_refunded": 10000}, account=account))
+    assert state(app, open_invoice["id"])[:3] == ("issued", 20000, [(30000, 10000)])
+    # succeeded, then created, arrive late: nothing moves backwards or twice
+    assert deliver(client, event("payment_intent.succeeded", intent, account=account)).json["outcome"] == \
+        "already recorded"
+    deliver(client, event("payment_intent.created", {**intent, "status": "requires_payment_method"}, account=account))
+    # a later (larger) refund, then an older one arriving after it
+    deliver(client, event("charge.refunded", {**charge, "amount_refunded": 25000}, account=account))
+    assert deliver(client, event("charge.refunded", {**charge, "amount_refunded": 10000}, account=account)
+                   ).json["outcome"] == "refund already applied"
+    assert state(app, open_invoice["id"])[:3] == ("issued", 5000, [(30000, 25000)])
+    # the rest is paid by bank transfer: paid
+    with app.app_context():
+        inv = db.session.get(Invoice, open_invoice["id"])
+        billing.record_payment(db.session, inv, method="bank", amount=25000, reference=f"TRF-{inv.id}",
+                               paid_on=date(2026, 2, 10), actor="test")
+        db.session.commit()
+    assert state(app, open_invoice["id"])[:2] == ("paid", 30000)
