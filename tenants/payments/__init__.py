@@ -9,8 +9,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from schemehost.tenants.payments import api, callbacks, views
+    from schemehost.tenants.payments import api, callbacks, tasks, views
 
+    tasks.register_tasks()
     api.init_app(app)
     callbacks.init_app(app)
     views.init_app(app)

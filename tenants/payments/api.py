@@ -123,7 +123,7 @@ class BillSubmit(MethodView):
 @bp.route("/bills/<int:bill_id>/cancel")
 class BillCancel(MethodView):
     @permission_required(RECONCILE)
-    @bp.arguments(s.CancelSchema)
+    @bp.arguments(s.BillCancelSchema)
     @bp.response(200, s.BillOutSchema)
     def post(self, body, bill_id):
         """Cancel an unpaid bill, with a reason (audited)."""

@@ -15,7 +15,7 @@ def _choice(enum, **kw):
     return fields.String(validate=validate.OneOf([e.value for e in enum]), **kw)
 
 
-class PageQuerySchema(Schema):
+class PaymentPageQuerySchema(Schema):
     after_id = fields.Integer(metadata={"description": "the last id of the previous page (keyset pagination)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
@@ -111,13 +111,13 @@ class BillOutSchema(Schema):
     created_at = fields.DateTime()
 
 
-class BillQuerySchema(PageQuerySchema):
+class BillQuerySchema(PaymentPageQuerySchema):
     status = _choice(BillStatus)
     payable_kind = fields.String()
     payable_ref = fields.String()
 
 
-class CancelSchema(Schema):
+class BillCancelSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
@@ -137,7 +137,7 @@ class NotificationOutSchema(Schema):
     received_at = fields.DateTime()
 
 
-class NotificationQuerySchema(PageQuerySchema):
+class NotificationQuerySchema(PaymentPageQuerySchema):
     status = _choice(NotificationStatus)
 
 

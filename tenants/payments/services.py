@@ -552,13 +552,14 @@ def day_bounds(gw: PaymentGateway, day: date) -> tuple[datetime, datetime]:
     return start.astimezone(timezone.utc), (start + timedelta(days=1)).astimezone(timezone.utc)
 
 
-def request_reconciliation(session: Session, gateway_code: str, day: date) -> Reconciliation:
+def request_reconciliation(session: Session, gateway_code: str, day: date, *,
+                           now: datetime | None = None) -> Reconciliation:
     """Ask the gateway for the statement of ``day`` (its answer comes by callback). A day already
     reconciled is asked again (the report is rebuilt when the statement arrives)."""
     gw = get_gateway(session, gateway_code)
     if gw.kind != GatewayKind.control_number:
         raise ValidationError(_("This gateway has no statements."), errors={"gateway": [_("not a collections gateway")]})
-    if day >= datetime.now(gateway_zone(gw)).date():
+    if day >= (now or utcnow()).astimezone(gateway_zone(gw)).date():
         raise ValidationError(_("Only a past day can be reconciled."), errors={"day": [_("not a past day")]})
     rec = session.execute(select(Reconciliation).where(Reconciliation.gateway_id == gw.id, Reconciliation.day == day)
                           .with_for_update()).scalar_one_or_none()
