@@ -73,6 +73,9 @@ def _register() -> None:
     from schemehost.platform.tenants.cli import tenants
 
     main.add_command(audit)
+    from schemehost.platform.billing.cli import billing_group
+
+    main.add_command(billing_group, "billing")
     main.add_command(jobs)
     main.add_command(worker)
     main.add_command(operators)
