@@ -22,38 +22,37 @@ depends_on = None
 #: Erased people (status 'erased', pseudonymised names) add nothing; the words only they held go.
 KEEP_FUNCTION = r"""
 CREATE FUNCTION name_words_keep() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  s text := quote_ident(TG_TABLE_SCHEMA) || '.';
 BEGIN
-  EXECUTE format($q$
-    INSERT INTO %1$I.name_words (key, word)
+  EXECUTE $q$
+    INSERT INTO $q$ || s || $q$name_words (key, word)
     SELECT DISTINCT k.key, t.word
       FROM (SELECT DISTINCT w AS word
               FROM (SELECT DISTINCT name_search FROM new_rows WHERE status <> 'erased') n,
                    unnest(string_to_array(n.name_search, ' ')) w
              WHERE w ~ '[[:alnum:]]') t
-     CROSS JOIN LATERAL (
-           SELECT p FROM (SELECT t.word AS p
-                          UNION SELECT x FROM regexp_split_to_table(t.word, '[^[:alnum:]]+') x) parts
-           ) p
-     CROSS JOIN LATERAL (
-           SELECT p.p AS key
-           UNION ALL SELECT substr(p.p, 1, i - 1) || substr(p.p, i + 1) FROM generate_series(1, length(p.p)) i
-           ) k
+     CROSS JOIN LATERAL (SELECT t.word AS p
+                         UNION SELECT x FROM regexp_split_to_table(t.word, '[^[:alnum:]]+') x) p
+     CROSS JOIN LATERAL (SELECT p.p AS key
+                         UNION ALL SELECT substr(p.p, 1, i - 1) || substr(p.p, i + 1)
+                           FROM generate_series(1, length(p.p)) i) k
      WHERE k.key <> ''
-       AND NOT EXISTS (SELECT 1 FROM %1$I.name_words x WHERE x.key = t.word AND x.word = t.word)
+       AND NOT EXISTS (SELECT 1 FROM $q$ || s || $q$name_words x WHERE x.key = t.word AND x.word = t.word)
     ON CONFLICT DO NOTHING
-  $q$, TG_TABLE_SCHEMA);
+  $q$;
   IF TG_OP = 'UPDATE' THEN
-    EXECUTE format($q$
-      DELETE FROM %1$I.name_words k
+    EXECUTE $q$
+      DELETE FROM $q$ || s || $q$name_words k
        USING (SELECT DISTINCT w AS word
                 FROM old_rows o JOIN new_rows n ON n.id = o.id, unnest(string_to_array(o.name_search, ' ')) w
                WHERE n.status = 'erased' AND o.status <> 'erased') g
        WHERE k.word = g.word
-         AND NOT EXISTS (SELECT 1 FROM %1$I.individuals i
+         AND NOT EXISTS (SELECT 1 FROM $q$ || s || $q$individuals i
                           WHERE i.status <> 'erased'
                             AND i.name_search ~ ('(^| )' || regexp_replace(g.word, '([^[:alnum:]])', '\\\1', 'g')
                                                  || '( |$)'))
-    $q$, TG_TABLE_SCHEMA);
+    $q$;
   END IF;
   RETURN NULL;
 END $fn$

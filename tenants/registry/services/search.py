@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, and_, cast, func, literal, or_, select
+from sqlalchemy import Integer, Select, and_, cast, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import ValidationError
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.identity.scoping import restrict_to_locations
-from schemehost.tenants.registry.people import Household, Individual, PersonStatus
+from schemehost.tenants.registry.people import Household, Individual, NameWord, PersonStatus
 from schemehost.tenants.registry.services.locations import in_subtree
 from schemehost.tenants.registry.validation import (normalize_national_id, normalize_phone, normalize_query,
                                                     tenant_country)
@@ -113,6 +113,113 @@ def name_match(q: str, column=Individual.name_search):
             func.shared.word_similarity(value, column))
 
 
+#: trigram similarity of a dictionary word to a query word of 4 letters or more that makes it a
+#: neighbour even when it is more than one slip away ("elody" for "elodie")
+NEIGHBOUR_SIMILARITY = 0.3
+#: a query word of at most this many letters also has as neighbours the words it begins
+SHORT_WORD = 3
+#: at most this many words are filtered through the dictionary (longer queries: whole-name only)
+MAX_DICTIONARY_WORDS = 2
+
+
+def query_words(q: str) -> list[str]:
+    """The words of a normalised query as ``name_search`` holds them (split on spaces), those with
+    a letter or digit."""
+    return [w for w in q.split(" ") if _WORD.search(w)]
+
+
+def word_keys(word: str) -> set[str]:
+    """The keys a word is filed under in ``name_words`` (migration t0009): the word, its
+    alphanumeric parts, and each of these with one letter deleted. Two words within one slip
+    (a letter dropped, added, changed, or two swapped) share one."""
+    parts = {word, *_WORD.findall(word)}
+    keys = set(parts)
+    for p in parts:
+        keys.update(p[:i] + p[i + 1:] for i in range(len(p)))
+    keys.discard("")
+    return keys
+
+
+def _like_prefix(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def neighbours(session: Session, words: list[str]) -> list[set[str]]:
+    """For each query word, the registered name words it may stand for: within one slip of it or of
+    one of its parts (shared key), for a short word also those it begins ("kam": "kamga"), for a
+    word of 4 letters or more also those with trigram similarity ≥ 0.3 (two slips in a long word).
+    One statement; index lookups only (the primary key, the trigram index on the words)."""
+    if not words:
+        return []
+    parts = []
+    for k, word in enumerate(words):
+        n = literal(k).label("n")
+        parts.append(select(n, NameWord.word).where(NameWord.key.in_(sorted(word_keys(word)))))
+        if len(word) <= SHORT_WORD:
+            parts.append(select(n, NameWord.word).where(NameWord.word.like(_like_prefix(word), escape="\\")))
+        else:
+            parts.append(select(n, NameWord.word).where(
+                NameWord.word.op("OPERATOR(shared.%)", is_comparison=True)(literal(word))))
+    session.execute(select(func.set_config("pg_trgm.similarity_threshold", str(NEIGHBOUR_SIMILARITY), True)))
+    found: list[set[str]] = [set() for _ in words]
+    for n, word in session.execute(union(*parts)):
+        found[n].add(word)
+    return found
+
+
+def _word_regex(words, prefixes=()) -> str:
+    """A regular expression matching a name holding one of ``words`` (whole, between spaces) or a
+    word beginning with one of ``prefixes``; pg_trgm serves it from the trigram index."""
+    alts = [re.escape(w) for w in sorted(words)]
+    whole = f"({'|'.join(alts)})( |$)" if alts else ""
+    pre = "|".join(re.escape(p) for p in sorted(prefixes))
+    body = "|".join(x for x in (pre, whole) if x)
+    return f"(^| )({body})"
+
+
+def name_condition(session: Session, q: str, column=Individual.name_search):
+    """The WHERE clause and score of a name search for a normalised query (decision 0129).
+
+    A query of one or two words: each word must be in the name as one of its registered neighbours
+    (:func:`neighbours`; a one-word query may also be two registered words whose space was dropped),
+    which the trigram index answers with few candidates; the name must then pass the same
+    similarity as before (whole name ≥ :func:`name_threshold`, or for one word word similarity
+    ≥ 0.6), computed on those candidates only. A word with no neighbour in the registry finds
+    nobody. Longer queries: :func:`name_match` (whole-name similarity through the index)."""
+    words = query_words(q)
+    if not words or len(words) > MAX_DICTIONARY_WORDS:
+        clause, score = name_match(q, column)
+        _use_name_threshold(session, q)
+        return clause, score
+    found = neighbours(session, words)
+    value = literal(q)
+    regex = "OPERATOR(pg_catalog.~)"
+    if len(words) == 2:
+        score = func.shared.similarity(column, value)
+        clause = score >= literal(name_threshold(q))
+        for word, near in zip(words, found):
+            if not near:
+                return literal(False), score
+            clause = and_(clause, column.op(regex, is_comparison=True)(
+                literal(_word_regex(near, [word] if len(word) <= SHORT_WORD else []))))
+        return clause, score
+    word = words[0]
+    score = func.shared.word_similarity(value, column)
+    joined = set()
+    if len(word) > 1:
+        splits = [(word[:i], word[i:]) for i in range(1, len(word))]
+        known = {w for (w,) in session.execute(
+            select(NameWord.word).where(NameWord.key == NameWord.word,
+                                        NameWord.word.in_(sorted({x for pair in splits for x in pair}))))}
+        joined = {f"{a} {b}" for a, b in splits if a in known and b in known}
+    near = found[0] | joined
+    if not near and len(word) > SHORT_WORD:
+        return literal(False), score
+    condition = column.op(regex, is_comparison=True)(
+        literal(_word_regex(near, [word] if len(word) <= SHORT_WORD else [])))
+    return and_(score >= literal(ONE_WORD_THRESHOLD), condition), score
+
+
 def _use_name_threshold(session: Session, q: str) -> None:
     word = WORD_FILTER_THRESHOLD if " " in q else ONE_WORD_THRESHOLD
     session.execute(select(func.set_config("pg_trgm.similarity_threshold", str(name_threshold(q)), True),
@@ -156,14 +263,13 @@ def search_individuals(session: Session, *, principal: Principal | None, q: str 
         if len(norm.replace(" ", "")) < MIN_QUERY:
             problems["q"] = [_("Type at least %(n)d letters of the name.", n=MIN_QUERY)]
         else:
-            clause, score = name_match(norm)
+            clause, score = name_condition(session, norm)
             conditions.append(clause)
     cursor = _cursor(after, ranked=score is not None, problems=problems)
     if problems:
         raise ValidationError(_("The search cannot be run."), errors=problems)
     stmt = people_query(stmt.where(*conditions), principal)
     if score is not None:
-        _use_name_threshold(session, norm)
         scaled = cast(score * SCALE, Integer)
         stmt = stmt.add_columns(scaled.label("score"))
         if cursor:
@@ -197,9 +303,8 @@ def search_households(session: Session, *, principal: Principal | None, q: str |
         if len(norm.replace(" ", "")) < MIN_QUERY:
             problems["q"] = [_("Type at least %(n)d letters of the name.", n=MIN_QUERY)]
         else:
-            clause, _score = name_match(norm)
+            clause, _score = name_condition(session, norm)
             stmt = stmt.where(Household.head_id.in_(select(Individual.id).where(clause)))
-            _use_name_threshold(session, norm)
     cursor = _cursor(after, ranked=False, problems=problems)
     if problems:
         raise ValidationError(_("The search cannot be run."), errors=problems)
