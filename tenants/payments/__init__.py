@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     from schemehost.tenants.payments import api, callbacks, tasks, views
 
     tasks.register_tasks()
+    tasks.register_send_task()
     api.init_app(app)
     callbacks.init_app(app)
     views.init_app(app)

@@ -174,6 +174,40 @@ class ReconciliationItem(MethodView):
         return reconciliation_dict(pay.get_reconciliation(tenant_session(), rec_id))
 
 
+def disbursement_dict(line, codes: dict[int, str]) -> dict[str, Any]:
+    out = {c.key: getattr(line, c.key) for c in line.__table__.columns}
+    out["gateway"] = codes.get(line.gateway_id)
+    return out
+
+
+@bp.route("/disbursements")
+class Disbursements(MethodView):
+    @permission_required(READ)
+    @bp.arguments(s.DisbursementQuerySchema, location="query")
+    @bp.response(200, s.DisbursementOutSchema(many=True))
+    def get(self, query):
+        """Mobile-money payments (e.g. payroll lines) with their attempts and final status."""
+        from schemehost.tenants.payments import disbursements as dis
+
+        session = tenant_session()
+        codes = {gw.id: gw.code for gw in pay.list_gateways(session)}
+        lines = dis.list_disbursements(session, status=query.get("status"), payable_kind=query.get("payable_kind"),
+                                       after_id=query.get("after_id"), limit=query["limit"])
+        return [disbursement_dict(line, codes) for line in lines]
+
+
+@bp.route("/disbursements/<int:disbursement_id>")
+class DisbursementItem(MethodView):
+    @permission_required(READ)
+    @bp.response(200, s.DisbursementOutSchema)
+    def get(self, disbursement_id):
+        from schemehost.tenants.payments import disbursements as dis
+
+        session = tenant_session()
+        codes = {gw.id: gw.code for gw in pay.list_gateways(session)}
+        return disbursement_dict(dis.get_disbursement(session, disbursement_id), codes)
+
+
 def init_app(app: Flask) -> None:
     from schemehost.platform.extensions import api
 

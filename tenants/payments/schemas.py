@@ -156,3 +156,29 @@ class ReconciliationOutSchema(Schema):
     requested_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
     error = fields.String(allow_none=True)
+
+
+class DisbursementOutSchema(Schema):
+    id = fields.Integer()
+    gateway = fields.String()
+    idempotency_key = fields.String()
+    payable_kind = fields.String(allow_none=True)
+    payable_ref = fields.String(allow_none=True)
+    recipient_phone = fields.String()
+    recipient_name = fields.String(allow_none=True)
+    amount = fields.Integer(metadata=MINOR)
+    currency = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    provider_txn_id = fields.String(allow_none=True)
+    result_code = fields.String(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    callbacks = fields.Integer()
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class DisbursementQuerySchema(PaymentPageQuerySchema):
+    status = fields.String(validate=validate.OneOf(["pending", "accepted", "succeeded", "failed"]))
+    payable_kind = fields.String()

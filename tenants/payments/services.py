@@ -399,9 +399,7 @@ def handle_callback(session: Session, gateway_code: str, body: bytes, headers: d
         callback = adapter.read_callback(config, body, headers)
     except BadMessage as err:
         log.warning("gateway %s: callback refused (%s)", gw.code, err.reason)
-        from schemehost.tenants.payments.adapters.control_number import INVALID_SIGNATURE
-
-        ack, ctype = adapter.acknowledge(config, None, INVALID_SIGNATURE if err.signature else "7201")
+        ack, ctype = adapter.acknowledge(config, None, adapter.refusal_code(signature=err.signature))
         return CallbackAnswer(400, ack, ctype)
     actor = ("gateway", gw.code, gw.name)
     if callback.kind == "control_number":

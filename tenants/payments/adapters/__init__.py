@@ -69,6 +69,9 @@ class CollectionAdapter(Protocol):
     def read_callback(self, gw: GatewayConfig, body: bytes, headers: dict[str, str]) -> Callback:
         """Parse and verify a callback (``BadMessage`` when it is not acceptable)."""
 
+    def refusal_code(self, *, signature: bool) -> str:
+        """The status code answered to a callback refused for its signature or its form."""
+
     def acknowledge(self, gw: GatewayConfig, callback_kind: str | None, code: str) -> tuple[bytes, str]:
         """The signed acknowledgement body and its content type."""
 
@@ -78,6 +81,9 @@ class DisbursementAdapter(Protocol):
         """Send one payment with its idempotency key; ``{"status", "provider_txn_id", "code"}``."""
 
     def read_callback(self, gw: GatewayConfig, body: bytes, headers: dict[str, str]) -> Callback:
+        ...
+
+    def refusal_code(self, *, signature: bool) -> str:
         ...
 
     def acknowledge(self, gw: GatewayConfig, callback_kind: str | None, code: str) -> tuple[bytes, str]:

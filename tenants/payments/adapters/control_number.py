@@ -31,6 +31,7 @@ from schemehost.tenants.payments.signing import sign, verify
 
 SUCCESS = "7101"
 INVALID_SIGNATURE = "7303"
+BAD_MESSAGE = "7201"  # a message that cannot be read
 DUPLICATE_PAYMENT = "7207"
 BILL_EXPIRED = "7213"
 DUPLICATE_BILL = "7226"
@@ -252,6 +253,9 @@ class ControlNumberAdapter:
                          "paid_at": _when(_text(trx, "TrxDtTm", required=False), gw)})
         return {"request_id": _text(info, "SpReconcReqId"), "status_code": _text(info, "ReconcStsCode"),
                 "transactions": rows}
+
+    def refusal_code(self, *, signature: bool) -> str:
+        return INVALID_SIGNATURE if signature else BAD_MESSAGE
 
     def acknowledge(self, gw: GatewayConfig, callback_kind: str | None, code: str) -> tuple[bytes, str]:
         return envelope(_element(ACK_TAGS.get(callback_kind, "gepgAck"), [("TrxStsCode", code)]), gw), CONTENT_TYPE

@@ -86,5 +86,8 @@ class MobileMoneyAdapter:
             "provider_txn_id": str(data.get("transaction_id") or "")[:60] or None,
             "code": str(data.get("code") or "")[:40] or None})
 
+    def refusal_code(self, *, signature: bool) -> str:
+        return "invalid-signature" if signature else "bad-message"
+
     def acknowledge(self, gw: GatewayConfig, callback_kind: str | None, code: str) -> tuple[bytes, str]:
         return json.dumps({"code": code}).encode(), CONTENT_TYPE
