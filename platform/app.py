@@ -64,6 +64,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ratelimit.init_app(app)
     identity.init_app(app)  # after routing: resolves g.principal for the request's tenant
     registry.init_app(app)  # locations, facilities, catalogue, price lists
+    from schemehost.tenants import insurance
+
+    insurance.init_app(app)  # products, policies, contributions, eligibility
+    from schemehost.tenants import vouchers
+
+    vouchers.init_app(app)  # programmes, issuance, redemption (needs the registry)
     from schemehost.tenants import payments
 
     payments.init_app(app)  # gateways, bills, callbacks, reconciliation (shared by every module)

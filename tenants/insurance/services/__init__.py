@@ -1,0 +1,16 @@
+"""The insurance module's operations; each takes the tenant session first, only flushes, and records
+every change in the audit log. Other modules call these (never the tables)."""
+
+from schemehost.tenants.insurance.services import eligibility
+from schemehost.tenants.insurance.services.policies import (activate, contributions, enrol, get_policy,
+                                                            insuree_coverage, list_policies, policy_members,
+                                                            record_contribution, refresh_statuses, renew,
+                                                            renewal_reminders, resume, status_on, suspend)
+from schemehost.tenants.insurance.services.products import (COST_KEYS, coverage, create_product, get_product,
+                                                            in_use, list_products, product_valid_on,
+                                                            update_product)
+
+__all__ = ["eligibility", "activate", "contributions", "enrol", "get_policy", "insuree_coverage", "list_policies",
+           "policy_members", "record_contribution", "refresh_statuses", "renew", "renewal_reminders", "resume",
+           "status_on", "suspend", "COST_KEYS", "coverage", "create_product", "get_product", "in_use",
+           "list_products", "product_valid_on", "update_product"]
