@@ -11,6 +11,8 @@ from schemehost.tenants.insurance.models import (Contribution, InsuranceProduct,
                                                  ProductCoverage)
 from schemehost.tenants.payments.models import (Bill, Disbursement, PaymentGateway, PaymentNotification,
                                                 Reconciliation)
+from schemehost.tenants.transfers.models import (Beneficiary, PaymentCycle, PaymentPoint, Payroll, PayrollLine,
+                                                 Programme)
 from schemehost.tenants.vouchers.models import (ProgrammeFacility, ProgrammeService, Redemption, Voucher,
                                                 VoucherProgramme)
 
@@ -21,7 +23,8 @@ __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthT
            "RegistryImport", "RegistryImportChunk", "RegistryImportProblem",
            "Contribution", "InsuranceProduct", "Policy", "PolicyMember", "ProductCoverage",
            "Bill", "Disbursement", "PaymentGateway", "PaymentNotification", "Reconciliation",
-           "VoucherProgramme", "ProgrammeService", "ProgrammeFacility", "Voucher", "Redemption"]
+           "VoucherProgramme", "ProgrammeService", "ProgrammeFacility", "Voucher", "Redemption",
+           "Beneficiary", "PaymentCycle", "PaymentPoint", "Payroll", "PayrollLine", "Programme"]
 
 
 def unscoped_metadata():

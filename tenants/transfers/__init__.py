@@ -1,0 +1,1 @@
+"""The cash-transfers module: programmes, enrolment, payment cycles, payrolls, payment points."""
