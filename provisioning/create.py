@@ -121,6 +121,10 @@ def seed_tenant(conn: Connection, schema: str, template: Template, *, demo_data:
         from schemehost.tenants.registry.demo import demo_households, generate_registry
 
         generate_registry(conn, schema, households=demo_households(), seed=0)
+    if demo_data and "vouchers" in template.modules:
+        from schemehost.tenants.vouchers.demo import seed_programmes
+
+        seed_programmes(conn, schema, template)  # the template's voucher programmes and their demo vouchers
 
 
 def create_tenant(session: Session, slug: str, *, name: str, partner: str, template: str,

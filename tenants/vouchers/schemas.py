@@ -1,0 +1,135 @@
+"""Request and response schemas of the vouchers API. Amounts are integers in minor units of the
+programme's currency (decision 0101)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+MINOR = {"description": "integer amount in minor units of the currency (XAF 2500 = 2,500 FCFA)"}
+CODE = {"description": "voucher code: 16 digits, the last a Damm check digit; spaces and dashes are ignored",
+        "example": "4821 0937 5510 2846"}
+
+
+class ServiceSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    tariff = fields.Integer(required=True, strict=True, metadata=MINOR)
+    count = fields.Integer(required=True, strict=True, metadata={"description": "uses one voucher allows"})
+    requires_code = fields.String(allow_none=True, load_default=None, metadata={
+        "description": "order constraint: the service that must be used first"})
+    requires_count = fields.Integer(allow_none=True, load_default=None, strict=True, metadata={
+        "description": "how many uses of requires_code must come first (default 1)"})
+
+
+class ProgrammeCreateSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    currency = fields.String(load_default=None, metadata={"description": "default: the scheme's currency"})
+    validity_days = fields.Integer(required=True, strict=True, metadata={"description": "days a voucher stays valid"})
+    services = fields.List(fields.Raw(), required=True, metadata={"description": "list of services (see ServiceSchema)"})
+    facilities = fields.List(fields.String(), load_default=None, metadata={
+        "description": "codes of the facilities where vouchers may be redeemed (none: every facility)"})
+    eligibility = fields.Raw(load_default=None, allow_none=True, metadata={
+        "description": "eligibility filter over individuals (see /eligibility); none: everyone"})
+    budget_ceiling = fields.Integer(load_default=None, allow_none=True, strict=True, metadata=MINOR)
+
+
+class ProgrammeUpdateSchema(Schema):
+    name = fields.String()
+    validity_days = fields.Integer(strict=True)
+    services = fields.List(fields.Raw())
+    facilities = fields.List(fields.String())
+    eligibility = fields.Raw(allow_none=True)
+    budget_ceiling = fields.Integer(allow_none=True, strict=True, metadata=MINOR)
+    status = fields.String(validate=validate.OneOf(["active", "closed"]))
+
+
+class BudgetSchema(Schema):
+    currency = fields.String()
+    ceiling = fields.Integer(allow_none=True, metadata=MINOR)
+    issued = fields.Integer(metadata=MINOR)
+    issued_count = fields.Integer()
+    live_count = fields.Integer()
+    redeemed = fields.Integer(metadata=MINOR)
+    committed = fields.Integer(metadata=MINOR)
+    available = fields.Integer(allow_none=True, metadata=MINOR)
+
+
+class ProgrammeSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    currency = fields.String()
+    validity_days = fields.Integer()
+    status = fields.String()
+    eligibility = fields.Raw(allow_none=True)
+    budget_ceiling = fields.Integer(allow_none=True, metadata=MINOR)
+    package_value = fields.Integer(metadata=MINOR)
+    services = fields.List(fields.Nested(ServiceSchema))
+    facilities = fields.List(fields.String())
+    budget = fields.Nested(BudgetSchema)
+
+
+class IssueSchema(Schema):
+    individual_id = fields.Integer(required=True, strict=True)
+
+
+class JobOutSchema(Schema):
+    job_id = fields.Integer()
+    status = fields.String()
+    result = fields.Raw(allow_none=True)
+
+
+class VoucherServiceSchema(ServiceSchema):
+    used = fields.Integer()
+    remaining = fields.Integer()
+
+
+class BeneficiarySchema(Schema):
+    id = fields.Integer()
+    given_name = fields.String()
+    family_name = fields.String()
+    birth_date = fields.Date()
+    scheme_number = fields.String()
+
+
+class ProgrammeRefSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
+class VoucherSchema(Schema):
+    id = fields.Integer()
+    code = fields.String(metadata=CODE)
+    status = fields.String(metadata={"description": "issued, partially_redeemed, redeemed, expired or cancelled"})
+    programme = fields.Nested(ProgrammeRefSchema)
+    currency = fields.String()
+    value = fields.Integer(metadata=MINOR)
+    issued_at = fields.DateTime()
+    expires_on = fields.Date(metadata={"description": "last day it may be used"})
+    beneficiary = fields.Nested(BeneficiarySchema)
+    services = fields.List(fields.Nested(VoucherServiceSchema))
+
+
+class RedeemSchema(Schema):
+    service = fields.String(required=True, metadata={"description": "code of the programme's service"})
+    facility_id = fields.Integer(required=True, strict=True, metadata={"description": "where it is redeemed"})
+
+
+class RedemptionSchema(Schema):
+    id = fields.Integer()
+    voucher_code = fields.String()
+    voucher_status = fields.String()
+    service = fields.String()
+    occurrence = fields.Integer(metadata={"description": "the n-th use of this service by this voucher"})
+    facility = fields.String()
+    amount = fields.Integer(metadata=MINOR)
+    currency = fields.String()
+    redeemed_at = fields.DateTime()
+    redeemed_by = fields.String(allow_none=True)
+
+
+class CancelSchema(Schema):
+    reason = fields.String(required=True)
+    reissue = fields.Boolean(load_default=False, metadata={"description": "a lost card: the same entitlement under a new code"})

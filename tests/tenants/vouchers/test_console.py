@@ -1,0 +1,80 @@
+"""Voucher console pages: the programme form (services, facilities, eligibility, budget in major
+units), the programme page with its budget, issuing one voucher by scheme number, the printable
+cards with QR codes, and the redemption desk with its refusals; pages need their permissions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from schemehost.tenants.vouchers import codes
+
+from .conftest import ELIGIBILITY
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "platform"))
+from _console_support import csrf_from, own_address  # noqa: E402
+
+
+def signed_in(app, tenant, tenant_user, roles):
+    _uid, email, password = tenant_user(tenant, roles=roles)
+    client = app.test_client()
+    own_address(client)
+    page = client.get(f"/t/{tenant.slug}/login")
+    resp = client.post(f"/t/{tenant.slug}/login", data={
+        "csrf_token": csrf_from(page.get_data(as_text=True)), "email": email, "password": password, "next": ""})
+    assert resp.status_code == 302
+    return client
+
+
+def test_programme_form_issue_cards_and_redeem(app, world, tenant_user):
+    slug = world.tenant.slug
+    admin = signed_in(app, world.tenant, tenant_user, ("tenant_admin",))
+    page = admin.get(f"/t/{slug}/vouchers/programmes/new")
+    assert page.status_code == 200 and 'name="services-0-tariff"' in page.get_data(as_text=True)
+    form = {"csrf_token": csrf_from(page.get_data(as_text=True)), "code": "PNC", "name": "Postnatal",
+            "validity_days": "90", "budget_ceiling": "1 000 000", "facilities": ["CSI-A"],
+            "eligibility": json.dumps(ELIGIBILITY),
+            "services-0-code": "PNC", "services-0-name": "Postnatal visit", "services-0-tariff": "2500",
+            "services-0-count": "2", "services-1-code": "TR", "services-1-name": "Transport",
+            "services-1-tariff": "abc", "services-1-count": "1"}
+    bad = admin.post(f"/t/{slug}/vouchers/programmes/new", data=form)
+    assert bad.status_code == 422 and "not an amount in XAF" in bad.get_data(as_text=True)
+    form["services-1-tariff"] = "5000"
+    resp = admin.post(f"/t/{slug}/vouchers/programmes/new", data=form)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    programme_url = resp.headers["Location"]
+    html = admin.get(programme_url).get_data(as_text=True)
+    assert 'id="budget"' in html and "PNC" in html and "Centre CSI-A" in html
+    # issue one voucher by scheme number (amina is VS0); a man is refused beside the field
+    csrf = csrf_from(html)
+    refused = admin.post(programme_url + "/issue", data={"csrf_token": csrf, "scheme_number": "VS4"})
+    assert refused.status_code == 422 and 'class="field-error"' in refused.get_data(as_text=True)
+    resp = admin.post(programme_url + "/issue", data={"csrf_token": csrf, "scheme_number": "VS0"})
+    assert resp.status_code == 302 and "/cards?code=" in resp.headers["Location"]
+    code = resp.headers["Location"].rsplit("=", 1)[1]
+    assert codes.is_valid(code)
+    cards = admin.get(resp.headers["Location"]).get_data(as_text=True)
+    assert cards.count('class="card"') == 1 and "<svg" in cards and codes.grouped(code) in cards
+    # the redemption desk
+    cashier = signed_in(app, world.tenant, tenant_user, ("facility_cashier",))
+    wrong = code[:-1] + str((int(code[-1]) + 1) % 10)
+    assert cashier.get(f"/t/{slug}/vouchers/redeem", query_string={"code": wrong}).status_code == 422
+    found = cashier.get(f"/t/{slug}/vouchers/redeem", query_string={"code": codes.grouped(code)})
+    assert found.status_code == 302
+    desk = cashier.get(found.headers["Location"]).get_data(as_text=True)
+    assert "amina" in desk and 'data-service="PNC"' in desk
+    csrf = csrf_from(desk)
+    other = cashier.post(found.headers["Location"], data={"csrf_token": csrf, "service": "PNC", "facility": "CSI-B"})
+    assert other.status_code == 409 and 'id="refusal"' in other.get_data(as_text=True)
+    ok = cashier.post(found.headers["Location"], data={"csrf_token": csrf, "service": "TR", "facility": "CSI-A"})
+    assert ok.status_code == 302
+    again = cashier.post(found.headers["Location"], data={"csrf_token": csrf, "service": "TR", "facility": "CSI-A"})
+    assert again.status_code in (409, 422)  # transport used: no longer offered, and refused if posted anyway
+    # a cashier may not manage programmes; an enrolment officer may not redeem
+    assert cashier.get(f"/t/{slug}/vouchers/programmes/new").status_code == 403
+    officer = signed_in(app, world.tenant, tenant_user, ("enrolment_officer",))
+    assert officer.get(f"/t/{slug}/vouchers/redeem").status_code == 403
+    assert officer.get(programme_url).status_code == 200
