@@ -13,7 +13,7 @@ from schemehost.tenants.payments.models import (Bill, Disbursement, PaymentGatew
                                                 Reconciliation)
 from schemehost.tenants.transfers.models import (Beneficiary, PaymentCycle, PaymentPoint, Payroll, PayrollLine,
                                                  Programme)
-from schemehost.tenants.vouchers.models import (ProgrammeFacility, ProgrammeService, Redemption, Voucher,
+from schemehost.tenants.vouchers.models import (Claim, ProgrammeFacility, ProgrammeService, Redemption, Voucher,
                                                 VoucherProgramme)
 
 __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthToken", "RecoveryCode", "Role",
@@ -23,7 +23,7 @@ __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthT
            "RegistryImport", "RegistryImportChunk", "RegistryImportProblem",
            "Contribution", "InsuranceProduct", "Policy", "PolicyMember", "ProductCoverage",
            "Bill", "Disbursement", "PaymentGateway", "PaymentNotification", "Reconciliation",
-           "VoucherProgramme", "ProgrammeService", "ProgrammeFacility", "Voucher", "Redemption",
+           "VoucherProgramme", "ProgrammeService", "ProgrammeFacility", "Voucher", "Redemption", "Claim",
            "Beneficiary", "PaymentCycle", "PaymentPoint", "Payroll", "PayrollLine", "Programme"]
 
 

@@ -26,6 +26,21 @@ RANDOM_DIGITS = 15
 VOUCHER_CODE_LENGTH = RANDOM_DIGITS + 1
 
 
+class ClaimStatus(StrEnum):
+    """A facility's reimbursement claim: ``verifying`` (sampled redemptions being checked) →
+    ``approved`` → ``paid``."""
+
+    verifying = "verifying"
+    approved = "approved"
+    paid = "paid"
+
+
+class Verification(StrEnum):
+    flagged = "flagged"
+    confirmed = "confirmed"
+    rejected = "rejected"
+
+
 class ProgrammeStatus(StrEnum):
     active = "active"
     closed = "closed"
@@ -151,9 +166,46 @@ class Redemption(TenantBase):
     redeemed_by: Mapped[str | None] = mapped_column(String(254))
     #: the client's ``Idempotency-Key``: a retry with the same key answers this redemption again
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    #: the reimbursement claim that pays it (None: not claimed yet)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("voucher_claims.id", ondelete="RESTRICT"), index=True)
+    #: None, or the check of a redemption sampled for verification
+    verification: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
         UniqueConstraint("voucher_id", "service_id", "occurrence"),
+        CheckConstraint("verification IS NULL OR " + status_check("verification", Verification), name="verification"),
         CheckConstraint("occurrence >= 1", name="occurrence"),
         CheckConstraint("amount >= 0", name="amount"),
+    )
+
+
+class Claim(TenantBase):
+    """A facility's reimbursement claim: its redemptions of one period, a sample flagged for
+    verification, approved (rejected redemptions left out) and marked paid (decision 0204)."""
+
+    __tablename__ = "voucher_claims"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("health_facilities.id", ondelete="RESTRICT"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: sum and number of the claim's redemptions when batched
+    claimed: Mapped[int] = mapped_column(BigInteger)
+    redemptions: Mapped[int] = mapped_column(Integer)
+    #: what is paid: the claimed amount less rejected redemptions (set on approval)
+    approved_amount: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), default=ClaimStatus.verifying,
+                                        server_default=ClaimStatus.verifying.value)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(String(254))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(String(254))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_by: Mapped[str | None] = mapped_column(String(254))
+    payment_reference: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (
+        CheckConstraint(status_check("status", ClaimStatus), name="status"),
+        CheckConstraint("period_end >= period_start", name="period"),
     )
