@@ -501,7 +501,7 @@ def invoice_due_periods(session: Session, *, today: date, tenant_ids: list[int] 
             if partner.id not in fees:
                 fees[partner.id] = platform_fee_for(session, partner.id)
             tax, fee = taxes[key], fees[partner.id]
-            invoice = Invoice(partner_id=partner.id, tenant_id=sub.tenant_id, subscription_id=sub.id,
+            invoice = Invoice(partner_id=partner.id, partner=partner, tenant_id=sub.tenant_id, subscription_id=sub.id,
                               kind=InvoiceKind.invoice, status=InvoiceStatus.draft, currency=plan.currency,
                               period_start=sub.current_period_start, period_end=sub.current_period_end,
                               tax_name=tax.name if tax else None, tax_rate=tax.rate if tax else Decimal(0),
@@ -518,6 +518,8 @@ def invoice_due_periods(session: Session, *, today: date, tenant_ids: list[int] 
             sub.current_period_end = pricing.next_period_end(ended, plan.period, anchor=sub.trial_ends_on.day)
             if sub.cancel_at_period_end:
                 sub.status, sub.canceled_on = SubscriptionStatus.canceled, ended
+        if issue:
+            issue_invoices(session, batch, today=today, flush=False)
         session.add_all(batch)
         session.flush()
         for sub, invoice in zip(subs, batch):
@@ -528,26 +530,24 @@ def invoice_due_periods(session: Session, *, today: date, tenant_ids: list[int] 
                 record_event(session, sub.tenant, "subscription_ended", actor="billing",
                              data={"on": sub.canceled_on.isoformat()})
         session.flush()
-        if issue:
-            for invoice in batch:
-                issue_invoice(session, invoice, today=today)
         made.extend(batch)
 
 
-def _next_number(session: Session, partner: Partner, kind: str) -> tuple[int, str]:
-    """Take the partner's next number for ``kind`` under a row lock held until the transaction ends:
-    concurrent issues wait, and a rolled-back issue leaves no gap."""
+def _take_numbers(session: Session, partner: Partner, kind: str, count: int) -> tuple[int, str]:
+    """Take ``count`` consecutive numbers of the partner's series ``kind`` under a row lock held until the
+    transaction ends: concurrent issues wait, and a rolled-back issue leaves no gap. Returns the first
+    number and the prefix of the series."""
     session.execute(text("INSERT INTO control.billing_invoice_counters (partner_id, kind, next_number) "
                          "VALUES (:p, :k, 1) ON CONFLICT DO NOTHING"), {"p": partner.id, "k": kind})
-    seq = session.execute(
+    first = session.execute(
         update(InvoiceCounter).where(InvoiceCounter.partner_id == partner.id, InvoiceCounter.kind == kind)
-        .values(next_number=InvoiceCounter.next_number + 1).returning(InvoiceCounter.next_number - 1)
+        .values(next_number=InvoiceCounter.next_number + count).returning(InvoiceCounter.next_number - count)
     ).scalar_one()
     profile = session.get(PartnerBilling, partner.id)
     prefix = (profile.invoice_prefix if profile and profile.invoice_prefix else partner.slug.upper())
     if kind == InvoiceKind.credit_note:
         prefix += "-CN"
-    return seq, f"{prefix}-{seq:06d}"
+    return first, prefix
 
 
 def get_invoice(session: Session, invoice_id: int, *, for_update: bool = False) -> Invoice:
@@ -588,17 +588,32 @@ def _transition_problem(invoice: Invoice, allowed: tuple[str, ...]) -> None:
 def issue_invoice(session: Session, invoice: Invoice, *, today: date) -> Invoice:
     """Number a draft (the partner's next number, no gaps) and set its due date; an invoice with nothing
     to pay is paid at once."""
-    _transition_problem(invoice, (InvoiceStatus.draft,))
-    invoice.seq, invoice.number = _next_number(session, invoice.partner, invoice.kind)
-    invoice.status = InvoiceStatus.issued
-    invoice.issued_on = today
-    if invoice.kind == InvoiceKind.invoice:
-        sub = session.get(Subscription, invoice.subscription_id) if invoice.subscription_id else None
-        invoice.due_on = today + timedelta(days=sub.plan.due_days if sub else 14)
-        if outstanding(invoice) <= 0:
-            invoice.status, invoice.paid_at = InvoiceStatus.paid, datetime.now(timezone.utc)
-    session.flush()
+    issue_invoices(session, [invoice], today=today)
     return invoice
+
+
+def issue_invoices(session: Session, invoices: list[Invoice], *, today: date, flush: bool = True) -> None:
+    """Issue drafts together: each partner's series is locked once and numbered in the given order
+    (``flush=False`` for drafts not yet inserted: they are inserted issued, in one pass)."""
+    for invoice in invoices:
+        _transition_problem(invoice, (InvoiceStatus.draft,))
+    groups: dict[tuple[int, str], list[Invoice]] = {}
+    for invoice in invoices:
+        groups.setdefault((invoice.partner_id, invoice.kind), []).append(invoice)
+    for (_partner_id, kind), group in sorted(groups.items(), key=lambda item: item[0]):
+        first, prefix = _take_numbers(session, group[0].partner, kind, len(group))
+        for offset, invoice in enumerate(group):
+            invoice.seq = first + offset
+            invoice.number = f"{prefix}-{invoice.seq:06d}"
+            invoice.status = InvoiceStatus.issued
+            invoice.issued_on = today
+            if invoice.kind == InvoiceKind.invoice:
+                sub = session.get(Subscription, invoice.subscription_id) if invoice.subscription_id else None
+                invoice.due_on = today + timedelta(days=sub.plan.due_days if sub else 14)
+                if outstanding(invoice) <= 0:
+                    invoice.status, invoice.paid_at = InvoiceStatus.paid, datetime.now(timezone.utc)
+    if flush:
+        session.flush()
 
 
 def delete_draft(session: Session, invoice: Invoice) -> None:

@@ -60,7 +60,7 @@ def test_bad_plan_is_a_problem_with_field_errors_and_creates_nothing(api, partne
 def test_run_invoices_the_period_and_payments_settle_it(app, api, billed):
     slug = billed["slug"]
     resp = api.post("/api/v1/billing/run", json={"today": "2026-02-01"})
-    assert resp.status_code == 200 and resp.json["invoices"] == 1, resp.json
+    assert resp.status_code == 200 and resp.json["invoices"] >= 1, resp.json
     [inv] = api.get(f"/api/v1/billing/invoices?tenant={slug}").json
     assert inv["status"] == "issued" and inv["total"] == 30000 and inv["outstanding"] == 30000
     assert inv["lines"][0]["kind"] == "fixed"

@@ -52,7 +52,7 @@ def test_overdue_read_only_suspended_paid_active(app, api, tenant_api, make_tena
         assert resp.status_code == 200, resp.json
         return resp.json
 
-    assert run("2026-02-01")["invoices"] == 1
+    assert run("2026-02-01")["invoices"] >= 1
     [invoice] = api.get(f"/api/v1/billing/invoices?tenant={slug}").json
     assert invoice["due_on"] == "2026-02-08"
     assert run("2026-02-08")["dunning"] == {"reminders": 0, "read_only": 0, "suspended": 0}
@@ -94,14 +94,16 @@ def test_an_extension_lifts_read_only_and_a_payment_never_resumes_an_operator_su
     partner = new_partner()
     tenant = tenant_row(partner)
     billing.subscribe(db.session, tenant, plan(partner, **DUNNING), start=date(2026, 1, 1), actor="test")
-    [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1))
+    [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), tenant_ids=[tenant.id])
     sent = []
     dunning.run_dunning(db.session, today=date(2026, 2, 14), send=lambda *a: sent.append(a))
-    assert tenant.status == "read_only" and len(sent) == 1
+    assert tenant.status == "read_only"
+    assert [a[1].id for a in sent if a[1].tenant_id == tenant.id] == [invoice.id]  # one reminder, to its payer
     dunning.extend(db.session, invoice, until=date(2026, 3, 1), today=date(2026, 2, 14), actor="operator:x",
                    reason="ministry budget delayed")
     assert tenant.status == "active"
-    assert dunning.run_dunning(db.session, today=date(2026, 3, 1), send=sent.append)["read_only"] == 0
+    dunning.run_dunning(db.session, today=date(2026, 3, 1), send=lambda *a: sent.append(a))
+    assert tenant.status == "active"
 
     # an operator suspends it for another reason: paying does not lift that
     from schemehost.provisioning.lifecycle import suspend_tenant

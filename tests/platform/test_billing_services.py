@@ -52,8 +52,8 @@ def test_subscription_with_trial_then_invoice_with_setup_fixed_metered_and_tax()
                                  (tenant.id, "active_individuals", date(2026, 1, 20), 150),
                                  (tenant.id, "active_individuals", date(2026, 2, 1), 170),
                                  (tenant.id, "active_individuals", date(2026, 2, 14), 160)])
-    assert billing.invoice_due_periods(db.session, today=date(2026, 2, 14)) == []
-    [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 15))
+    assert billing.invoice_due_periods(db.session, today=date(2026, 2, 14), tenant_ids=[tenant.id]) == []
+    [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 15), tenant_ids=[tenant.id])
     kinds = [(l.kind, l.amount) for l in invoice.lines]
     # 170 measured, 10 included: 100 × 50 + 60 × 25 = 6,500
     assert kinds == [("setup", 50000), ("fixed", 30000), ("metered", 6500)]
@@ -67,7 +67,7 @@ def test_subscription_with_trial_then_invoice_with_setup_fixed_metered_and_tax()
     assert invoice.due_on == date(2026, 3, 1)
     assert (sub.current_period_start, sub.current_period_end) == (date(2026, 2, 15), date(2026, 3, 15))
     # the next period has no setup fee
-    [second] = billing.invoice_due_periods(db.session, today=date(2026, 3, 20))
+    [second] = billing.invoice_due_periods(db.session, today=date(2026, 3, 20), tenant_ids=[tenant.id])
     assert [l.kind for l in second.lines] == ["fixed", "metered"] and second.lines[1].quantity == 0
     assert second.number.endswith("-000002")
 
@@ -83,7 +83,7 @@ def test_plan_change_prorates_the_fixed_fee_and_cancel_ends_at_period_end():
                             on=date(2026, 3, 11), actor="test")
     billing.change_plan(db.session, tenant, plus, on=date(2026, 3, 11), actor="test")
     billing.cancel_subscription(db.session, tenant, actor="test")
-    [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 5, 1))
+    [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 5, 1), tenant_ids=[tenant.id])
     amounts = [(l.kind, l.amount) for l in invoice.lines]
     # 10 of 31 days of basic, 21 of 31 days of plus
     assert amounts == [("proration", 10000), ("fixed", 42000)]
@@ -101,7 +101,8 @@ def test_numbers_are_per_partner_without_gaps_and_credit_notes_have_their_own_se
     for t in tenants:
         billing.subscribe(db.session, t, plan(a if t.partner_id == a.id else b, f"p{t.id}"),
                           start=date(2026, 1, 1), actor="test")
-    invoices = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), issue=False)
+    invoices = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), issue=False,
+                                            tenant_ids=[t.id for t in tenants])
     assert all(i.status == "draft" and i.number is None for i in invoices)
     # a draft deleted before issue takes no number
     billing.delete_draft(db.session, invoices[0])
@@ -125,7 +126,7 @@ def test_partial_payments_then_the_settling_one_marks_it_paid():
     partner = new_partner()
     tenant = tenant_row(partner)
     billing.subscribe(db.session, tenant, plan(partner, prices=[]), start=date(2026, 1, 1), actor="test")
-    [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1))
+    [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), tenant_ids=[tenant.id])
     assert invoice.total == 30000 and invoice.tax == 0
     billing.record_payment(db.session, invoice, method="mobile_money", amount=10000, reference="MP-1",
                            paid_on=date(2026, 2, 3), actor="test", proof=b"%PDF-1.4", proof_name="r.pdf",

@@ -39,7 +39,7 @@ def open_invoice(app):
         billing.set_platform_fee(db.session, partner, kind="percent", percent="10")
         tenant = tenant_row(partner)
         billing.subscribe(db.session, tenant, plan(partner, prices=[]), start=date(2026, 1, 1), actor="test")
-        [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1))
+        [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), tenant_ids=[tenant.id])
         db.session.commit()
         return {"id": invoice.id, "partner": partner.slug, "tenant": tenant.slug}
 
