@@ -124,7 +124,7 @@ HOUSEHOLD_FIELDS = {f.name: f for f in [
 PREFIXES = {"individual": {"household": "household"}, "household": {"head": "individual"}}
 
 
-def _schema_type(prop: Any) -> tuple[str | None, tuple, str | None]:
+def schema_type(prop: Any) -> tuple[str | None, tuple, str | None]:
     """(field type, enum choices, item type) of one JSON Schema property; None when unfilterable."""
     if not isinstance(prop, dict):
         return None, (), None
@@ -146,7 +146,7 @@ def _schema_type(prop: Any) -> tuple[str | None, tuple, str | None]:
     if kind in ("integer", "number", "boolean"):
         return kind, (), None
     if kind == "array":
-        item_type, item_choices, _ = _schema_type(prop.get("items") or {})
+        item_type, item_choices, _ = schema_type(prop.get("items") or {})
         if item_type in ("string", "enum", "integer", "number"):
             return "array", item_choices, item_type
     return None, (), None
@@ -161,7 +161,7 @@ def extra_fields(session: Session) -> dict[str, dict[str, FieldDef | None]]:
         schema = schemas.get(kind) if isinstance(schemas, dict) else None
         props = schema.get("properties") if isinstance(schema, dict) else None
         for name, prop in (props or {}).items() if isinstance(props, dict) else ():
-            ftype, choices, item_type = _schema_type(prop)
+            ftype, choices, item_type = schema_type(prop)
             label = prop.get("title") if isinstance(prop, dict) and isinstance(prop.get("title"), str) else name
             out[kind][name] = (FieldDef(f"extra.{name}", ftype, label, choices, nullable=True, item_type=item_type,
                                         extra=True) if ftype else None)

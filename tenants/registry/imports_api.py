@@ -155,11 +155,16 @@ class ImportTemplate(MethodView):
 
 
 def template_response(kind: str, fmt: str) -> Response:
+    """The template of ``kind`` with the tenant's extra-field columns."""
+    from schemehost.tenants.registry.imports.kinds import extra_columns
+
+    imp_services.spec_for(kind)
+    extras = extra_columns(tenant_session(), kind)
     if fmt == "csv":
-        return Response(imp_services.template_csv(kind), mimetype="text/csv",
+        return Response(imp_services.template_csv(kind, extras), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{kind}-template.csv"'})
     if fmt == "xlsx":
-        return Response(imp_services.template_xlsx(kind),
+        return Response(imp_services.template_xlsx(kind, extras),
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="{kind}-template.xlsx"'})
     message = _("Unknown format '%(fmt)s'; csv or xlsx.", fmt=fmt)

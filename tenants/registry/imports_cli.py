@@ -110,11 +110,19 @@ def export(slug, name, output, fmt, filters) -> None:
 @registry.command("template")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("output", type=click.Path(dir_okay=False, writable=True))
-def template(kind, output) -> None:
+@click.option("--tenant", "slug", default=None, help="Add this tenant's extra-field columns (extra.<name>).")
+@with_appcontext
+def template(kind, output, slug) -> None:
     """Write the template file of KIND to OUTPUT (.csv or .xlsx)."""
-    from schemehost.tenants.registry.imports.kinds import template_csv, template_xlsx
+    from schemehost.tenants.registry.imports.kinds import extra_columns, template_csv, template_xlsx
 
-    data = template_xlsx(kind) if output.lower().endswith(".xlsx") else template_csv(kind)
+    extras = []
+    if slug:
+        from schemehost.tenants.identity.clients_cli import tenant_session_for
+
+        with tenant_session_for(slug) as session:
+            extras = extra_columns(session, kind)
+    data = template_xlsx(kind, extras) if output.lower().endswith(".xlsx") else template_csv(kind, extras)
     with open(output, "wb") as out:
         out.write(data)
     click.echo(f"template of {kind} written to {output}")

@@ -194,31 +194,65 @@ def validate_extra(kind: str, data: Any, schema: dict | None) -> list[tuple[str,
 
 
 def _explain(error, path: str) -> list[tuple[str, str]]:
+    return [(p, schema_message(keyword, expected, fallback)) for p, keyword, expected, fallback in schema_problems(error, path)]
+
+
+def schema_problems(error, path: str = "extra") -> list[tuple[str, str, Any, str]]:
+    """One jsonschema error as ``(path, keyword, expected, fallback message)`` rows: ``required`` and
+    ``additionalProperties`` give one row per field concerned. :func:`schema_message` words a row
+    (kept apart so that a stored report can be worded again in the reader's language)."""
     v, expected = error.validator, error.validator_value
     if v == "required":
         present = error.instance if isinstance(error.instance, dict) else {}
-        return [(f"{path}.{name}", _("This field is required.")) for name in expected if name not in present]
+        return [(f"{path}.{name}", "required", None, "") for name in expected if name not in present]
     if v == "additionalProperties" and isinstance(error.instance, dict):
         known = set((error.schema.get("properties") or {}))
-        return [(f"{path}.{name}", _("Unknown field.")) for name in error.instance if name not in known]
-    if v == "type":
+        return [(f"{path}.{name}", "additionalProperties", None, "") for name in error.instance if name not in known]
+    if v in ("type", "enum", "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "minLength",
+             "maxLength", "pattern", "format"):
+        return [(path, v, expected, "")]
+    return [(path, str(v), None, error.message)]
+
+
+def schema_message(keyword: str, expected: Any, fallback: str = "") -> str:
+    """The message of one extra-field problem (see :func:`schema_problems`) in the current language."""
+    if keyword == "required":
+        return _("This field is required.")
+    if keyword == "additionalProperties":
+        return _("Unknown field.")
+    if keyword == "type":
         kinds = expected if isinstance(expected, list) else [expected]
-        return [(path, _("Expected: %(types)s.", types=", ".join(kinds)))]
-    if v == "enum":
-        return [(path, _("One of: %(values)s.", values=", ".join(str(x) for x in expected)))]
-    if v in ("minimum", "exclusiveMinimum"):
-        return [(path, _("At least %(n)s.", n=expected))]
-    if v in ("maximum", "exclusiveMaximum"):
-        return [(path, _("At most %(n)s.", n=expected))]
-    if v == "minLength":
-        return [(path, _("At least %(n)s characters.", n=expected))]
-    if v == "maxLength":
-        return [(path, _("At most %(n)s characters.", n=expected))]
-    if v == "pattern":
-        return [(path, _("Not in the expected format."))]
-    if v == "format":
-        return [(path, _("Not a valid %(format)s.", format=expected))]
-    return [(path, error.message)]
+        return _("Expected: %(types)s.", types=", ".join(str(k) for k in kinds))
+    if keyword == "enum":
+        return _("One of: %(values)s.", values=", ".join(str(x) for x in expected or ()))
+    if keyword in ("minimum", "exclusiveMinimum"):
+        return _("At least %(n)s.", n=expected)
+    if keyword in ("maximum", "exclusiveMaximum"):
+        return _("At most %(n)s.", n=expected)
+    if keyword == "minLength":
+        return _("At least %(n)s characters.", n=expected)
+    if keyword == "maxLength":
+        return _("At most %(n)s characters.", n=expected)
+    if keyword == "pattern":
+        return _("Not in the expected format.")
+    if keyword == "format":
+        return _("Not a valid %(format)s.", format=expected)
+    return fallback or keyword
+
+
+def extra_validator(schema: dict | None):
+    """A jsonschema validator of the tenant's extra fields (with format checks), or None without a
+    schema or with an invalid one (callers then report :func:`validate_extra`'s problem)."""
+    if not schema:
+        return None
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError:
+        return None
+    return Draft202012Validator(schema, format_checker=FormatChecker())
 
 # ------------------------------------------------------------------------------------- scheme numbers
 

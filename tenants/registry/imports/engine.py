@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from schemehost.platform.tenancy import quote_ident
 from schemehost.tenants.registry.imports import checks
-from schemehost.tenants.registry.imports.kinds import Column, KindSpec
+from schemehost.tenants.registry.imports.kinds import EXTRA_KINDS, Column, ExtraColumn, KindSpec, extra_value
 from schemehost.tenants.registry.imports.reader import FileProblem, Source
 from schemehost.tenants.registry.services._common import level_names
 from schemehost.tenants.registry.services.facilities import facility_levels_allowed
@@ -38,6 +38,9 @@ TRUE = ("true", "yes", "y", "t", "1", "oui", "o", "vrai")
 FALSE = ("false", "no", "n", "f", "0", "non", "faux")
 CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+TEMP_TABLES = "pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok, pg_temp.imp_ids, pg_temp.imp_xo"
+#: rows of extra fields read back from PostgreSQL per batch for the schema check
+EXTRA_BATCH = 5000
 
 
 @dataclass
@@ -58,11 +61,14 @@ def _norm(name: str) -> str:
     return re.sub(r"\s+", "_", name.strip().lower())
 
 
-def map_header(spec: KindSpec, header: list[str], mapping: dict[str, str] | None) -> tuple[dict[str, int], list[tuple]]:
-    """Which file column holds each field (``{field: index}``) and the header's problems
-    (unknown, repeated or missing columns) as report rows."""
+def map_header(spec: KindSpec, header: list[str], mapping: dict[str, str] | None,
+               extras: list[ExtraColumn] | tuple = ()) -> tuple[dict[str, int], list[tuple]]:
+    """Which file column holds each field (``{field: index}``; extra fields as ``extra.<name>``)
+    and the header's problems (unknown, repeated or missing columns) as report rows."""
     mapping = {_norm(k): _norm(v) for k, v in (mapping or {}).items()}
-    known = set(spec.names)
+    by_norm = {_norm(x.column): x.column for x in extras}
+    names = spec.names + [x.column for x in extras]
+    known = set(spec.names) | set(by_norm)
     columns: dict[str, int] = {}
     problems: list[tuple] = []
     for i, raw in enumerate(header):
@@ -71,8 +77,10 @@ def map_header(spec: KindSpec, header: list[str], mapping: dict[str, str] | None
             continue  # an empty header cell (a trailing separator): the column is ignored
         target = mapping.get(name, name)
         if target not in known:
-            problems.append((1, raw, raw, "unknown_column", {"columns": spec.names}))
-        elif target in columns:
+            problems.append((1, raw, raw, "unknown_column", {"columns": names}))
+            continue
+        target = by_norm.get(target, target)
+        if target in columns:
             problems.append((1, raw, raw, "duplicate_column", {}))
         else:
             columns[target] = i
@@ -85,9 +93,15 @@ def map_header(spec: KindSpec, header: list[str], mapping: dict[str, str] | None
 class Staging:
     """The staged file of one import run in the current transaction."""
 
-    def __init__(self, session: Session, spec: KindSpec, import_id: int, *, progress=None) -> None:
+    def __init__(self, session: Session, spec: KindSpec, import_id: int, *, progress=None,
+                 extras: list[ExtraColumn] | tuple = ()) -> None:
         self.session, self.spec, self.import_id = session, spec, import_id
         self.present: set[str] = set()
+        #: the tenant's extra-field columns for this kind, and those the file has (SQL name ``x<n>``)
+        self.extras = list(extras)
+        self.extras_present: list[tuple[ExtraColumn, str]] = []
+        #: whether ``pg_temp.imp_xo`` (row, extra) holds the checked extra fields of the rows
+        self.has_extra = False
         self.progress = progress or (lambda done, total=None: None)
         self.total = 0
         self.python_seconds = 0.0
@@ -122,12 +136,12 @@ class Staging:
         self.sql("SET LOCAL synchronous_commit = off")
         # sorts, hash joins and the trigram index's pending-list merges of a bulk import stay in memory
         self.sql(f"SET LOCAL work_mem = '{int(WORK_MEM_MB)}MB'")
-        self.sql("DROP TABLE IF EXISTS pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok, pg_temp.imp_ids CASCADE")
+        self.sql(f"DROP TABLE IF EXISTS {TEMP_TABLES} CASCADE")
         self.sql("CREATE TEMP TABLE imp_err (row int NOT NULL, col text, value text, code text NOT NULL, "
                  "params jsonb NOT NULL DEFAULT '{}')")
 
     def finish(self) -> None:
-        self.sql("DROP TABLE IF EXISTS pg_temp.imp_raw, pg_temp.imp_err, pg_temp.imp_py, pg_temp.imp_ok, pg_temp.imp_ids CASCADE")
+        self.sql(f"DROP TABLE IF EXISTS {TEMP_TABLES} CASCADE")
         self.sql("SET LOCAL search_path TO DEFAULT")
 
     def problem(self, row: int, column: str | None, value: str | None, code: str, params: dict | None = None) -> None:
@@ -140,12 +154,13 @@ class Staging:
     def load(self, source: Source, mapping: dict[str, str] | None) -> bool:
         """COPY the file into ``pg_temp.imp_raw`` and define ``pg_temp.imp`` (one row per data row,
         fields trimmed, empty cells NULL). False when the header already makes the file unusable."""
-        columns, problems = map_header(self.spec, source.header, mapping)
+        columns, problems = map_header(self.spec, source.header, mapping, self.extras)
         for row, column, value, code, params in problems:
             self.problem(row, column, value, code, params)
         if problems:
             return False
-        self.present = set(columns)
+        self.present = {c for c in columns if not c.startswith("extra.")}
+        self.extras_present = [(x, f"x{n}") for n, x in enumerate(self.extras) if x.column in columns]
         width = len(source.header)
         cols = ", ".join(f"c{i} text" for i in range(width))
         self.sql(f"CREATE TEMP TABLE imp_raw (rn bigserial, src int, {cols})")
@@ -170,6 +185,8 @@ class Staging:
                 fields.append(f"nullif(btrim(c{columns[col.name]}), '') AS {col.name}")
             else:
                 fields.append(f"NULL::text AS {col.name}")
+        for extra, alias in self.extras_present:
+            fields.append(f"nullif(btrim(c{columns[extra.column]}), '') AS {alias}")
         self.sql(f"CREATE TEMP VIEW imp AS SELECT COALESCE(src, rn + 1)::int AS row, {', '.join(fields)} "
                  "FROM pg_temp.imp_raw")
         return True
@@ -327,11 +344,12 @@ def _copy_problem(err, source: Source) -> FileProblem:
 
 
 def run(session: Session, spec: KindSpec, import_id: int, source: Source, *, mapping: dict[str, str] | None,
-        dry_run: bool, valid_only: bool, progress=None, expected_rows: int = 0) -> Outcome:
+        dry_run: bool, valid_only: bool, progress=None, expected_rows: int = 0,
+        extras: list[ExtraColumn] | tuple = ()) -> Outcome:
     """Stage, check and (unless ``dry_run``, or problems in all-or-nothing mode) write the rows.
 
     Raises :class:`FileProblem` when the file cannot be read; the caller rolls back and reports it."""
-    st = Staging(session, spec, import_id, progress=progress)
+    st = Staging(session, spec, import_id, progress=progress, extras=extras)
     st.begin()
     outcome = Outcome()
     clock = [time.perf_counter()]
@@ -362,6 +380,7 @@ def _run(st: Staging, outcome: Outcome, lap, loaded: bool, *, dry_run: bool, val
     st.progress(0, st.total)
     st.check_columns()
     CHECKS[spec.kind](st)
+    check_extra(st)
     invalid = st.bad_rows()
     lap("checks")
     outcome.timings["python_checks"] = st.python_seconds
@@ -540,7 +559,11 @@ def _apply_households(st: Staging) -> dict[str, int]:
     fields = _fields(st, {"external_id": (None, "i.external_id"), "address": (None, None),
                           "status": (None, "COALESCE(lower(i.status), 'active')")})
     fields["location_id"] = "l.id"
-    return _upsert(st, "households", "external_id", fields, join="JOIN locations l ON l.code = i.village")
+    join = "JOIN locations l ON l.code = i.village"
+    if st.has_extra:
+        fields["extra"] = "x.extra"
+        join += " JOIN pg_temp.imp_xo x ON x.row = i.row"
+    return _upsert(st, "households", "external_id", fields, join=join)
 
 
 # prices --------------------------------------------------------------------------------------------
@@ -567,6 +590,91 @@ def _apply_prices(st: Staging) -> dict[str, int]:
                      f"v.entry_id, v.price FROM ({src}) v WHERE NOT EXISTS (SELECT 1 FROM price_list_lines t "
                      "WHERE t.price_list_id = v.price_list_id AND t.entry_id = v.entry_id) ORDER BY v.row").rowcount
     return {"created": created, "updated": updated}
+
+
+# extra fields (individuals, households) ------------------------------------------------------------
+
+
+def check_extra(st: Staging) -> None:
+    """Convert the ``extra.<name>`` cells to typed JSON values and check each row's extra fields
+    (what is stored, minus emptied cells, plus the file's values) against the tenant's JSON Schema.
+
+    The cells are read back from PostgreSQL in batches (server-side cursor); each distinct object
+    is validated once (a bounded cache: files repeat the same few values). The checked objects go
+    to ``pg_temp.imp_xo`` (row, extra) for the writes; problems to the report, one per field, with
+    the column ``extra.<name>`` and the cell's value. For a known record only the file's columns
+    are reported (a stored value the file does not touch is not the file's problem)."""
+    from functools import lru_cache
+
+    from schemehost.tenants.registry.validation import extra_schema, extra_validator, schema_problems
+
+    kind = EXTRA_KINDS.get(st.spec.kind)
+    schema = extra_schema(st.session, kind) if kind else None
+    if not schema or not (st.extras_present or schema.get("required")):
+        return
+    validator = extra_validator(schema)
+    if validator is None:
+        st.problem(0, None, None, "extra_schema_invalid")
+        return
+    table = "individuals" if st.spec.kind == "individuals" else "households"
+    cells = "jsonb_build_array(" + ", ".join(alias for _x, alias in st.extras_present) + ")" \
+        if st.extras_present else "'[]'::jsonb"
+    st.sql("CREATE TEMP TABLE imp_xo (row int PRIMARY KEY, extra jsonb NOT NULL)")
+    st.has_extra = bool(st.extras_present)
+    columns = [x for x, _alias in st.extras_present]
+    in_file = {x.column for x in columns}
+
+    @lru_cache(maxsize=4096)
+    def problems_of(key: str) -> tuple:
+        obj = json.loads(key)
+        found = []
+        for error in validator.iter_errors(obj):
+            where = ".".join(["extra", *(str(p) for p in error.absolute_path)])
+            for path, keyword, expected, fallback in schema_problems(error, where):
+                column = ".".join(path.split(".")[:2])
+                found.append((column, keyword, expected, fallback))
+        return tuple(found)
+
+    raw = st.raw
+    reader = raw.cursor(name="imp_extra_checks")
+    reader.itersize = EXTRA_BATCH
+    reader.execute(f"SELECT i.row, {cells}, t.extra FROM pg_temp.imp i "
+                   f"LEFT JOIN {table} t ON t.external_id = i.external_id ORDER BY i.row")
+    try:
+        with raw.cursor() as cur:
+            while True:
+                rows = reader.fetchmany(EXTRA_BATCH)
+                if not rows:
+                    break
+                out, bad = [], []
+                for row, values, stored in rows:
+                    obj = dict(stored) if isinstance(stored, dict) else {}
+                    texts = {}
+                    for col, cell in zip(columns, values):
+                        if cell is None:
+                            obj.pop(col.name, None)
+                        else:
+                            obj[col.name] = extra_value(cell, col)
+                            texts[col.column] = cell
+                    key = json.dumps(obj, sort_keys=True, ensure_ascii=False)
+                    for column, keyword, expected, fallback in problems_of(key):
+                        if stored is None or column in in_file:
+                            bad.append((row, column, texts.get(column), "extra_invalid",
+                                        json.dumps({"keyword": keyword, "expected": expected,
+                                                    "fallback": fallback}, default=str)))
+                    if st.has_extra:
+                        out.append((row, key))
+                if out:
+                    with cur.copy("COPY pg_temp.imp_xo (row, extra) FROM STDIN") as cp:
+                        for item in out:
+                            cp.write_row(item)
+                if bad:
+                    with cur.copy("COPY pg_temp.imp_err (row, col, value, code, params) FROM STDIN") as cp:
+                        for item in bad:
+                            cp.write_row(item)
+    finally:
+        reader.close()
+    st.sql("ANALYZE pg_temp.imp_xo")
 
 
 # individuals ---------------------------------------------------------------------------------------
@@ -692,7 +800,9 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
         "relationship": value_sql(spec.column("relationship"), "i.relationship"),
         "birth_date_estimated": value_sql(spec.column("birth_date_estimated"), "i.birth_date_estimated"),
         "status": "lower(i.status)", "scheme_number": "i.scheme_number",
+        "extra": "x.extra" if st.has_extra else "NULL::jsonb",
     }
+    extra_join = "LEFT JOIN pg_temp.imp_xo x ON x.row = i.row " if st.has_extra else ""
     st.mark = time.perf_counter()
     st.sql("DROP TABLE IF EXISTS pg_temp.imp_ok")
     # each row's id: the stored person's, or a new one from the identity sequence (drawn only for new
@@ -700,7 +810,7 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
     # (drawn in file order: the sorted subquery's rows reach nextval in that order)
     st.sql(f"CREATE TEMP TABLE imp_ok AS SELECT s.*, COALESCE(s.known_id, nextval('individuals_id_seq')) AS id "
            f"FROM (SELECT i.row, {', '.join(f'{e} AS {c}' for c, e in cols.items())}, t.id AS known_id "
-           "FROM pg_temp.imp i JOIN locations l ON l.code = i.village LEFT JOIN pg_temp.imp_py p ON p.row = i.row "
+           f"FROM pg_temp.imp i JOIN locations l ON l.code = i.village LEFT JOIN pg_temp.imp_py p ON p.row = i.row {extra_join}"
            f"LEFT JOIN individuals t ON t.external_id = i.external_id WHERE {st.ok_filter()} ORDER BY i.row) s")
     st.sql("ANALYZE pg_temp.imp_ok")
     households = 0
@@ -724,12 +834,13 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
     keep = {"household_id": has_hh, "relationship": "relationship" in present,
             "other_names": "other_names" in present, "phone": "phone" in present,
             "national_id": "national_id" in present,
-            "birth_date_estimated": "birth_date_estimated" in present, "status": "status" in present}
+            "birth_date_estimated": "birth_date_estimated" in present, "status": "status" in present,
+            "extra": st.has_extra}
     values = {"given_name": "v.given_name", "family_name": "v.family_name", "sex": "v.sex",
               "birth_date": "v.birth_date", "location_id": "v.location_id", "household_id": "h.id",
               "relationship": "v.relationship", "other_names": "v.other_names", "phone": "v.phone",
               "national_id": "v.national_id", "birth_date_estimated": "COALESCE(v.birth_date_estimated, false)",
-              "status": "COALESCE(v.status, 'active')"}
+              "status": "COALESCE(v.status, 'active')", "extra": "COALESCE(v.extra, '{}'::jsonb)"}
     updating = {c: e for c, e in values.items() if keep.get(c, True)}
     set_sql = ", ".join(f"{c} = {e}" for c, e in updating.items())
     differs = " OR ".join(f"t.{c} IS DISTINCT FROM {e}" for c, e in updating.items())
@@ -742,10 +853,11 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
     created = st.sql(f"""
         INSERT INTO individuals (id, external_id, household_id, relationship, given_name, family_name, other_names,
                                  name_search, sex, birth_date, birth_date_estimated, national_id, scheme_number,
-                                 phone, location_id, status)
+                                 phone, location_id, status, extra)
         SELECT v.id, v.external_id, h.id, v.relationship, v.given_name, v.family_name, v.other_names, {name_search},
                v.sex, v.birth_date, COALESCE(v.birth_date_estimated, false), v.national_id,
-               COALESCE(v.scheme_number, {number}), v.phone, v.location_id, COALESCE(v.status, 'active')
+               COALESCE(v.scheme_number, {number}), v.phone, v.location_id, COALESCE(v.status, 'active'),
+               COALESCE(v.extra, '{{}}'::jsonb)
           FROM pg_temp.imp_ok v LEFT JOIN households h ON h.external_id = v.hh
          WHERE v.known_id IS NULL
          ORDER BY v.row

@@ -3,8 +3,11 @@
 CSV files go to ``COPY`` nearly as they are (PostgreSQL parses CSV far faster than Python): this
 module only strips a byte-order mark, sniffs the separator (``,``, ``;`` or tab) from the header,
 checks the encoding chunk by chunk (transcoding when the file is not UTF-8) and drops trailing
-blank lines. XLSX files are read with ``python-calamine`` and written out as CSV rows, each with
-its spreadsheet row number first. Memory stays bounded: chunks of 1 MiB, batches of rows.
+blank lines. XLSX files are written out as CSV rows, each with its spreadsheet row number first:
+a sheet whose XML is small is read with ``python-calamine`` (fast, but it loads the whole sheet
+before the first row: calamine has no lazy row reader), a larger one with openpyxl's read-only
+mode, which parses the sheet as a stream (decision 0135). Memory stays bounded: chunks of 1 MiB,
+batches of rows.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -20,6 +25,9 @@ from typing import Any
 
 CHUNK = 1 << 20
 XLSX_BATCH = 5000
+#: sheets whose XML (uncompressed) is larger than this are streamed (openpyxl read-only) instead of
+#: loaded whole by calamine, which takes about twice the XML's size in memory
+XLSX_STREAM_FROM = int(os.environ.get("SCHEMEHOST_XLSX_STREAM_FROM", str(16 << 20)))
 BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
@@ -157,18 +165,70 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def open_xlsx(path: Path) -> Source:
+def sheet_xml_size(path: Path) -> int | None:
+    """The uncompressed size of the first worksheet's XML (from the zip directory, nothing is
+    decompressed), or None when the file is no zip or has no worksheet."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            sizes = sorted((info.filename, info.file_size) for info in zf.infolist()
+                           if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"))
+    except (zipfile.BadZipFile, OSError):
+        return None
+    # the first sheet of the workbook is normally sheet1.xml; take the largest to be safe
+    return max((size for _name, size in sizes), default=None)
+
+
+def calamine_rows(path: Path) -> tuple[Iterator[list], int]:
+    """The rows of the first sheet, loaded whole by calamine, and the row number before the first
+    (``iter_rows`` starts at the sheet's row 1 even when its data start lower: 0)."""
     from python_calamine import CalamineWorkbook
 
+    book = CalamineWorkbook.from_path(str(path))
+    sheet = book.get_sheet_by_index(0)
+    return iter(sheet.iter_rows()), 0
+
+
+def streamed_rows(path: Path) -> tuple[Iterator[tuple], int]:
+    """The rows of the first sheet parsed as a stream (openpyxl read-only: one row at a time; only
+    the shared-strings table is held whole, as every XLSX reader must). Rows missing from the
+    sheet come as empty rows, so the first row is row 1."""
+    import warnings
+
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it ignores
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    sheet = book.worksheets[0]
+    sheet.reset_dimensions()  # read every cell, whatever the sheet's (often stale) <dimension> says
+
+    def rows() -> Iterator[tuple]:
+        try:
+            yield from sheet.iter_rows(values_only=True)
+        except Exception:  # a file damaged past its first rows (zip or XML errors of every kind)
+            raise FileProblem("unreadable_xlsx") from None
+        finally:
+            book.close()
+
+    return rows(), 0
+
+
+def open_xlsx(path: Path) -> Source:
     if path.stat().st_size == 0:
         raise FileProblem("empty_file")
+    size = sheet_xml_size(path)
+    if size is None:
+        raise FileProblem("unreadable_xlsx")
     try:
-        book = CalamineWorkbook.from_path(str(path))
-        sheet = book.get_sheet_by_index(0)
-        first_row = sheet.start[0] if sheet.start else 0
-        iterator = iter(sheet.iter_rows())
-    except Exception:  # calamine raises its own types for every kind of damaged file
+        iterator, first_row = (streamed_rows if size > XLSX_STREAM_FROM else calamine_rows)(path)
+        return _xlsx_source(iterator, first_row)
+    except FileProblem:
+        raise
+    except Exception:  # calamine and openpyxl raise their own types for every kind of damaged file
         raise FileProblem("unreadable_xlsx") from None
+
+
+def _xlsx_source(iterator: Iterator, first_row: int) -> Source:
     header: list[str] | None = None
     number = first_row
     for cells in iterator:

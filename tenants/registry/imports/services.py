@@ -28,7 +28,7 @@ from schemehost.platform.db import utcnow
 from schemehost.platform.errors import NotFound, ValidationError
 from schemehost.tenants.identity.audit import record_bulk
 from schemehost.tenants.registry.imports import engine
-from schemehost.tenants.registry.imports.kinds import KINDS, spec_for
+from schemehost.tenants.registry.imports.kinds import KINDS, extra_columns, spec_for
 from schemehost.tenants.registry.imports.models import (ImportStatus, RegistryImport, RegistryImportChunk,
                                                         RegistryImportProblem)
 from schemehost.tenants.registry.imports.reader import CHUNK, FileProblem, detect_format, open_source
@@ -87,6 +87,7 @@ MESSAGES = {
     "unterminated_quote": _l("A quoted field is not closed."),
     "unreadable_row": _l("This row cannot be read as CSV."),
     "too_large": _l("The file is larger than the largest accepted (%(max)s bytes)."),
+    "extra_schema_invalid": _l("The scheme's extra-field schema is invalid; ask an administrator."),
 }
 
 
@@ -94,6 +95,10 @@ def problem_message(code: str, params: dict[str, Any] | None, value: str | None 
                     column: str | None = None, country: str | None = None) -> str:
     """A report row's message in the current language."""
     params = dict(params or {})
+    if code == "extra_invalid":
+        from schemehost.tenants.registry.validation import schema_message
+
+        return schema_message(params.get("keyword", ""), params.get("expected"), params.get("fallback", ""))
     if code in ("invalid_phone", "invalid_national_id") and value:
         # the normalizer's own explanation, in the reader's language
         from schemehost.tenants.registry.validation import normalize_national_id, normalize_phone
@@ -126,7 +131,9 @@ def _clean_options(kind: str, mapping: dict[str, str] | None, encoding: str | No
                                                     for k, v in mapping.items()):
             message = _("A mapping is an object of file column names to field names.")
             raise ValidationError(message, errors={"mapping": [message]})
-        unknown = sorted(v for v in mapping.values() if engine._norm(v) not in spec.names)
+        # extra fields (``extra.<name>``) are checked against the tenant's schema when the file is read
+        unknown = sorted(v for v in mapping.values() if engine._norm(v) not in spec.names
+                         and not engine._norm(v).startswith("extra."))
         if unknown:
             message = _("Unknown fields in the mapping: %(names)s.", names=", ".join(unknown))
             raise ValidationError(message, errors={"mapping": [message]})
@@ -318,7 +325,7 @@ def run_import(session: Session, import_id: int, *, progress=None, actor=None) -
             source = open_source(Path(tmp.name), imp.format, encoding=(imp.options or {}).get("encoding", "utf-8"))
             outcome = engine.run(session, spec, import_id, source, mapping=(imp.options or {}).get("mapping"),
                                  dry_run=imp.dry_run, valid_only=imp.valid_only, progress=progress,
-                                 expected_rows=imp.size // ROW_BYTES)
+                                 expected_rows=imp.size // ROW_BYTES, extras=extra_columns(session, imp.kind))
         except FileProblem as problem:
             session.rollback()
             session.add(RegistryImportProblem(import_id=import_id, row=problem.row, column=problem.column,

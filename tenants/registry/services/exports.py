@@ -116,22 +116,34 @@ def _facilities(session, principal, f) -> Export:
                                  "status"], stmt)
 
 
+def _extras(session, list_name: str, column) -> tuple[list[str], list]:
+    """The tenant's extra-field columns of a list (``extra.<name>``) and their values as text
+    (``extra ->> name``: strings as they are, numbers, booleans, arrays and objects as JSON), in
+    the import's format."""
+    from schemehost.tenants.registry.imports.kinds import extra_columns
+
+    extras = extra_columns(session, list_name)
+    return [x.column for x in extras], [column[x.name].astext for x in extras]
+
+
 def _households(session, principal, f) -> Export:
-    stmt = (select(Household.external_id, Location.code, Household.address, Household.status)
+    names, values = _extras(session, "households", Household.extra)
+    stmt = (select(Household.external_id, Location.code, Household.address, Household.status, *values)
             .join(Location, Location.id == Household.location_id).order_by(Household.id))
     stmt = restrict_to_locations(stmt, principal, Household.location_id)
     if "within" in f:
         stmt = stmt.where(_within(Household.location_id, f["within"]))
     if "status" in f:
         stmt = stmt.where(Household.status == f["status"])
-    return Export("households", ["external_id", "village", "address", "status"], stmt)
+    return Export("households", ["external_id", "village", "address", "status", *names], stmt)
 
 
 def _individuals(session, principal, f) -> Export:
+    names, values = _extras(session, "individuals", Individual.extra)
     stmt = (select(Individual.external_id, Household.external_id, Individual.relationship, Individual.given_name,
                    Individual.family_name, Individual.other_names, Individual.sex, Individual.birth_date,
                    Individual.birth_date_estimated, Individual.national_id, Individual.phone, Location.code,
-                   Individual.scheme_number, Individual.status)
+                   Individual.scheme_number, Individual.status, *values)
             .join(Location, Location.id == Individual.location_id)
             .outerjoin(Household, Household.id == Individual.household_id)
             .order_by(Individual.id))
@@ -148,7 +160,7 @@ def _individuals(session, principal, f) -> Export:
         stmt = stmt.where(Household.external_id == str(f["household"]))
     return Export("individuals", ["external_id", "household_external_id", "relationship", "given_name",
                                   "family_name", "other_names", "sex", "birth_date", "birth_date_estimated",
-                                  "national_id", "phone", "village", "scheme_number", "status"], stmt)
+                                  "national_id", "phone", "village", "scheme_number", "status", *names], stmt)
 
 
 def _prices(session, principal, f) -> Export:
