@@ -73,6 +73,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from schemehost.tenants import payments
 
     payments.init_app(app)  # gateways, bills, callbacks, reconciliation (shared by every module)
+    from schemehost.tenants import transfers
+
+    transfers.init_app(app)  # programmes, enrolment, cycles, payrolls (pays through payments)
     app.register_blueprint(health_bp)
     from schemehost.platform import console
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import select
 
 from schemehost.tenants.payments.models import Bill, PaymentNotification, Reconciliation

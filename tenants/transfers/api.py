@@ -1,0 +1,298 @@
+"""Cash-transfers API under ``/t/<slug>/api/v1/transfers``.
+
+Programmes: ``transfers.programmes.manage``; enrolment and beneficiary statuses: ``transfers.enrol``;
+generating, rejecting, exporting and reconciling payrolls: ``transfers.payroll.prepare``; approving and
+paying them: ``transfers.payroll.approve`` — and never by whoever generated the payroll. Reading needs
+any transfers permission.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from functools import wraps
+
+from flask import Flask, Response, request, stream_with_context
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_smorest import Blueprint
+
+from schemehost.platform.errors import ValidationError
+from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.blueprints import bind_to_tenant
+from schemehost.tenants.identity.principal import current_principal, permission_required, require
+from schemehost.tenants.transfers import schemas as s
+from schemehost.tenants.transfers import services as tr
+
+bp = Blueprint("transfers", __name__, url_prefix="/t/<slug>/api/v1/transfers",
+               description="Cash transfers: programmes, enrolment, payment points, cycles, payrolls")
+MANAGE = "transfers.programmes.manage"
+ENROL = "transfers.enrol"
+PREPARE = "transfers.payroll.prepare"
+APPROVE = "transfers.payroll.approve"
+ANY = (MANAGE, ENROL, PREPARE, APPROVE)
+
+bind_to_tenant(bp)
+
+
+def any_transfers_permission(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        principal = current_principal()
+        if principal is None or not any(principal.can(p) for p in ANY):
+            require(MANAGE)  # 401 without a principal, 403 naming a permission otherwise
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/programmes")
+class Programmes(MethodView):
+    @any_transfers_permission
+    @bp.response(200, s.ProgrammeOutSchema(many=True))
+    def get(self):
+        return tr.list_programmes(tenant_session())
+
+    @permission_required(MANAGE)
+    @bp.arguments(s.ProgrammeInSchema)
+    @bp.response(201, s.ProgrammeOutSchema)
+    def post(self, body):
+        """A programme: target, eligibility rule (a registry filter), benefit fixed or by formula (base + per
+        child, capped), frequency, budget ceiling per cycle, maximum beneficiaries."""
+        return tr.create_programme(tenant_session(), **body)
+
+
+@bp.route("/programmes/<int:programme_id>")
+class ProgrammeItem(MethodView):
+    @any_transfers_permission
+    @bp.response(200, s.ProgrammeOutSchema)
+    def get(self, programme_id):
+        return tr.get_programme(tenant_session(), programme_id)
+
+    @permission_required(MANAGE)
+    @bp.arguments(s.ProgrammePatchSchema)
+    @bp.response(200, s.ProgrammeOutSchema)
+    def patch(self, body, programme_id):
+        return tr.update_programme(tenant_session(), programme_id, **body)
+
+
+@bp.route("/programmes/<int:programme_id>/preview")
+class ProgrammePreview(MethodView):
+    @any_transfers_permission
+    @bp.arguments(s.PreviewInSchema)
+    @bp.response(200)
+    def post(self, body, programme_id):
+        """How many qualify under the rule and where (the registry's preview: the count enrolment reaches)."""
+        return tr.preview_programme(tenant_session(), programme_id, current_principal(),
+                                    eligibility=body["eligibility"], by_level=body["by_level"])
+
+
+@bp.route("/programmes/<int:programme_id>/enrol")
+class ProgrammeEnrol(MethodView):
+    @permission_required(ENROL)
+    @bp.response(200, s.EnrolOutSchema)
+    def post(self, programme_id):
+        """Enrol everyone eligible not enrolled yet as ``potential`` (set-wise, up to the maximum)."""
+        return tr.enrol_eligible(tenant_session(), programme_id, principal=current_principal())
+
+
+@bp.route("/programmes/<int:programme_id>/beneficiaries")
+class Beneficiaries(MethodView):
+    @any_transfers_permission
+    @bp.arguments(s.BeneficiaryQuerySchema, location="query")
+    @bp.response(200, s.BeneficiaryOutSchema(many=True))
+    def get(self, query, programme_id):
+        session = tenant_session()
+        tr.get_programme(session, programme_id)
+        return tr.list_beneficiaries(session, programme_id, status=query.get("status"),
+                                     after_id=query.get("after_id"), limit=query["limit"])
+
+
+@bp.route("/programmes/<int:programme_id>/beneficiaries/status")
+class BeneficiaryStatus(MethodView):
+    @permission_required(ENROL)
+    @bp.arguments(s.StatusChangeSchema)
+    @bp.response(200, s.CountSchema)
+    def post(self, body, programme_id):
+        """Validate (potential → active), suspend, reactivate or graduate beneficiaries, with a reason."""
+        return {"count": tr.change_status(tenant_session(), programme_id, body["ids"], body["status"],
+                                          reason=body["reason"])}
+
+
+@bp.route("/programmes/<int:programme_id>/beneficiaries/payment-point")
+class BeneficiaryPoint(MethodView):
+    @permission_required(ENROL)
+    @bp.arguments(s.AssignPointSchema)
+    @bp.response(200, s.CountSchema)
+    def post(self, body, programme_id):
+        return {"count": tr.assign_payment_point(tenant_session(), programme_id, body["ids"],
+                                                 body["payment_point_id"])}
+
+
+@bp.route("/payment-points")
+class PaymentPoints(MethodView):
+    @any_transfers_permission
+    @bp.response(200, s.PaymentPointOutSchema(many=True))
+    def get(self):
+        return tr.list_payment_points(tenant_session())
+
+    @permission_required(MANAGE)
+    @bp.arguments(s.PaymentPointInSchema)
+    @bp.response(201, s.PaymentPointOutSchema)
+    def post(self, body):
+        return tr.create_payment_point(tenant_session(), **body)
+
+
+@bp.route("/programmes/<int:programme_id>/cycles")
+class Cycles(MethodView):
+    @any_transfers_permission
+    @bp.response(200, s.CycleOutSchema(many=True))
+    def get(self, programme_id):
+        from sqlalchemy import select
+
+        from schemehost.tenants.transfers.models import PaymentCycle
+
+        session = tenant_session()
+        tr.get_programme(session, programme_id)
+        return list(session.execute(select(PaymentCycle).where(PaymentCycle.programme_id == programme_id)
+                                    .order_by(PaymentCycle.period_start)).scalars())
+
+    @permission_required(PREPARE)
+    @bp.arguments(s.CycleInSchema)
+    @bp.response(201, s.CycleOutSchema)
+    def post(self, body, programme_id):
+        """Open the cycle starting on ``period_start`` (its end follows the programme's frequency)."""
+        return tr.open_cycle(tenant_session(), programme_id, body["period_start"])
+
+
+@bp.route("/cycles/<int:cycle_id>/payrolls")
+class CyclePayrolls(MethodView):
+    @any_transfers_permission
+    @bp.response(200, s.PayrollOutSchema(many=True))
+    def get(self, cycle_id):
+        session = tenant_session()
+        tr.get_cycle(session, cycle_id)
+        return tr.list_payrolls(session, cycle_id=cycle_id)
+
+    @permission_required(PREPARE)
+    @bp.response(201, s.PayrollOutSchema)
+    def post(self, cycle_id):
+        """Generate the cycle's payroll from the active beneficiaries (set-wise); pending approval."""
+        return tr.generate_payroll(tenant_session(), cycle_id, principal=current_principal())
+
+
+@bp.route("/payrolls/<int:payroll_id>")
+class PayrollItem(MethodView):
+    @any_transfers_permission
+    @bp.response(200, s.PayrollOutSchema)
+    def get(self, payroll_id):
+        return tr.get_payroll(tenant_session(), payroll_id)
+
+
+@bp.route("/payrolls/<int:payroll_id>/approve")
+class PayrollApprove(MethodView):
+    @permission_required(APPROVE)
+    @bp.response(200, s.PayrollOutSchema)
+    def post(self, payroll_id):
+        """Approve (403 for whoever generated it: another person must)."""
+        return tr.approve_payroll(tenant_session(), payroll_id, principal=current_principal())
+
+
+@bp.route("/payrolls/<int:payroll_id>/reject")
+class PayrollReject(MethodView):
+    @permission_required(PREPARE)
+    @bp.arguments(s.RejectSchema)
+    @bp.response(200, s.PayrollOutSchema)
+    def post(self, body, payroll_id):
+        return tr.reject_payroll(tenant_session(), payroll_id, reason=body["reason"])
+
+
+
+
+@bp.route("/payrolls/<int:payroll_id>/pay")
+class PayrollPay(MethodView):
+    @permission_required(APPROVE)
+    @bp.arguments(s.PayInSchema)
+    @bp.response(200, s.PayrollOutSchema)
+    def post(self, body, payroll_id):
+        """Pay an approved payroll, once (409 for a second attempt): offline, or through a mobile-money
+        gateway (one disbursement per line, sent by the job worker after this request commits)."""
+        from flask import g
+
+        session = tenant_session()
+        payroll, ids = tr.pay_payroll(session, payroll_id, via=body["via"])
+        if ids:
+            session.commit()  # the disbursements must be committed before their jobs are queued
+            from schemehost.tenants.payments.tasks import defer_sends
+
+            defer_sends(g.tenant.id, ids)
+        return payroll
+
+
+@bp.route("/payrolls/<int:payroll_id>/totals")
+class PayrollTotals(MethodView):
+    @any_transfers_permission
+    @bp.response(200)
+    def get(self, payroll_id):
+        """Lines, amounts and paid amounts per district and per payment point."""
+        return tr.payroll_totals(tenant_session(), payroll_id)
+
+
+@bp.route("/payrolls/<int:payroll_id>/export")
+class PayrollExport(MethodView):
+    @permission_required(PREPARE)
+    @bp.arguments(s.ExportQuerySchema, location="query")
+    def get(self, query, payroll_id):
+        """The payroll as a bank or mobile-money file (CSV or XLSX), one row per line."""
+        return export_response(payroll_id, query["format"])
+
+
+@bp.route("/payrolls/<int:payroll_id>/reconcile")
+class PayrollReconcile(MethodView):
+    @permission_required(PREPARE)
+    @bp.response(200, s.UploadOutSchema)
+    def post(self, payroll_id):
+        """Upload the paid list (CSV ``line_id,status,reference``), all or nothing (422 lists each row's problems)."""
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationError(_("Send the paid list as the form field 'file'."), errors={"file": [_("required")]})
+        return tr.reconcile_upload(tenant_session(), payroll_id, upload.read())
+
+
+def export_response(payroll_id: int, fmt: str) -> Response:
+    session = tenant_session()
+    tr.get_payroll(session, payroll_id)
+    name = f"payroll-{payroll_id}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "xlsx":
+        import xlsxwriter
+
+        out = io.BytesIO()
+        book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True})
+        sheet = book.add_worksheet("payroll")
+        sheet.write_row(0, 0, tr.EXPORT_HEADER)
+        for n, row in enumerate(tr.export_rows(session, payroll_id), start=1):
+            sheet.write_row(n, 0, [c if c is not None else "" for c in row])
+        book.close()
+        return Response(out.getvalue(), headers=headers,
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    def generate():
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(tr.EXPORT_HEADER)
+        for n, row in enumerate(tr.export_rows(session, payroll_id), start=1):
+            writer.writerow(row)
+            if n % 1000 == 0:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
+
+    return Response(stream_with_context(generate()), headers=headers, mimetype="text/csv")
+
+
+def init_app(app: Flask) -> None:
+    from schemehost.platform.extensions import api
+
+    api.register_blueprint(bp)

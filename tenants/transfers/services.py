@@ -1,0 +1,650 @@
+"""Cash transfers: programmes, enrolment, payment points, payment cycles and payrolls.
+
+Functions take the tenant session first and only ``flush()``. Bulk work is set-wise SQL: enrolment is
+one ``INSERT ... SELECT`` over the registry's compiled eligibility filter (the one implementation in
+``tenants/registry/eligibility.py``), a payroll is one ``INSERT ... SELECT`` over the active
+beneficiaries with the benefit formula computed in SQL. The two rules that end such schemes are
+held by the database and by single guarded statements: a beneficiary is in at most one payroll of a
+cycle (``UNIQUE (cycle_id, beneficiary_id)``), and a payroll is paid once (``UPDATE ... WHERE status =
+'approved'``: the second click or worker finds nothing to update).
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import BigInteger, Text, case, column, delete, func, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from schemehost.platform.db import utcnow
+from schemehost.platform.errors import Conflict, Forbidden, NotFound, ValidationError
+from schemehost.platform.money import from_minor, is_currency
+from schemehost.tenants.identity import audit
+from schemehost.tenants.identity.principal import Principal
+from schemehost.tenants.registry import eligibility as el
+from schemehost.tenants.registry.models import Location
+from schemehost.tenants.registry.people import Household, Individual, PersonStatus
+from schemehost.tenants.transfers.models import (BenefitKind, Beneficiary, BeneficiaryStatus, CycleStatus, Frequency,
+                                                 LineStatus, PaymentCycle, PaymentPoint, PaymentPointKind, Payroll,
+                                                 PayrollLine, PayrollStatus, Programme, ProgrammeStatus, Target)
+
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+PAYOUT_KIND = "transfers.payroll_line"
+#: status changes allowed, to -> from
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    BeneficiaryStatus.active: (BeneficiaryStatus.potential, BeneficiaryStatus.suspended),
+    BeneficiaryStatus.suspended: (BeneficiaryStatus.active,),
+    BeneficiaryStatus.graduated: (BeneficiaryStatus.active, BeneficiaryStatus.suspended),
+}
+MONTHS = {Frequency.monthly: 1, Frequency.bimonthly: 2, Frequency.quarterly: 3}
+
+
+def _actor_key(principal: Principal | None) -> tuple[str, str | None]:
+    if principal is None:
+        return "system:-", None
+    return f"{principal.kind}:{principal.id}", principal.name
+
+
+# ---- programmes ------------------------------------------------------------------------------------
+
+PROGRAMME_FIELDS = ("code", "name", "target", "eligibility", "benefit_kind", "base_amount", "per_child_amount",
+                    "child_max_age", "max_children", "cap_amount", "currency", "frequency", "budget_ceiling",
+                    "max_beneficiaries", "district_level", "status")
+
+
+def _check_programme(session: Session, values: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not CODE_RE.match(str(values.get("code") or "")):
+        errors["code"] = [_("1-40 letters, digits, '-' or '_'.")]
+    if not str(values.get("name") or "").strip() or len(values["name"]) > 200:
+        errors["name"] = [_("1-200 characters.")]
+    if values.get("target") not in Target.__members__:
+        errors["target"] = [_("must be one of: %(values)s", values=", ".join(Target))]
+    if values.get("benefit_kind") not in BenefitKind.__members__:
+        errors["benefit_kind"] = [_("must be one of: %(values)s", values=", ".join(BenefitKind))]
+    if values.get("frequency") not in Frequency.__members__:
+        errors["frequency"] = [_("must be one of: %(values)s", values=", ".join(Frequency))]
+    if values.get("status") not in ProgrammeStatus.__members__:
+        errors["status"] = [_("must be one of: %(values)s", values=", ".join(ProgrammeStatus))]
+    if not is_currency(values.get("currency")):
+        errors["currency"] = [_("An ISO 4217 currency code.")]
+    for key in ("base_amount", "per_child_amount"):
+        value = values.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            errors[key] = [_("An amount of 0 or more, in minor units.")]
+    for key in ("cap_amount", "budget_ceiling", "max_beneficiaries", "max_children"):
+        value = values.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            errors[key] = [_("Empty, or a whole number above 0.")]
+    age = values.get("child_max_age")
+    if not isinstance(age, int) or not 1 <= age <= 25:
+        errors["child_max_age"] = [_("A whole number from %(low)d to %(high)d.", low=1, high=25)]
+    level = values.get("district_level")
+    if not isinstance(level, int) or level < 0 or level > 10:
+        errors["district_level"] = [_("A location level (0 = top).")]
+    if values.get("target") in Target.__members__:
+        for path, messages in el.validate_filter(session, values.get("eligibility") or {},
+                                                 target=values["target"]).items():
+            errors[f"eligibility.{path}" if path != "filter" else "eligibility"] = messages
+    return errors
+
+
+def create_programme(session: Session, **values: Any) -> Programme:
+    """A new programme (``draft`` unless told): 422 with field errors, 409 for a taken code."""
+    values = {"benefit_kind": BenefitKind.fixed, "per_child_amount": 0, "child_max_age": 18, "frequency":
+              Frequency.monthly, "district_level": 1, "status": ProgrammeStatus.draft, "eligibility": {"all": []},
+              **{k: v for k, v in values.items() if v is not None or k in ("cap_amount", "budget_ceiling")}}
+    errors = _check_programme(session, values)
+    if not errors and session.execute(select(Programme.id).where(Programme.code == values["code"])).first():
+        raise Conflict(_("A programme with code '%(code)s' exists.", code=values["code"]),
+                       errors={"code": [_("already taken")]})
+    if errors:
+        raise ValidationError(_("The programme is not valid."), errors=errors)
+    programme = Programme(**{k: values.get(k) for k in PROGRAMME_FIELDS})
+    session.add(programme)
+    session.flush()
+    audit.record(session, "transfers.programme.created", "transfer_programme", programme.id,
+                 after=programme_view(programme))
+    return programme
+
+
+def update_programme(session: Session, programme_id: int, **changes: Any) -> Programme:
+    programme = get_programme(session, programme_id, lock=True)
+    before = programme_view(programme)
+    values = {**before, **changes}
+    errors = _check_programme(session, values)
+    if not errors and values["code"] != programme.code and session.execute(
+            select(Programme.id).where(Programme.code == values["code"])).first():
+        raise Conflict(_("A programme with code '%(code)s' exists.", code=values["code"]),
+                       errors={"code": [_("already taken")]})
+    if errors:
+        raise ValidationError(_("The programme is not valid."), errors=errors)
+    if values["target"] != programme.target and session.execute(
+            select(Beneficiary.id).where(Beneficiary.programme_id == programme.id)).first():
+        raise ValidationError(_("The target of a programme with beneficiaries cannot change."),
+                              errors={"target": [_("beneficiaries are enrolled")]})
+    for key in PROGRAMME_FIELDS:
+        setattr(programme, key, values[key])
+    session.flush()
+    audit.record(session, "transfers.programme.updated", "transfer_programme", programme.id, before=before,
+                 after=programme_view(programme))
+    return programme
+
+
+def programme_view(p: Programme) -> dict[str, Any]:
+    return {k: getattr(p, k) for k in PROGRAMME_FIELDS}
+
+
+def get_programme(session: Session, programme_id: int, *, lock: bool = False) -> Programme:
+    query = select(Programme).where(Programme.id == programme_id)
+    programme = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if programme is None:
+        raise NotFound(_("No programme %(id)s.", id=programme_id))
+    return programme
+
+
+def list_programmes(session: Session) -> list[Programme]:
+    return list(session.execute(select(Programme).order_by(Programme.code)).scalars())
+
+
+def preview_programme(session: Session, programme_id: int, principal: Principal, *,
+                      eligibility: Any = None, by_level: int | str | None = None) -> dict[str, Any]:
+    """How many would qualify under the programme's rule (or ``eligibility``, being edited), and where:
+    the registry's own preview, so the count is the one enrolment will reach."""
+    programme = get_programme(session, programme_id)
+    spec = programme.eligibility if eligibility is None else eligibility
+    return el.preview(session, spec, target=programme.target, principal=principal, by_level=by_level)
+
+
+# ---- enrolment -------------------------------------------------------------------------------------
+
+
+def enrol_eligible(session: Session, programme_id: int, *, principal: Principal | None = None) -> dict[str, int]:
+    """Enrol as ``potential`` everyone the programme's rule selects who is not enrolled yet, set-wise,
+    up to ``max_beneficiaries``; one audit entry with the counts. With a location-restricted
+    principal, only people within its locations."""
+    programme = get_programme(session, programme_id, lock=True)
+    if programme.status == ProgrammeStatus.closed:
+        raise Conflict(_("A closed programme enrols nobody."))
+    ids = el.compile_filter(session, programme.eligibility, target=programme.target, principal=principal).subquery("e")
+    column = Beneficiary.individual_id if programme.target == Target.individuals else Beneficiary.household_id
+    enrolled = select(column).where(Beneficiary.programme_id == programme.id, column.is_not(None))
+    query = select(literal(programme.id), ids.c.id, literal(BeneficiaryStatus.potential.value), func.now()) \
+        .where(ids.c.id.not_in(enrolled)).order_by(ids.c.id)
+    room = None
+    if programme.max_beneficiaries is not None:
+        current = session.execute(select(func.count()).select_from(Beneficiary)
+                                  .where(Beneficiary.programme_id == programme.id)).scalar_one()
+        room = max(programme.max_beneficiaries - current, 0)
+        query = query.limit(room)
+    table = Beneficiary.__table__
+    inserted = (pg_insert(table).from_select(["programme_id", column.key, "status", "enrolled_at"], query)
+                .on_conflict_do_nothing().returning(table.c.id).cte("inserted"))
+    added = session.execute(select(func.count()).select_from(inserted)).scalar_one()
+    eligible = session.execute(select(func.count()).select_from(ids)).scalar_one()
+    counts = {"eligible": eligible, "enrolled": added}
+    if room is not None:
+        counts["room_left"] = room - added
+    audit.record_bulk(session, "transfers.enrolment", "transfer_programme", counts=counts,
+                      input_ref={"programme": programme.code, "eligibility": programme.eligibility})
+    return counts
+
+
+def change_status(session: Session, programme_id: int, beneficiary_ids: list[int], to: str, *, reason: str
+                  ) -> int:
+    """Move beneficiaries to ``to`` (potential → active → suspended / graduated; suspended → active),
+    all or none: 422 naming each id that cannot move. Audited with the reason."""
+    if to not in TRANSITIONS:
+        raise ValidationError(_("Unknown status."), errors={"status": [_("must be one of: %(values)s",
+                                                                         values=", ".join(TRANSITIONS))]})
+    if not reason or not reason.strip():
+        raise ValidationError(_("Say why."), errors={"reason": [_("required")]})
+    if not beneficiary_ids:
+        raise ValidationError(_("No beneficiaries given."), errors={"ids": [_("required")]})
+    ids = sorted(set(beneficiary_ids))
+    rows = dict(session.execute(select(Beneficiary.id, Beneficiary.status).where(
+        Beneficiary.programme_id == programme_id, Beneficiary.id.in_(ids)).with_for_update()).all())
+    errors = {}
+    for bid in ids:
+        if bid not in rows:
+            errors[f"ids.{bid}"] = [_("not a beneficiary of this programme")]
+        elif rows[bid] not in TRANSITIONS[to]:
+            errors[f"ids.{bid}"] = [_("a %(status)s beneficiary cannot become %(to)s", status=rows[bid], to=to)]
+    if errors:
+        raise ValidationError(_("These beneficiaries cannot change status."), errors=errors)
+    session.execute(update(Beneficiary).where(Beneficiary.id.in_(ids))
+                    .values(status=to, status_reason=reason.strip()[:500], status_changed_at=utcnow()))
+    before: dict[str, int] = {}
+    for status in rows.values():
+        before[status] = before.get(status, 0) + 1
+    audit.record(session, "transfers.beneficiaries.status", "transfer_programme", programme_id,
+                 before={"statuses": before}, after={"status": to},
+                 details={"reason": reason.strip()[:500], "beneficiaries": ids[:1000], "count": len(ids)})
+    return len(ids)
+
+
+def list_beneficiaries(session: Session, programme_id: int, *, status: str | None = None,
+                       after_id: int | None = None, limit: int = 100) -> list[Beneficiary]:
+    query = select(Beneficiary).where(Beneficiary.programme_id == programme_id)
+    if status is not None:
+        query = query.where(Beneficiary.status == status)
+    if after_id is not None:
+        query = query.where(Beneficiary.id > after_id)
+    return list(session.execute(query.order_by(Beneficiary.id).limit(limit)).scalars())
+
+
+def assign_payment_point(session: Session, programme_id: int, beneficiary_ids: list[int], point_id: int | None) -> int:
+    if point_id is not None and session.get(PaymentPoint, point_id) is None:
+        raise ValidationError(_("No payment point %(id)s.", id=point_id), errors={"payment_point_id": [_("unknown")]})
+    result = session.execute(update(Beneficiary).where(Beneficiary.programme_id == programme_id,
+                                                       Beneficiary.id.in_(beneficiary_ids))
+                             .values(payment_point_id=point_id))
+    audit.record(session, "transfers.beneficiaries.payment_point", "transfer_programme", programme_id,
+                 details={"payment_point": point_id, "count": result.rowcount})
+    return result.rowcount
+
+
+# ---- payment points --------------------------------------------------------------------------------
+
+
+def create_payment_point(session: Session, *, code: str, name: str, kind: str, location_id: int,
+                         manager_user_id: int | None = None) -> PaymentPoint:
+    from schemehost.tenants.core.models import User
+
+    errors: dict[str, list[str]] = {}
+    if not CODE_RE.match(code or ""):
+        errors["code"] = [_("1-40 letters, digits, '-' or '_'.")]
+    if not (name or "").strip() or len(name) > 200:
+        errors["name"] = [_("1-200 characters.")]
+    if kind not in PaymentPointKind.__members__:
+        errors["kind"] = [_("must be one of: %(values)s", values=", ".join(PaymentPointKind))]
+    if session.get(Location, location_id) is None:
+        errors["location_id"] = [_("unknown location")]
+    if manager_user_id is not None and session.get(User, manager_user_id) is None:
+        errors["manager_user_id"] = [_("unknown user")]
+    if errors:
+        raise ValidationError(_("The payment point is not valid."), errors=errors)
+    if session.execute(select(PaymentPoint.id).where(PaymentPoint.code == code)).first():
+        raise Conflict(_("A payment point with code '%(code)s' exists.", code=code), errors={"code": [_("already taken")]})
+    point = PaymentPoint(code=code, name=name.strip(), kind=kind, location_id=location_id,
+                         manager_user_id=manager_user_id)
+    session.add(point)
+    session.flush()
+    audit.record(session, "transfers.payment_point.created", "transfer_payment_point", point.id,
+                 after={"code": code, "name": point.name, "kind": kind, "location_id": location_id,
+                        "manager_user_id": manager_user_id})
+    return point
+
+
+def list_payment_points(session: Session) -> list[PaymentPoint]:
+    return list(session.execute(select(PaymentPoint).order_by(PaymentPoint.code)).scalars())
+
+
+# ---- cycles and payrolls ---------------------------------------------------------------------------
+
+
+def period_end(programme: Programme, start: date) -> date:
+    months = MONTHS[Frequency(programme.frequency)]
+    year, month = start.year, start.month + months
+    year += (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day) - timedelta(days=1)
+
+
+def open_cycle(session: Session, programme_id: int, period_start: date) -> PaymentCycle:
+    programme = get_programme(session, programme_id)
+    if programme.status != ProgrammeStatus.active:
+        raise Conflict(_("Only an active programme has payment cycles."))
+    if session.execute(select(PaymentCycle.id).where(PaymentCycle.programme_id == programme_id,
+                                                     PaymentCycle.period_start == period_start)).first():
+        raise Conflict(_("This programme already has a cycle starting on %(day)s.", day=period_start.isoformat()),
+                       errors={"period_start": [_("already taken")]})
+    cycle = PaymentCycle(programme_id=programme_id, period_start=period_start,
+                         period_end=period_end(programme, period_start))
+    session.add(cycle)
+    session.flush()
+    audit.record(session, "transfers.cycle.opened", "transfer_cycle", cycle.id,
+                 after={"programme": programme.code, "period_start": period_start.isoformat(),
+                        "period_end": cycle.period_end.isoformat()})
+    return cycle
+
+
+def get_cycle(session: Session, cycle_id: int) -> PaymentCycle:
+    cycle = session.get(PaymentCycle, cycle_id)
+    if cycle is None:
+        raise NotFound(_("No payment cycle %(id)s.", id=cycle_id))
+    return cycle
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def payroll_lines_select(programme: Programme, cycle: PaymentCycle, payroll_id: int):
+    """ONE SELECT of the payroll lines of ``cycle``: every active beneficiary with the benefit computed
+    from the formula (children counted among the active members of their household born after
+    ``period_start - child_max_age`` years; capped), its district and payment point."""
+    b = Beneficiary.__table__
+    ind = Individual.__table__
+    hh = Household.__table__
+    loc = Location.__table__
+    if programme.target == Target.households:
+        household_id, location_id = b.c.household_id, hh.c.location_id
+        from_ = b.join(hh, hh.c.id == b.c.household_id)
+    else:
+        household_id, location_id = ind.c.household_id, ind.c.location_id
+        from_ = b.join(ind, ind.c.id == b.c.individual_id)
+    from_ = from_.join(loc, loc.c.id == location_id)
+    children_col = literal(0)
+    if programme.benefit_kind == BenefitKind.formula and programme.per_child_amount:
+        born_after = _years_before(cycle.period_start, programme.child_max_age)
+        kids = (select(ind.c.household_id.label("household_id"), func.count().label("n"))
+                .where(ind.c.status == PersonStatus.active, ind.c.household_id.is_not(None),
+                       ind.c.birth_date > born_after)
+                .group_by(ind.c.household_id).subquery("kids"))
+        from_ = from_.outerjoin(kids, kids.c.household_id == household_id)
+        children_col = func.coalesce(kids.c.n, 0)
+        if programme.max_children is not None:
+            children_col = func.least(children_col, programme.max_children)
+        amount = literal(programme.base_amount) + children_col * literal(programme.per_child_amount)
+        if programme.cap_amount is not None:
+            amount = func.least(amount, programme.cap_amount)
+    else:
+        amount = literal(programme.cap_amount if programme.cap_amount is not None
+                         and programme.cap_amount < programme.base_amount else programme.base_amount)
+    district = case((loc.c.level >= programme.district_level, loc.c.path[programme.district_level + 1]), else_=None)
+    return (select(literal(payroll_id), literal(cycle.id), b.c.id, amount, children_col, district,
+                   b.c.payment_point_id, literal(LineStatus.pending.value))
+            .select_from(from_)
+            .where(b.c.programme_id == programme.id, b.c.status == BeneficiaryStatus.active))
+
+
+def generate_payroll(session: Session, cycle_id: int, *, principal: Principal | None) -> Payroll:
+    """Generate the cycle's payroll set-wise (``pending_approval``). Beneficiaries already in another
+    payroll of the cycle are left out (the unique index); a payroll over the budget ceiling, or with
+    nobody to pay, is refused and nothing is kept."""
+    cycle = session.execute(select(PaymentCycle).where(PaymentCycle.id == cycle_id).with_for_update()).scalar_one_or_none()
+    if cycle is None:
+        raise NotFound(_("No payment cycle %(id)s.", id=cycle_id))
+    if cycle.status != CycleStatus.open:
+        raise Conflict(_("This cycle is closed."))
+    programme = get_programme(session, cycle.programme_id)
+    if programme.status != ProgrammeStatus.active:
+        raise Conflict(_("Only an active programme's payroll can be generated."))
+    maker, maker_name = _actor_key(principal)
+    payroll = Payroll(cycle_id=cycle.id, generated_by=maker, generated_by_name=maker_name, currency=programme.currency)
+    session.add(payroll)
+    session.flush()
+    lines = PayrollLine.__table__
+    session.execute(pg_insert(lines).from_select(
+        ["payroll_id", "cycle_id", "beneficiary_id", "amount", "children", "district_id", "payment_point_id", "status"],
+        payroll_lines_select(programme, cycle, payroll.id)).on_conflict_do_nothing(
+        constraint="uq_transfer_payroll_lines_cycle_beneficiary"))
+    count, total = session.execute(select(func.count(), func.coalesce(func.sum(lines.c.amount), 0))
+                                   .where(lines.c.payroll_id == payroll.id)).one()
+    if count == 0:
+        raise ValidationError(_("Nobody to pay: no active beneficiary is left out of this cycle's payrolls."),
+                              errors={"cycle": [_("nobody to pay")]})
+    if programme.budget_ceiling is not None and total > programme.budget_ceiling:
+        raise ValidationError(_("The payroll (%(total)s) is over the budget ceiling (%(ceiling)s).",
+                                total=total, ceiling=programme.budget_ceiling),
+                              errors={"budget_ceiling": [_("exceeded")]}, total=int(total))
+    payroll.lines, payroll.total = count, int(total)
+    session.flush()
+    audit.record_bulk(session, "transfers.payroll.generated", "transfer_payroll",
+                      counts={"lines": count, "total": int(total)},
+                      input_ref={"payroll": payroll.id, "cycle": cycle.id, "programme": programme.code})
+    return payroll
+
+
+def get_payroll(session: Session, payroll_id: int) -> Payroll:
+    payroll = session.get(Payroll, payroll_id)
+    if payroll is None:
+        raise NotFound(_("No payroll %(id)s.", id=payroll_id))
+    return payroll
+
+
+def list_payrolls(session: Session, *, cycle_id: int | None = None) -> list[Payroll]:
+    query = select(Payroll)
+    if cycle_id is not None:
+        query = query.where(Payroll.cycle_id == cycle_id)
+    return list(session.execute(query.order_by(Payroll.id)).scalars())
+
+
+def approve_payroll(session: Session, payroll_id: int, *, principal: Principal) -> Payroll:
+    """Approve a payroll waiting for it, by anyone but who generated it (maker-checker: 403)."""
+    payroll = get_payroll(session, payroll_id)
+    checker, checker_name = _actor_key(principal)
+    if payroll.generated_by == checker:
+        raise Forbidden(_("Whoever generated a payroll cannot approve it: another person must."),
+                        errors={"approver": [_("the same person generated it")]})
+    done = session.execute(update(Payroll).where(Payroll.id == payroll_id,
+                                                 Payroll.status == PayrollStatus.pending_approval,
+                                                 Payroll.generated_by != checker)
+                           .values(status=PayrollStatus.approved, approved_by=checker, approved_by_name=checker_name,
+                                   approved_at=utcnow(), updated_at=utcnow()).returning(Payroll.id)).first()
+    session.refresh(payroll)
+    if done is None:
+        raise Conflict(_("Only a payroll pending approval can be approved; this one is %(status)s.",
+                         status=payroll.status))
+    audit.record(session, "transfers.payroll.approved", "transfer_payroll", payroll.id,
+                 before={"status": PayrollStatus.pending_approval}, after={"status": payroll.status})
+    return payroll
+
+
+def reject_payroll(session: Session, payroll_id: int, *, reason: str) -> Payroll:
+    """Reject a payroll not yet paid; its lines are given up, so the cycle can be generated again."""
+    if not reason or not reason.strip():
+        raise ValidationError(_("Say why."), errors={"reason": [_("required")]})
+    payroll = get_payroll(session, payroll_id)
+    before = payroll.status
+    done = session.execute(update(Payroll).where(Payroll.id == payroll_id, Payroll.status.in_(
+        [PayrollStatus.pending_approval, PayrollStatus.approved]))
+        .values(status=PayrollStatus.rejected, rejected_reason=reason.strip()[:500], updated_at=utcnow())
+        .returning(Payroll.id)).first()
+    session.refresh(payroll)
+    if done is None:
+        raise Conflict(_("A %(status)s payroll cannot be rejected.", status=payroll.status))
+    session.execute(delete(PayrollLine).where(PayrollLine.payroll_id == payroll_id))
+    audit.record(session, "transfers.payroll.rejected", "transfer_payroll", payroll.id, before={"status": before},
+                 after={"status": payroll.status}, details={"reason": reason.strip()[:500]})
+    return payroll
+
+
+def pay_payroll(session: Session, payroll_id: int, *, via: str = "offline") -> tuple[Payroll, list[int]]:
+    """Release an approved payroll for payment, once: ``approved`` → ``paid`` in one guarded statement
+    (a second click or worker gets 409). ``via`` "offline": the file is exported and payment points
+    upload what they paid; a mobile-money gateway code: one disbursement per line (idempotency key
+    ``transfers-line-<id>``), whose ids the caller defers after commit. Lines with no phone number fail."""
+    from schemehost.tenants.payments import disbursements as dis
+
+    payroll = get_payroll(session, payroll_id)
+    done = session.execute(update(Payroll).where(Payroll.id == payroll_id, Payroll.status == PayrollStatus.approved)
+                           .values(status=PayrollStatus.paid, paid_at=utcnow(), paid_via=via, updated_at=utcnow())
+                           .returning(Payroll.id)).first()
+    session.refresh(payroll)
+    if done is None:
+        raise Conflict(_("Only an approved payroll can be paid; this one is %(status)s.", status=payroll.status))
+    ids: list[int] = []
+    if via != "offline":
+        rows = session.execute(_phones(payroll)).all()
+        lines = [dis.DisbursementLine(idempotency_key=f"transfers-line-{r.id}", recipient_phone=r.phone,
+                                      amount=r.amount, currency=payroll.currency, recipient_name=None,
+                                      payable_kind=PAYOUT_KIND, payable_ref=str(r.id))
+                 for r in rows if r.phone and r.amount > 0]
+        session.execute(update(PayrollLine).where(PayrollLine.payroll_id == payroll.id,
+                                                  PayrollLine.id.not_in([ln.payable_ref for ln in lines] or [0]))
+                        .values(status=LineStatus.failed, failure="no phone number"))
+        ids = dis.request_disbursements(session, via, lines)
+    audit.record(session, "transfers.payroll.paid", "transfer_payroll", payroll.id,
+                 before={"status": PayrollStatus.approved}, after={"status": payroll.status},
+                 details={"via": via, "lines": payroll.lines, "total": payroll.total, "sent": len(ids)})
+    return payroll, ids
+
+
+def _phones(payroll: Payroll):
+    line, b, ind, hh = (PayrollLine.__table__, Beneficiary.__table__, Individual.__table__, Household.__table__)
+    head = ind.alias("head")
+    return (select(line.c.id, line.c.amount, func.coalesce(ind.c.phone, head.c.phone).label("phone"))
+            .select_from(line.join(b, b.c.id == line.c.beneficiary_id)
+                         .outerjoin(ind, ind.c.id == b.c.individual_id)
+                         .outerjoin(hh, hh.c.id == b.c.household_id)
+                         .outerjoin(head, head.c.id == hh.c.head_id))
+            .where(line.c.payroll_id == payroll.id).order_by(line.c.id))
+
+
+def line_paid(session: Session, disbursement) -> None:
+    """The payout hook of mobile-money lines: the line's final status, then the payroll's."""
+    status = LineStatus.paid if disbursement.status == "succeeded" else LineStatus.failed
+    line = session.execute(select(PayrollLine).where(PayrollLine.id == int(disbursement.payable_ref))
+                           .with_for_update()).scalar_one_or_none()
+    if line is None or line.status != LineStatus.pending:
+        return
+    line.status, line.reference = status, disbursement.provider_txn_id
+    line.paid_at = utcnow() if status == LineStatus.paid else None
+    line.failure = None if status == LineStatus.paid else (disbursement.result_code or "failed")[:200]
+    session.flush()
+    _maybe_reconciled(session, line.payroll_id)
+
+
+def _maybe_reconciled(session: Session, payroll_id: int) -> None:
+    pending = session.execute(select(PayrollLine.id).where(PayrollLine.payroll_id == payroll_id,
+                                                           PayrollLine.status == LineStatus.pending).limit(1)).first()
+    if pending is None:
+        session.execute(update(Payroll).where(Payroll.id == payroll_id, Payroll.status == PayrollStatus.paid)
+                        .values(status=PayrollStatus.reconciled, updated_at=utcnow()))
+
+
+# ---- offline reconciliation: the paid list uploaded by payment points --------------------------------
+
+UPLOAD_COLUMNS = ("line_id", "status", "reference")
+
+
+def reconcile_upload(session: Session, payroll_id: int, data: bytes) -> dict[str, Any]:
+    """Apply a paid list (CSV: ``line_id,status,reference``; status ``paid`` or ``failed``) to a paid
+    payroll, all or nothing: 422 with the problems of each row, or the counts. A line already final
+    with the same status is left as it is (uploading the same file twice changes nothing)."""
+    payroll = get_payroll(session, payroll_id)
+    if payroll.status not in (PayrollStatus.paid, PayrollStatus.reconciled):
+        raise Conflict(_("Only a paid payroll can be reconciled; this one is %(status)s.", status=payroll.status))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError(_("The file is not UTF-8 text."), errors={"file": [_("not UTF-8")]}) from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in UPLOAD_COLUMNS[:2] if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValidationError(_("The file lacks the columns: %(columns)s.", columns=", ".join(missing)),
+                              errors={"file": [_("missing column %(c)s", c=c) for c in missing]})
+    rows: dict[int, tuple[str, str | None]] = {}
+    problems: dict[str, list[str]] = {}
+    for n, row in enumerate(reader, start=2):
+        raw_id, status = (row.get("line_id") or "").strip(), (row.get("status") or "").strip().lower()
+        reference = (row.get("reference") or "").strip()[:80] or None
+        errs = []
+        if not raw_id.isdigit():
+            errs.append(_("line_id is not a number"))
+        elif int(raw_id) in rows:
+            errs.append(_("line %(id)s is listed twice", id=raw_id))
+        if status not in (LineStatus.paid, LineStatus.failed):
+            errs.append(_("status must be paid or failed"))
+        if errs:
+            problems[f"row {n}"] = errs
+        else:
+            rows[int(raw_id)] = (status, reference)
+    current = dict(session.execute(select(PayrollLine.id, PayrollLine.status).where(
+        PayrollLine.payroll_id == payroll_id, PayrollLine.id.in_(list(rows) or [0]))).all())
+    for n, line_id in enumerate(rows):
+        if line_id not in current:
+            problems[f"line {line_id}"] = [_("not a line of this payroll")]
+        elif current[line_id] != LineStatus.pending and current[line_id] != rows[line_id][0]:
+            problems[f"line {line_id}"] = [_("already %(status)s", status=current[line_id])]
+    if problems:
+        raise ValidationError(_("The paid list has problems; nothing was applied."), errors=problems)
+    changes = [(i, s, r) for i, (s, r) in rows.items() if current[i] == LineStatus.pending]
+    now = utcnow()
+    for status in (LineStatus.paid, LineStatus.failed):
+        chunk = [(i, r) for i, s, r in changes if s == status]
+        for start in range(0, len(chunk), 10_000):
+            part = chunk[start:start + 10_000]
+            refs = func.jsonb_to_recordset(
+                literal([{"id": i, "reference": r} for i, r in part], type_=JSONB)
+            ).table_valued(column("id", BigInteger), column("reference", Text)).render_derived(name="r", with_types=True)
+            session.execute(update(PayrollLine).where(PayrollLine.id == refs.c.id)
+                            .values(status=status, reference=refs.c.reference,
+                                    paid_at=now if status == LineStatus.paid else None,
+                                    failure=None if status == LineStatus.paid else "reported failed"))
+    _maybe_reconciled(session, payroll_id)
+    counts = {"rows": len(rows), "paid": sum(1 for _i, s, _r in changes if s == LineStatus.paid),
+              "failed": sum(1 for _i, s, _r in changes if s == LineStatus.failed),
+              "unchanged": len(rows) - len(changes)}
+    audit.record_bulk(session, "transfers.payroll.reconciled_upload", "transfer_payroll", counts=counts,
+                      input_ref={"payroll": payroll_id, "bytes": len(data)})
+    session.refresh(payroll)
+    return {**counts, "payroll_status": payroll.status}
+
+
+# ---- totals and export -----------------------------------------------------------------------------
+
+
+def payroll_totals(session: Session, payroll_id: int) -> dict[str, Any]:
+    """Lines and amounts of a payroll per district and per payment point, with the paid amounts."""
+    get_payroll(session, payroll_id)
+    line = PayrollLine.__table__
+    district = Location.__table__.alias("district")
+    point = PaymentPoint.__table__
+    paid = func.sum(case((line.c.status == LineStatus.paid, line.c.amount), else_=0))
+    by_district = session.execute(
+        select(district.c.code, district.c.name, func.count(), func.sum(line.c.amount), paid)
+        .select_from(line.outerjoin(district, district.c.id == line.c.district_id))
+        .where(line.c.payroll_id == payroll_id).group_by(district.c.code, district.c.name)
+        .order_by(district.c.name)).all()
+    by_point = session.execute(
+        select(point.c.code, point.c.name, func.count(), func.sum(line.c.amount), paid)
+        .select_from(line.outerjoin(point, point.c.id == line.c.payment_point_id))
+        .where(line.c.payroll_id == payroll_id).group_by(point.c.code, point.c.name).order_by(point.c.name)).all()
+
+    def rows(items):
+        return [{"code": c, "name": n, "lines": k, "amount": int(a or 0), "paid": int(p or 0)} for c, n, k, a, p in items]
+
+    return {"districts": rows(by_district), "payment_points": rows(by_point)}
+
+
+EXPORT_HEADER = ["line_id", "beneficiary_id", "scheme_number", "name", "phone", "district", "payment_point",
+                 "amount", "currency", "status", "reference"]
+
+
+def export_rows(session: Session, payroll_id: int):
+    """The payroll's lines for a bank or mobile-money file, streamed in line order (major units)."""
+    payroll = get_payroll(session, payroll_id)
+    line, b, ind, hh = (PayrollLine.__table__, Beneficiary.__table__, Individual.__table__, Household.__table__)
+    head = ind.alias("head")
+    district = Location.__table__.alias("district")
+    point = PaymentPoint.__table__
+    stmt = (select(line.c.id, line.c.beneficiary_id, func.coalesce(ind.c.scheme_number, head.c.scheme_number),
+                   func.concat_ws(" ", func.coalesce(ind.c.given_name, head.c.given_name),
+                                  func.coalesce(ind.c.family_name, head.c.family_name)),
+                   func.coalesce(ind.c.phone, head.c.phone), district.c.name, point.c.code, line.c.amount,
+                   line.c.status, line.c.reference)
+            .select_from(line.join(b, b.c.id == line.c.beneficiary_id)
+                         .outerjoin(ind, ind.c.id == b.c.individual_id)
+                         .outerjoin(hh, hh.c.id == b.c.household_id)
+                         .outerjoin(head, head.c.id == hh.c.head_id)
+                         .outerjoin(district, district.c.id == line.c.district_id)
+                         .outerjoin(point, point.c.id == line.c.payment_point_id))
+            .where(line.c.payroll_id == payroll_id).order_by(line.c.id))
+    for row in session.execute(stmt.execution_options(yield_per=5000)):
+        yield [row[0], row[1], row[2], row[3], row[4], row[5], row[6], str(from_minor(row[7], payroll.currency)),
+               payroll.currency, row[8], row[9]]

@@ -1,0 +1,240 @@
+"""Cash transfers end to end through the API: programmes with a previewable rule, enrolment equal to
+the preview, statuses with reasons, set-wise payrolls with the benefit formula, maker-checker, paying
+once, totals, export, offline reconciliation and mobile-money payment; another scheme sees nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from schemehost.tenants.identity.models import AuditEntry
+from schemehost.tenants.transfers.models import PayrollLine
+
+MAKER = ("transfers.programmes.manage", "transfers.enrol", "transfers.payroll.prepare", "transfers.payroll.approve",
+         "registry.read")
+
+
+@pytest.fixture
+def village(make_tenant):
+    """A cash-transfer scheme with two districts and households: (tenant, {code: location id}, household ids).
+
+    Households (district, size, children under 18): A1 (LN, 4, 2 kids), A2 (LN, 2, 0), A3 (LN, 6, 4 kids),
+    B1 (NE, 3, 1 kid), B2 (NE, 1, 0)."""
+    from schemehost.tenants.registry import services as reg
+    from schemehost.tenants.registry.services.people import create_household
+
+    tenant = make_tenant("cash-transfer", prefix="ct")
+    ids: dict[str, int] = {}
+    households = {}
+    with tenant.session() as s:
+        for code, parent in [("R1", None), ("LN", "R1"), ("LN-E", "LN"), ("R2", None), ("NE", "R2"), ("NE-K", "NE")]:
+            ids[code] = reg.create_location(s, code=code, name=f"Place {code}", parent_id=ids.get(parent)).id
+        plan = {"A1": ("LN-E", 2, 1), "A2": ("LN-E", 0, 1), "A3": ("LN-E", 4, 1), "B1": ("NE-K", 1, 1),
+                "B2": ("NE-K", 0, 0)}
+        for n, (name, (village_code, kids, adults)) in enumerate(plan.items()):
+            head = {"given_name": f"Head{name}", "family_name": "Jallow", "sex": "female", "birth_date": "1980-01-01",
+                    "phone": f"+2207000{n:03d}"}
+            members = [{"given_name": f"Kid{name}{k}", "family_name": "Jallow", "sex": "male",
+                        "birth_date": "2018-05-05", "relationship": "child"} for k in range(kids)]
+            members += [{"given_name": f"Adult{name}{k}", "family_name": "Jallow", "sex": "male",
+                         "birth_date": "1975-02-02", "relationship": "spouse"} for k in range(adults)]
+            households[name] = create_household(s, principal=None, location_id=ids[village_code], head=head,
+                                                members=members).id
+    return tenant, ids, households
+
+
+@pytest.fixture
+def two_officers(app, village, client_token):
+    """Tokens of two API clients with the transfers permissions: the maker and the checker."""
+    tenant = village[0]
+    return ({"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"},
+            {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"})
+
+
+def _url(tenant, path):
+    return f"/t/{tenant.slug}/api/v1/transfers{path}"
+
+
+RULE = {"all": [{"field": "size", "op": "gte", "value": 2}]}
+
+
+def _programme(client, tenant, headers, **over):
+    body = {"code": "NAFA", "name": "Household cash transfer", "target": "households", "eligibility": RULE,
+            "benefit_kind": "formula", "base_amount": 100000, "per_child_amount": 25000, "max_children": 3,
+            "cap_amount": 160000, "currency": "GMD", "frequency": "monthly", "status": "active", **over}
+    resp = client.post(_url(tenant, "/programmes"), json=body, headers=headers)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    return resp.json
+
+
+def _enrol_and_activate(client, tenant, headers, programme_id):
+    counts = client.post(_url(tenant, f"/programmes/{programme_id}/enrol"), headers=headers).json
+    ids = [b["id"] for b in client.get(_url(tenant, f"/programmes/{programme_id}/beneficiaries"), headers=headers).json]
+    resp = client.post(_url(tenant, f"/programmes/{programme_id}/beneficiaries/status"), headers=headers,
+                       json={"ids": ids, "status": "active", "reason": "validated at the community meeting"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return counts, ids
+
+
+def test_the_preview_count_equals_the_enrolled_count_for_the_same_rule(client, village, two_officers):
+    tenant, _ids, _hh = village
+    maker, _checker = two_officers
+    programme = _programme(client, tenant, maker)
+    preview = client.post(_url(tenant, f"/programmes/{programme['id']}/preview"), json={}, headers=maker).json
+    assert preview["count"] == 4 and {(b["location"], b["count"]) for b in preview["breakdown"]} == {("LN", 3), ("NE", 1)}
+    edited = client.post(_url(tenant, f"/programmes/{programme['id']}/preview"), headers=maker,
+                         json={"eligibility": {"all": [{"field": "size", "op": "gte", "value": 4}]}}).json
+    assert edited["count"] == 2  # A3 (6) and A1 (4); the programme's own rule is unchanged
+    counts = client.post(_url(tenant, f"/programmes/{programme['id']}/enrol"), headers=maker).json
+    assert counts["enrolled"] == preview["count"] == counts["eligible"]
+    again = client.post(_url(tenant, f"/programmes/{programme['id']}/enrol"), headers=maker).json
+    assert again["enrolled"] == 0  # nobody twice
+    listed = client.get(_url(tenant, f"/programmes/{programme['id']}/beneficiaries?status=potential"), headers=maker).json
+    assert len(listed) == 4
+
+
+def test_programme_input_is_checked_with_field_errors(client, village, two_officers):
+    tenant, _ids, _hh = village
+    maker, _checker = two_officers
+    resp = client.post(_url(tenant, "/programmes"), headers=maker, json={
+        "code": "X", "name": "x", "target": "households", "base_amount": -1, "currency": "GMD",
+        "eligibility": {"all": [{"field": "nope", "op": "eq", "value": 1}]}})
+    assert resp.status_code == 422 and resp.content_type == "application/problem+json"
+    assert "base_amount" in resp.json["errors"] and any(k.startswith("eligibility") for k in resp.json["errors"])
+    assert client.get(_url(tenant, "/programmes"), headers=maker).json == []
+    _programme(client, tenant, maker)
+    assert client.post(_url(tenant, "/programmes"), headers=maker, json={
+        "code": "NAFA", "name": "again", "target": "households", "base_amount": 1, "currency": "GMD"}).status_code == 409
+
+
+def test_status_changes_need_a_reason_follow_the_rules_and_are_audited(client, village, two_officers):
+    tenant, _ids, _hh = village
+    maker, _checker = two_officers
+    programme = _programme(client, tenant, maker, max_beneficiaries=3)
+    counts = client.post(_url(tenant, f"/programmes/{programme['id']}/enrol"), headers=maker).json
+    assert (counts["eligible"], counts["enrolled"], counts["room_left"]) == (4, 3, 0)
+    ids = [b["id"] for b in client.get(_url(tenant, f"/programmes/{programme['id']}/beneficiaries"), headers=maker).json]
+    bad = client.post(_url(tenant, f"/programmes/{programme['id']}/beneficiaries/status"), headers=maker,
+                      json={"ids": ids, "status": "graduated", "reason": "left the area"})
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {f"ids.{i}" for i in ids}
+    ok = client.post(_url(tenant, f"/programmes/{programme['id']}/beneficiaries/status"), headers=maker,
+                     json={"ids": ids, "status": "active", "reason": "validated"})
+    assert ok.json == {"count": 3}
+    suspend = client.post(_url(tenant, f"/programmes/{programme['id']}/beneficiaries/status"), headers=maker,
+                          json={"ids": ids[:1], "status": "suspended", "reason": "did not attend the check-up"})
+    assert suspend.json == {"count": 1}
+    with tenant.session() as s:
+        entries = s.execute(select(AuditEntry.details).where(AuditEntry.action == "transfers.beneficiaries.status")
+                            .order_by(AuditEntry.id)).scalars().all()
+    assert [e["reason"] for e in entries] == ["validated", "did not attend the check-up"]
+    assert entries[1]["beneficiaries"] == ids[:1]
+
+
+def test_payroll_is_generated_set_wise_with_the_formula_and_needs_a_second_person(app, client, village, two_officers):
+    tenant, ids, households = village
+    maker, checker = two_officers
+    programme = _programme(client, tenant, maker)
+    _enrol_and_activate(client, tenant, maker, programme["id"])
+    cycle = client.post(_url(tenant, f"/programmes/{programme['id']}/cycles"), headers=maker,
+                        json={"period_start": "2026-12-01"}).json
+    assert cycle["period_end"] == "2026-12-31"
+    payroll = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker)
+    assert payroll.status_code == 201, payroll.get_data(as_text=True)
+    payroll = payroll.json
+    # A1: 100000 + 2 x 25000; A2: 100000; A3: 4 kids, at most 3 -> 175000, capped at 160000; B1: 125000
+    assert (payroll["status"], payroll["lines"], payroll["total"]) == ("pending_approval", 4, 535000)
+    with tenant.session() as s:
+        amounts = sorted(s.execute(select(PayrollLine.amount)).scalars().all())
+    assert amounts == [100000, 125000, 150000, 160000]
+    # never two payrolls of one cycle for a beneficiary
+    again = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker)
+    assert again.status_code == 422 and "cycle" in again.json["errors"]
+    # maker-checker: the maker cannot approve; the checker can
+    refused = client.post(_url(tenant, f"/payrolls/{payroll['id']}/approve"), headers=maker)
+    assert refused.status_code == 403 and refused.content_type == "application/problem+json"
+    assert client.get(_url(tenant, f"/payrolls/{payroll['id']}"), headers=maker).json["status"] == "pending_approval"
+    approved = client.post(_url(tenant, f"/payrolls/{payroll['id']}/approve"), headers=checker)
+    assert approved.status_code == 200 and approved.json["status"] == "approved"
+    assert approved.json["approved_by"] != approved.json["generated_by"]
+    totals = client.get(_url(tenant, f"/payrolls/{payroll['id']}/totals"), headers=maker).json
+    assert {(d["code"], d["lines"], d["amount"]) for d in totals["districts"]} == {("LN", 3, 410000), ("NE", 1, 125000)}
+
+
+def test_a_payroll_paid_twice_at_once_is_paid_once_and_reconciled_from_the_paid_list(app, client, village,
+                                                                                      two_officers):
+    tenant, _ids, _hh = village
+    maker, checker = two_officers
+    programme = _programme(client, tenant, maker, benefit_kind="fixed", cap_amount=None)
+    _enrol_and_activate(client, tenant, maker, programme["id"])
+    cycle = client.post(_url(tenant, f"/programmes/{programme['id']}/cycles"), headers=maker,
+                        json={"period_start": "2026-11-01"}).json
+    payroll = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker).json
+    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={}).status_code == 409
+    client.post(_url(tenant, f"/payrolls/{payroll['id']}/approve"), headers=checker)
+
+    def pay(_n):
+        return app.test_client().post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={}).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert sorted(pool.map(pay, range(2))) == [200, 409]
+    with tenant.session() as s:
+        paid = s.execute(select(func.count()).select_from(AuditEntry)
+                         .where(AuditEntry.action == "transfers.payroll.paid")).scalar_one()
+    assert paid == 1
+    exported = client.get(_url(tenant, f"/payrolls/{payroll['id']}/export?format=csv"), headers=maker)
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert exported.status_code == 200 and len(rows) == 4 and {r["amount"] for r in rows} == {"1000.00"}
+    assert all(r["phone"].startswith("+220") and r["district"] for r in rows)
+    xlsx = client.get(_url(tenant, f"/payrolls/{payroll['id']}/export?format=xlsx"), headers=maker)
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    # the paid list from the payment points: a bad file changes nothing, a good one reconciles
+    line_ids = [int(r["line_id"]) for r in rows]
+    bad = "line_id,status,reference\n" + f"{line_ids[0]},paid,R1\n{line_ids[0]},paid,R1\n999999,paid,\nabc,maybe,\n"
+    resp = client.post(_url(tenant, f"/payrolls/{payroll['id']}/reconcile"), headers=maker,
+                       data={"file": (io.BytesIO(bad.encode()), "paid.csv")})
+    assert resp.status_code == 422 and set(resp.json["errors"]) == {"row 3", "row 5", "line 999999"}
+    with tenant.session() as s:
+        assert s.execute(select(func.count()).select_from(PayrollLine).where(PayrollLine.status != "pending")
+                         ).scalar_one() == 0
+    good = "line_id,status,reference\n" + "".join(f"{i},paid,RC{i}\n" for i in line_ids[:3]) + f"{line_ids[3]},failed,\n"
+    resp = client.post(_url(tenant, f"/payrolls/{payroll['id']}/reconcile"), headers=maker,
+                       data={"file": (io.BytesIO(good.encode()), "paid.csv")})
+    assert resp.status_code == 200 and resp.json == {"rows": 4, "paid": 3, "failed": 1, "unchanged": 0,
+                                                     "payroll_status": "reconciled"}
+    totals = client.get(_url(tenant, f"/payrolls/{payroll['id']}/totals"), headers=maker).json
+    assert sum(d["paid"] for d in totals["districts"]) == 300000
+    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={}).status_code == 409
+
+
+def test_a_rejected_payroll_frees_the_cycle_for_a_new_one(client, village, two_officers):
+    tenant, _ids, _hh = village
+    maker, checker = two_officers
+    programme = _programme(client, tenant, maker, budget_ceiling=400000)
+    _enrol_and_activate(client, tenant, maker, programme["id"])
+    cycle = client.post(_url(tenant, f"/programmes/{programme['id']}/cycles"), headers=maker,
+                        json={"period_start": "2026-10-01"}).json
+    over = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker)
+    assert over.status_code == 422 and "budget_ceiling" in over.json["errors"]
+    assert client.get(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker).json == []
+    client.patch(_url(tenant, f"/programmes/{programme['id']}"), headers=maker, json={"budget_ceiling": None})
+    first = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker).json
+    rejected = client.post(_url(tenant, f"/payrolls/{first['id']}/reject"), headers=checker, json={"reason": "wrong month"})
+    assert rejected.json["status"] == "rejected"
+    second = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker)
+    assert second.status_code == 201 and second.json["lines"] == 4
+
+
+def test_another_scheme_sees_nothing(client, village, two_officers, make_tenant, client_token):
+    tenant, _ids, _hh = village
+    maker, _checker = two_officers
+    programme = _programme(client, tenant, maker)
+    other = make_tenant("cash-transfer", prefix="co")
+    other_headers = {"Authorization": f"Bearer {client_token(other, scopes=MAKER)}"}
+    assert client.get(_url(other, f"/programmes/{programme['id']}"), headers=other_headers).status_code == 404
+    assert client.get(_url(other, "/programmes"), headers=other_headers).json == []
+    assert client.post(_url(other, f"/programmes/{programme['id']}/enrol"), headers=other_headers).status_code == 404
+    assert client.get(_url(tenant, "/programmes"), headers=other_headers).status_code in (401, 403)
