@@ -270,7 +270,8 @@ def eligibility_answer(query: dict) -> dict[str, Any]:
     kind = "item" if "item" in query else "service"
     answer = ins.eligibility.check(tenant_session(), insuree=query["insuree"].strip(), code=query[kind].strip(),
                                    kind=kind, day=query.get("date") or date.today(), principal=current_principal())
-    return _jsonable(answer.as_dict())
+    out = answer.as_dict()
+    return {k: v if k == "date" else _jsonable(v) for k, v in out.items()}
 
 
 def _jsonable(value: Any) -> Any:
