@@ -484,9 +484,10 @@ def pay_payroll(session: Session, payroll_id: int, *, via: str = "offline") -> t
                                       amount=r.amount, currency=payroll.currency, recipient_name=None,
                                       payable_kind=PAYOUT_KIND, payable_ref=str(r.id))
                  for r in rows if r.phone and r.amount > 0]
-        session.execute(update(PayrollLine).where(PayrollLine.payroll_id == payroll.id,
-                                                  PayrollLine.id.not_in([ln.payable_ref for ln in lines] or [0]))
-                        .values(status=LineStatus.failed, failure="no phone number"))
+        unpayable = [r.id for r in rows if not r.phone or r.amount <= 0]
+        for start in range(0, len(unpayable), 10_000):
+            session.execute(update(PayrollLine).where(PayrollLine.id.in_(unpayable[start:start + 10_000]))
+                            .values(status=LineStatus.failed, failure="no phone number"))
         ids = dis.request_disbursements(session, via, lines)
     audit.record(session, "transfers.payroll.paid", "transfer_payroll", payroll.id,
                  before={"status": PayrollStatus.approved}, after={"status": payroll.status},
