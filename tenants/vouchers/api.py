@@ -11,6 +11,7 @@ Refusals are problem+json with a ``reason`` (decision 0202).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask, current_app, request, url_for
@@ -18,12 +19,13 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
-from schemehost.platform.errors import Forbidden, Unauthorized
+from schemehost.platform.errors import Forbidden, NotFound, Unauthorized, ValidationError
 from schemehost.platform.extensions import db
 from schemehost.platform.tenancy import tenant_session
 from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal, permission_required
 from schemehost.tenants.registry import services as reg
+from schemehost.tenants.vouchers import claims as cl
 from schemehost.tenants.vouchers import schemas as s
 from schemehost.tenants.vouchers import services as vs
 
@@ -188,6 +190,87 @@ class Cancel(MethodView):
                                     issued_by=principal.name)
         session.refresh(voucher)
         return vs.voucher_view(session, renewed or voucher)
+
+
+# ---- reimbursement (needs vouchers.reimburse) ----------------------------------------------------
+
+REIMBURSE = "vouchers.reimburse"
+
+
+def _facility_id(session, code: str | None, field: str = "facility") -> int | None:
+    if not code:
+        return None
+    try:
+        return reg.get_facility_by_code(session, code).id
+    except NotFound:
+        raise ValidationError(_("Unknown facility."), errors={field: [_("unknown facility")]}) from None
+
+
+@bp.route("/claims")
+class Claims(MethodView):
+    @permission_required(REIMBURSE)
+    @bp.arguments(s.ClaimQuerySchema, location="query")
+    @bp.response(200, s.ClaimSchema(many=True))
+    def get(self, query):
+        """Reimbursement claims, newest first (by facility code and status): a facility's statement."""
+        session = tenant_session()
+        items = cl.list_claims(session, facility_id=_facility_id(session, query["facility"]), status=query["status"])
+        return [cl.claim_dict(session, c) for c in items]
+
+    @permission_required(REIMBURSE)
+    @bp.arguments(s.BatchSchema)
+    @bp.response(201, s.ClaimSchema(many=True))
+    def post(self, body):
+        """Batch the unclaimed redemptions of a period into one claim per facility, a sample flagged."""
+        session = tenant_session()
+        made = cl.batch_claims(session, period_start=body["period_start"], period_end=body["period_end"],
+                               facility_id=_facility_id(session, body["facility"]),
+                               sample=Decimal(body["sample_percent"]) / 100, created_by=current_principal().name)
+        return [cl.claim_dict(session, c) for c in made], 201
+
+
+@bp.route("/claims/<int:claim_id>")
+class ClaimItem(MethodView):
+    @permission_required(REIMBURSE)
+    @bp.response(200, s.ClaimSchema)
+    def get(self, claim_id):
+        """One claim with its redemptions and their verification."""
+        session = tenant_session()
+        return cl.claim_dict(session, cl.get_claim(session, claim_id), lines=True)
+
+
+@bp.route("/claims/<int:claim_id>/verifications")
+class ClaimVerify(MethodView):
+    @permission_required(REIMBURSE)
+    @bp.arguments(s.VerifySchema)
+    @bp.response(200, s.ClaimSchema)
+    def post(self, body, claim_id):
+        """Record the check of a flagged redemption: ``confirmed`` or ``rejected`` (not paid)."""
+        session = tenant_session()
+        cl.verify_redemption(session, claim_id, body["redemption_id"], confirmed=body["outcome"] == "confirmed")
+        return cl.claim_dict(session, cl.get_claim(session, claim_id), lines=True)
+
+
+@bp.route("/claims/<int:claim_id>/approval")
+class ClaimApprove(MethodView):
+    @permission_required(REIMBURSE)
+    @bp.response(200, s.ClaimSchema)
+    def post(self, claim_id):
+        """Approve a claim once its flagged redemptions are verified (409 ``unverified`` otherwise)."""
+        session = tenant_session()
+        return cl.claim_dict(session, cl.approve_claim(session, claim_id, approved_by=current_principal().name))
+
+
+@bp.route("/claims/<int:claim_id>/payment")
+class ClaimPay(MethodView):
+    @permission_required(REIMBURSE)
+    @bp.arguments(s.PaySchema)
+    @bp.response(200, s.ClaimSchema)
+    def post(self, body, claim_id):
+        """Mark an approved claim paid, with the payment's reference."""
+        session = tenant_session()
+        return cl.claim_dict(session, cl.pay_claim(session, claim_id, reference=body["reference"],
+                                                   paid_by=current_principal().name))
 
 
 def init_app(app: Flask) -> None:

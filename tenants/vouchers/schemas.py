@@ -133,3 +133,54 @@ class RedemptionSchema(Schema):
 class CancelSchema(Schema):
     reason = fields.String(required=True)
     reissue = fields.Boolean(load_default=False, metadata={"description": "a lost card: the same entitlement under a new code"})
+
+
+class BatchSchema(Schema):
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True)
+    facility = fields.String(load_default=None, metadata={"description": "one facility's code (default: every facility)"})
+    sample_percent = fields.Integer(load_default=10, strict=True, validate=validate.Range(0, 100), metadata={
+        "description": "share of each claim's redemptions flagged for verification (at least one)"})
+
+
+class ClaimQuerySchema(Schema):
+    facility = fields.String(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(["verifying", "approved", "paid"]))
+
+
+class ClaimLineSchema(Schema):
+    redemption_id = fields.Integer()
+    voucher_code = fields.String()
+    service = fields.String()
+    occurrence = fields.Integer()
+    amount = fields.Integer(metadata=MINOR)
+    redeemed_at = fields.DateTime()
+    verification = fields.String(allow_none=True)
+
+
+class ClaimSchema(Schema):
+    id = fields.Integer()
+    facility = fields.String()
+    facility_name = fields.String()
+    period_start = fields.Date()
+    period_end = fields.Date()
+    currency = fields.String()
+    claimed = fields.Integer(metadata=MINOR)
+    redemptions = fields.Integer()
+    approved_amount = fields.Integer(allow_none=True, metadata=MINOR)
+    status = fields.String()
+    verification = fields.Dict(keys=fields.String(), values=fields.Integer())
+    created_at = fields.DateTime()
+    approved_at = fields.DateTime(allow_none=True)
+    paid_at = fields.DateTime(allow_none=True)
+    payment_reference = fields.String(allow_none=True)
+    lines = fields.List(fields.Nested(ClaimLineSchema))
+
+
+class VerifySchema(Schema):
+    redemption_id = fields.Integer(required=True, strict=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(["confirmed", "rejected"]))
+
+
+class PaySchema(Schema):
+    reference = fields.String(required=True, metadata={"description": "the payment's reference"})

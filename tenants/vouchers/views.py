@@ -8,6 +8,7 @@ minor units and ids, call one service and render. Service errors land beside the
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import segno
@@ -17,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import FieldList, FormField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import DateField, FieldList, FormField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import NumberRange, Optional
 
 from schemehost.platform import money
@@ -28,6 +29,7 @@ from schemehost.tenants.identity.clients_views import CheckboxesField
 from schemehost.tenants.identity.principal import current_principal, permission_required
 from schemehost.tenants.registry import eligibility as el
 from schemehost.tenants.registry import services as reg
+from schemehost.tenants.vouchers import claims as cl
 from schemehost.tenants.vouchers import codes as vcodes
 from schemehost.tenants.vouchers import services as vs
 from schemehost.tenants.vouchers.api import ANY, ISSUE, MANAGE, REDEEM, require_any, start_bulk
@@ -386,8 +388,112 @@ def redeem_post(code: str):
     return redirect(url_for(".redeem_voucher", code=code, facility=facility.code))
 
 
+# ---- reimbursement ---------------------------------------------------------------------------------
+
+REIMBURSE = "vouchers.reimburse"
+CLAIM_STATUSES = {"verifying": _l("Under verification"), "approved": _l("Approved"), "paid": _l("Paid")}
+
+
+class BatchForm(FlaskForm):
+    period_start = DateField(_l("From"))
+    period_end = DateField(_l("To"))
+    facility = StringField(_l("Facility code"), render_kw=CODE_KW, description=_l("Empty: every facility."))
+    sample_percent = IntegerField(_l("Sample to verify (%)"), default=10, validators=[NumberRange(min=0, max=100)])
+
+
+class PayForm(FlaskForm):
+    reference = StringField(_l("Payment reference"), render_kw={"autocomplete": "off"})
+
+
+def _claims_page(form: BatchForm | None = None, status: int = 200):
+    session = tenant_session()
+    facility_code = request.args.get("facility") or None
+    facility_id = None
+    if facility_code:
+        try:
+            facility_id = reg.get_facility_by_code(session, facility_code).id
+        except NotFound:
+            facility_id = -1
+    items = [] if facility_id == -1 else cl.list_claims(session, facility_id=facility_id,
+                                                        status=request.args.get("status") or None)
+    return render_template("tenant/vouchers/claims.html", claims=[cl.claim_dict(session, c) for c in items],
+                           form=form or BatchForm(), statuses=CLAIM_STATUSES, facility=facility_code or "",
+                           status=request.args.get("status") or ""), status
+
+
+@bp.get("/claims")
+@permission_required(REIMBURSE)
+def claims():
+    return _claims_page()
+
+
+@bp.post("/claims")
+@permission_required(REIMBURSE)
+def claims_batch():
+    session = tenant_session()
+    form = BatchForm()
+    if not form.validate_on_submit():
+        return _claims_page(form, 422)
+    try:
+        facility_id = None
+        if (form.facility.data or "").strip():
+            try:
+                facility_id = reg.get_facility_by_code(session, form.facility.data.strip()).id
+            except NotFound:
+                raise ValidationError(_("Unknown facility."), errors={"facility": [_("unknown facility")]}) from None
+        made = cl.batch_claims(session, period_start=form.period_start.data, period_end=form.period_end.data,
+                               facility_id=facility_id, sample=Decimal(form.sample_percent.data) / 100,
+                               created_by=current_principal().name)
+    except (ValidationError, Conflict, NotFound) as err:
+        session.rollback()
+        _attach(form, err)
+        return _claims_page(form, err.status)
+    flash(_("%(n)s claims batched.", n=len(made)) if made else _("No unclaimed redemption in this period."),
+          "success" if made else "info")
+    return redirect(url_for(".claims"))
+
+
+def _claim_page(claim_id: int, pay_form: PayForm | None = None, status: int = 200, problem: str | None = None):
+    session = tenant_session()
+    claim = cl.claim_dict(session, cl.get_claim(session, claim_id), lines=True)
+    return render_template("tenant/vouchers/claim.html", claim=claim, pay_form=pay_form or PayForm(),
+                           statuses=CLAIM_STATUSES, grouped=vcodes.grouped, problem=problem), status
+
+
+@bp.get("/claims/<int:claim_id>")
+@permission_required(REIMBURSE)
+def claim(claim_id: int):
+    return _claim_page(claim_id)
+
+
+@bp.post("/claims/<int:claim_id>")
+@permission_required(REIMBURSE)
+def claim_action(claim_id: int):
+    session = tenant_session()
+    form = PayForm()
+    if not form.validate_on_submit():
+        return _claim_page(claim_id, form, 422)
+    action = request.form.get("action", "")
+    try:
+        if action in ("confirm", "reject"):
+            cl.verify_redemption(session, claim_id, request.form.get("redemption_id", type=int),
+                                 confirmed=action == "confirm")
+        elif action == "approve":
+            cl.approve_claim(session, claim_id, approved_by=current_principal().name)
+        elif action == "pay":
+            cl.pay_claim(session, claim_id, reference=form.reference.data or "", paid_by=current_principal().name)
+        else:
+            abort(400)
+    except (ValidationError, Conflict, NotFound) as err:
+        session.rollback()
+        _attach(form, err)
+        return _claim_page(claim_id, form, err.status, problem=str(err.detail))
+    return redirect(url_for(".claim", claim_id=claim_id))
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav("tenant_vouchers.programmes", _l("Vouchers"), permission=ISSUE, order=40)
     add_nav("tenant_vouchers.redeem_lookup", _l("Redeem"), permission=REDEEM, order=41)
+    add_nav("tenant_vouchers.claims", _l("Reimbursement"), permission=REIMBURSE, order=42)
     app.jinja_env.globals.setdefault("voucher_statuses", STATUSES)

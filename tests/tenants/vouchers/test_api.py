@@ -114,3 +114,35 @@ def test_permissions_and_other_tenants(world, client, client_token, make_tenant)
     resp = client.get(f"/t/{other.tenant.slug}/api/v1/vouchers/{code}", headers=theirs)
     assert resp.status_code == 404 and resp.json["reason"] == "unknown"
     assert client.get(f"{base}/{code}", headers=theirs).status_code == 401  # their token is not valid here
+
+
+def test_reimbursement_api(api_world, client, client_token):
+    world, auth = api_world
+    base = f"/t/{world.tenant.slug}/api/v1/vouchers"
+    code = client.post(f"{base}/programmes/{world.programme_id}/vouchers", headers=auth,
+                       json={"individual_id": world.people["amina"]}).json["code"]
+    for service in ("CPN", "TRANS"):
+        assert client.post(f"{base}/{code}/redemptions", headers=auth,
+                           json={"service": service, "facility_id": world.facilities["CSI-A"]}).status_code == 201
+    payer = {"Authorization": f"Bearer {client_token(world.tenant, scopes=('vouchers.reimburse',))}"}
+    assert client.post(f"{base}/claims", headers=auth, json={}).status_code == 403  # needs vouchers.reimburse
+    bad = client.post(f"{base}/claims", headers=payer, json={"period_start": "2026-12-31", "period_end": "2026-01-01"})
+    assert bad.status_code == 422 and "period_end" in bad.json["errors"]
+    made = client.post(f"{base}/claims", headers=payer, json={"period_start": "2000-01-01", "period_end": "2100-01-01",
+                                                              "facility": "CSI-A", "sample_percent": 100})
+    assert made.status_code == 201 and len(made.json) == 1
+    claim = made.json[0]
+    assert (claim["claimed"], claim["redemptions"], claim["verification"]["flagged"]) == (7500, 2, 2)
+    url = f"{base}/claims/{claim['id']}"
+    assert client.post(url + "/approval", headers=payer).json["reason"] == "unverified"
+    lines = client.get(url, headers=payer).json["lines"]
+    for line, outcome in zip(lines, ("confirmed", "rejected")):
+        assert client.post(url + "/verifications", headers=payer,
+                           json={"redemption_id": line["redemption_id"], "outcome": outcome}).status_code == 200
+    approved = client.post(url + "/approval", headers=payer).json
+    assert approved["status"] == "approved" and approved["approved_amount"] == sum(
+        x["amount"] for x in lines[:1])
+    paid = client.post(url + "/payment", headers=payer, json={"reference": "MOMO-77"}).json
+    assert paid["status"] == "paid" and paid["payment_reference"] == "MOMO-77"
+    statement = client.get(f"{base}/claims", headers=payer, query_string={"facility": "CSI-A"}).json
+    assert [c["id"] for c in statement] == [claim["id"]]

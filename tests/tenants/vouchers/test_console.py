@@ -78,3 +78,40 @@ def test_programme_form_issue_cards_and_redeem(app, world, tenant_user):
     officer = signed_in(app, world.tenant, tenant_user, ("enrolment_officer",))
     assert officer.get(f"/t/{slug}/vouchers/redeem").status_code == 403
     assert officer.get(programme_url).status_code == 200
+
+
+def test_reimbursement_pages(app, world, tenant_user):
+    from schemehost.tenants.vouchers import services as vs
+
+    with world.tenant.session() as s:
+        code = vs.issue_voucher(s, world.programme_id, world.people["amina"], principal=None).code
+        vs.redeem(s, code, service_code="CPN", facility_id=world.facilities["CSI-A"])
+    slug = world.tenant.slug
+    cashier = signed_in(app, world.tenant, tenant_user, ("facility_cashier",))
+    assert cashier.get(f"/t/{slug}/vouchers/claims").status_code == 403
+    payer = signed_in(app, world.tenant, tenant_user, ("payment_officer",))
+    page = payer.get(f"/t/{slug}/vouchers/claims")
+    assert page.status_code == 200
+    csrf = csrf_from(page.get_data(as_text=True))
+    bad = payer.post(f"/t/{slug}/vouchers/claims", data={"csrf_token": csrf, "period_start": "2000-01-01",
+                                                          "period_end": "2100-01-01", "facility": "NOPE",
+                                                          "sample_percent": "100"})
+    assert bad.status_code == 422 and 'class="field-error"' in bad.get_data(as_text=True)
+    resp = payer.post(f"/t/{slug}/vouchers/claims", data={"csrf_token": csrf, "period_start": "2000-01-01",
+                                                           "period_end": "2100-01-01", "facility": "",
+                                                           "sample_percent": "100"})
+    assert resp.status_code == 302
+    listing = payer.get(f"/t/{slug}/vouchers/claims", query_string={"facility": "CSI-A"}).get_data(as_text=True)
+    claim_id = int(listing.split('data-claim="')[1].split('"')[0])
+    url = f"/t/{slug}/vouchers/claims/{claim_id}"
+    html = payer.get(url).get_data(as_text=True)
+    redemption = int(html.split('data-redemption="')[1].split('"')[0])
+    assert 'data-verification="flagged"' in html
+    early = payer.post(url, data={"csrf_token": csrf, "action": "approve"})
+    assert early.status_code == 409 and 'id="problem"' in early.get_data(as_text=True)
+    assert payer.post(url, data={"csrf_token": csrf, "action": "confirm", "redemption_id": redemption}).status_code == 302
+    assert payer.post(url, data={"csrf_token": csrf, "action": "approve"}).status_code == 302
+    assert payer.post(url, data={"csrf_token": csrf, "action": "pay", "reference": ""}).status_code == 422
+    assert payer.post(url, data={"csrf_token": csrf, "action": "pay", "reference": "TRF-9"}).status_code == 302
+    html = payer.get(url).get_data(as_text=True)
+    assert 'data-status="paid"' in html and "TRF-9" in html

@@ -190,3 +190,47 @@ def test_a_voucher_code_of_one_tenant_is_unknown_in_another(world, make_tenant):
         with pytest.raises(NotFound) as info:
             vs.find_voucher(s, code)
     assert info.value.extra["reason"] == "unknown"
+
+
+def test_reimbursement_batch_verify_approve_pay_and_statement(world):
+    from decimal import Decimal
+
+    from schemehost.tenants.vouchers import claims as cl
+
+    for name in ("amina", "bintou", "dora"):
+        code = _issue(world, name)
+        _redeem(world, code, "CPN")
+        _redeem(world, code, "TRANS", facility="CSI-B")
+    today = date.today()
+    with world.tenant.session() as s:
+        with pytest.raises(ValidationError):
+            cl.batch_claims(s, period_start=today, period_end=today - timedelta(days=1))
+        made = cl.batch_claims(s, period_start=today - timedelta(days=1), period_end=today + timedelta(days=1),
+                               sample=Decimal("0.5"), created_by="tests")
+        assert sorted((c.facility_id, c.claimed, c.redemptions) for c in made) == sorted(
+            [(world.facilities["CSI-A"], 3 * 2500, 3), (world.facilities["CSI-B"], 3 * 5000, 3)])
+        ids = {c.facility_id: c.id for c in made}
+        # nothing is claimed twice
+        assert cl.batch_claims(s, period_start=today - timedelta(days=1), period_end=today + timedelta(days=1)) == []
+    claim_a = ids[world.facilities["CSI-A"]]
+    with world.tenant.session() as s:
+        lines = cl.claim_lines(s, claim_a)
+        flagged = [x["redemption_id"] for x in lines if x["verification"] == "flagged"]
+        assert len(flagged) == 2  # ceil(3 × 0.5)
+        with pytest.raises(Conflict) as info:
+            cl.approve_claim(s, claim_a)
+        assert info.value.extra["reason"] == "unverified"
+    with world.tenant.session() as s:
+        cl.verify_redemption(s, claim_a, flagged[0], confirmed=True)
+        cl.verify_redemption(s, claim_a, flagged[1], confirmed=False)
+        with pytest.raises(Conflict):
+            cl.pay_claim(s, claim_a, reference="TRF-1")  # not approved yet
+        claim = cl.approve_claim(s, claim_a, approved_by="tests")
+        assert claim.approved_amount == 2 * 2500  # the rejected visit is not paid
+        with pytest.raises(ValidationError):
+            cl.pay_claim(s, claim_a, reference=" ")
+        assert cl.pay_claim(s, claim_a, reference="TRF-1", paid_by="tests").status == "paid"
+    with world.tenant.session() as s:
+        statement = [cl.claim_dict(s, c) for c in cl.list_claims(s, facility_id=world.facilities["CSI-A"])]
+        assert [(c["status"], c["approved_amount"], c["payment_reference"]) for c in statement] == [("paid", 5000, "TRF-1")]
+        assert statement[0]["verification"] == {"flagged": 0, "confirmed": 1, "rejected": 1}
