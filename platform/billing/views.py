@@ -1,0 +1,249 @@
+"""Operator console pages for billing: overview (per partner: MRR, outstanding, overdue), plans, subscribe,
+invoices with payments, credit notes, extensions, and the printable invoice.
+
+Views parse the form, call one service and render; partner staff see only their partner (others 404),
+support only reads (``operators.roles``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from schemehost.platform.billing import dunning
+from schemehost.platform.billing import meters as meter_registry
+from schemehost.platform.billing import services as billing
+from schemehost.platform.billing.api import visible_invoice, visible_plan
+from schemehost.platform.billing.forms import ExtendForm, PaymentForm, PlanForm, ReasonForm, SubscribeForm
+from schemehost.platform.billing.models import PERIOD_MONTHS, Payment, Subscription, SubscriptionStatus
+from schemehost.platform.errors import AppError, Forbidden
+from schemehost.platform.extensions import db
+from schemehost.platform.money import to_minor
+from schemehost.platform.operators import roles as operator_roles
+from schemehost.platform.operators.auth import actor
+from schemehost.platform.partners.services import list_partners
+
+bp = Blueprint("console_billing", __name__, url_prefix="/console/billing")
+
+
+def _require_change() -> None:
+    if not current_user.can_manage_tenants:
+        raise Forbidden(_("Your role may look at billing but not change it."))
+
+
+def _partners():
+    return operator_roles.visible_partners(list_partners(db.session))
+
+
+def _scope_partner_id():
+    scope = operator_roles.current_scope()
+    return None if scope.all_tenants else scope.partner_id
+
+
+def _attach(form, err: AppError) -> None:
+    """A service's field errors next to the form's fields, the rest above the form."""
+    leftover = []
+    for name, messages in (err.errors or {}).items():
+        messages = messages if isinstance(messages, list) else [str(messages)]
+        target = getattr(form, name, None)
+        if target is not None and hasattr(target, "errors") and name != "csrf_token":
+            target.errors = list(target.errors) + [str(m) for m in messages]
+        else:
+            leftover.extend(f"{name}: {m}" for m in messages)
+    form.form_errors = list(form.form_errors) + [str(err.detail)] + leftover
+
+
+@bp.get("/")
+def index():
+    """Per partner: monthly recurring revenue, outstanding and overdue; the latest invoices."""
+    today = billing.billing_today()
+    partner_id = _scope_partner_id()
+    invoices = billing.list_invoices(db.session, partner_id=partner_id, status=request.args.get("status") or None)
+    subs = db.session.execute(select(Subscription).where(Subscription.status == SubscriptionStatus.active)
+                              ).unique().scalars().all()
+    stats: dict[int, dict] = defaultdict(lambda: defaultdict(int))
+    for sub in subs:
+        if partner_id is None or sub.plan.partner_id == partner_id:
+            # monthly recurring revenue from fixed fees, per currency
+            stats[sub.plan.partner_id][("mrr", sub.plan.currency)] += sub.plan.fixed_fee // PERIOD_MONTHS[sub.plan.period]
+            stats[sub.plan.partner_id]["tenants"] += 1
+    for inv in billing.list_invoices(db.session, partner_id=partner_id, status="issued", limit=100_000):
+        stats[inv.partner_id][("outstanding", inv.currency)] += billing.outstanding(inv)
+        if inv.due_on and dunning.effective_due(inv) < today:
+            stats[inv.partner_id][("overdue", inv.currency)] += billing.outstanding(inv)
+    return render_template("billing/index.html", partners=_partners(), stats=stats, invoices=invoices,
+                           status=request.args.get("status") or "", today=today)
+
+
+@bp.route("/plans", methods=["GET", "POST"])
+def plans():
+    form = PlanForm()
+    form.partner.choices = [("", _("Choose a partner"))] + [(p.slug, p.name) for p in _partners()]
+    form.meter.choices = [("", _("none"))] + [(m.code, str(m.label)) for m in meter_registry.METERS.values()]
+    status = 200
+    if request.method == "POST":
+        _require_change()
+        if form.validate_on_submit():
+            from schemehost.platform.billing.api import visible_partner
+
+            try:
+                currency = form.currency.data.strip().upper()
+                prices = []
+                if form.meter.data:
+                    prices = [{"meter": form.meter.data, "included": form.included.data or 0,
+                               "tiers": [{"up_to": None,
+                                          "unit_amount": str(to_minor(form.unit_price.data or "0", currency))}]}]
+                plan = billing.create_plan(
+                    db.session, visible_partner(form.partner.data), code=form.code.data, name=form.name.data,
+                    currency=currency, period=form.period.data, fixed_fee=to_minor(form.fixed_fee.data or "0", currency),
+                    setup_fee=to_minor(form.setup_fee.data or "0", currency), trial_days=form.trial_days.data or 0,
+                    read_only_after_days=form.read_only_after_days.data,
+                    suspend_after_days=form.suspend_after_days.data, prices=prices)
+            except ValueError:
+                db.session.rollback()
+                form.form_errors = [_("Amounts are numbers in the currency, with at most its number of decimals.")]
+                status = 422
+            except AppError as err:
+                db.session.rollback()
+                _attach(form, err)
+                status = err.status
+            else:
+                db.session.commit()
+                flash(_("Plan %(code)s created.", code=plan.code), "success")
+                return redirect(url_for(".plans"))
+        else:
+            status = 422
+    rows = billing.list_plans(db.session, partner_id=_scope_partner_id())
+    return render_template("billing/plans.html", form=form, plans=rows), status
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+def subscribe():
+    form = SubscribeForm()
+    form.plan.choices = [("", _("Choose a plan"))] + [
+        (str(p.id), f"{p.partner.slug} · {p.name} ({p.code})")
+        for p in billing.list_plans(db.session, partner_id=_scope_partner_id()) if p.active]
+    status = 200
+    if request.method == "POST":
+        _require_change()
+        if form.validate_on_submit():
+            try:
+                tenant = operator_roles.visible_tenant(db.session, form.tenant.data.strip())
+                sub = billing.subscribe(db.session, tenant, visible_plan(int(form.plan.data)),
+                                        start=form.start.data or billing.billing_today(),
+                                        billing_email=form.billing_email.data or None, actor=actor())
+            except AppError as err:
+                db.session.rollback()
+                _attach(form, err)
+                status = err.status
+            else:
+                slug = sub.tenant.slug
+                db.session.commit()
+                flash(_("Tenant %(slug)s subscribed.", slug=slug), "success")
+                return redirect(url_for(".index"))
+        else:
+            status = 422
+    return render_template("billing/subscribe.html", form=form), status
+
+
+def _invoice_page(invoice, *, payment_form=None, reason_form=None, extend_form=None, status=200):
+    payments = billing.list_payments(db.session, invoice.id)
+    return render_template("billing/invoice.html", invoice=invoice, payments=payments,
+                           outstanding=billing.outstanding(invoice),
+                           payment_form=payment_form or PaymentForm(formdata=None),
+                           reason_form=reason_form or ReasonForm(formdata=None),
+                           extend_form=extend_form or ExtendForm(formdata=None)), status
+
+
+@bp.get("/invoices/<int:invoice_id>")
+def invoice(invoice_id: int):
+    return _invoice_page(visible_invoice(invoice_id))
+
+
+@bp.post("/invoices/<int:invoice_id>/payments")
+def record_payment(invoice_id: int):
+    _require_change()
+    inv = visible_invoice(invoice_id)
+    form = PaymentForm()
+    if form.validate_on_submit():
+        proof = form.proof.data
+        try:
+            data = proof.read() if proof else None
+            billing.record_payment(db.session, inv, method=form.method.data,
+                                   amount=to_minor(form.amount.data, inv.currency), reference=form.reference.data,
+                                   paid_on=form.paid_on.data, actor=actor(), today=billing.billing_today(),
+                                   proof=data or None, proof_name=proof.filename if data else None,
+                                   proof_type=proof.mimetype if data else None)
+        except ValueError:
+            db.session.rollback()
+            form.amount.errors = [_("A number in %(currency)s with at most its number of decimals.", currency=inv.currency)]
+        except AppError as err:
+            db.session.rollback()
+            _attach(form, err)
+        else:
+            db.session.commit()
+            flash(_("Payment recorded."), "success")
+            return redirect(url_for(".invoice", invoice_id=invoice_id))
+    return _invoice_page(visible_invoice(invoice_id), payment_form=form, status=422)
+
+
+@bp.post("/invoices/<int:invoice_id>/<action>")
+def act(invoice_id: int, action: str):
+    _require_change()
+    inv = visible_invoice(invoice_id, for_update=True)
+    form = ExtendForm() if action == "extend" else ReasonForm()
+    if action not in ("credit", "void", "uncollectible", "extend"):
+        return Response(status=404)
+    if form.validate_on_submit():
+        try:
+            today = billing.billing_today()
+            if action == "credit":
+                billing.create_credit_note(db.session, inv, today=today, reason=form.reason.data)
+            elif action == "void":
+                billing.void_invoice(db.session, inv, reason=form.reason.data)
+            elif action == "uncollectible":
+                billing.mark_uncollectible(db.session, inv, reason=form.reason.data)
+            else:
+                dunning.extend(db.session, inv, until=form.until.data, today=today, actor=actor(),
+                               reason=form.reason.data)
+        except AppError as err:
+            db.session.rollback()
+            _attach(form, err)
+        else:
+            db.session.commit()
+            flash(_("Done."), "success")
+            return redirect(url_for(".invoice", invoice_id=invoice_id))
+    kw = {"extend_form": form} if action == "extend" else {"reason_form": form}
+    return _invoice_page(visible_invoice(invoice_id), status=422, **kw)
+
+
+@bp.get("/invoices/<int:invoice_id>/print")
+def print_invoice(invoice_id: int):
+    return printable(visible_invoice(invoice_id))
+
+
+@bp.get("/payments/<int:payment_id>/proof")
+def proof(payment_id: int):
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.proof is None:
+        return Response(status=404)
+    visible_invoice(payment.invoice_id)
+    return Response(payment.proof, mimetype=payment.proof_type or "application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="proof-{payment.id}"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
+def printable(invoice):
+    """The invoice as one self-contained HTML page with the partner's details, laid out for printing
+    (the browser's "Save as PDF" gives the PDF)."""
+    profile = billing.partner_profile(db.session, invoice.partner)
+    credits = None
+    if invoice.credits_invoice_id:
+        credits = billing.get_invoice(db.session, invoice.credits_invoice_id)
+    sub = db.session.get(Subscription, invoice.subscription_id) if invoice.subscription_id else None
+    return render_template("billing/invoice_print.html", invoice=invoice, profile=profile, credits=credits,
+                           subscription=sub, outstanding=billing.outstanding(invoice))

@@ -1,0 +1,119 @@
+"""Billing console pages (operator) and the tenant's own billing page and API: forms, payments with proof,
+printable invoice, and no tenant seeing another's invoices."""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from _console_support import csrf_from, form_post, make_operator, sign_in
+
+from schemehost.platform.billing import services as billing
+from schemehost.platform.extensions import db
+from schemehost.platform.tenants.models import Tenant
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from billing_support import plan  # noqa: E402
+
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture
+def admin(app, client):
+    sign_in(client, make_operator(app))
+    return client
+
+
+def _invoice_for(app, handle, fixed_fee=25000):
+    """Subscribe ``handle`` from 2026-01-01 and invoice January; returns the invoice id."""
+    with app.app_context():
+        tenant = db.session.get(Tenant, handle.id)
+        billing.update_partner_profile(db.session, tenant.partner, legal_name="Hosting Partner SARL",
+                                       address="BP 123\nYaoundé", payment_instructions="Orange Money 699 00 00 00")
+        billing.subscribe(db.session, tenant, plan(tenant.partner, f"c{handle.id}", fixed_fee=fixed_fee, prices=[]),
+                          start=date(2026, 1, 1), actor="test")
+        [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), tenant_ids=[handle.id])
+        db.session.commit()
+        return invoice.id
+
+
+def test_plan_form_shows_field_errors_then_creates(admin, partner):
+    page = admin.get("/console/billing/plans")
+    assert page.status_code == 200
+    bad = form_post(admin, "/console/billing/plans", {"partner": partner, "code": "web", "name": "Web plan",
+                                                      "currency": "ZZZ", "period": "monthly", "fixed_fee": "10",
+                                                      "setup_fee": "0", "trial_days": "0", "meter": "",
+                                                      "read_only_after_days": "30", "suspend_after_days": "60"})
+    assert bad.status_code == 422
+    assert "ISO 4217" in bad.get_data(as_text=True)
+    ok = form_post(admin, "/console/billing/plans", {"partner": partner, "code": "web", "name": "Web plan",
+                                                     "currency": "TZS", "period": "monthly", "fixed_fee": "150,000.50",
+                                                     "setup_fee": "0", "trial_days": "0",
+                                                     "meter": "active_individuals", "included": "100",
+                                                     "unit_price": "12.5", "read_only_after_days": "30",
+                                                     "suspend_after_days": "60"})
+    assert ok.status_code == 302
+    html = admin.get("/console/billing/plans").get_data(as_text=True)
+    assert 'data-code="web"' in html and "1250" not in html
+    with admin.application.app_context():
+        [web] = [p for p in billing.list_plans(db.session) if p.code == "web"]
+        assert web.fixed_fee == 15000050 and web.prices[0].tiers[0]["unit_amount"] == "1250"
+
+
+def test_invoice_page_records_a_payment_with_proof_and_prints(app, admin, make_tenant):
+    handle = make_tenant("blank")
+    invoice_id = _invoice_for(app, handle)
+    page = admin.get(f"/console/billing/invoices/{invoice_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-kind="fixed"' in html
+    resp = admin.post(f"/console/billing/invoices/{invoice_id}/payments", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(html), "method": "mobile_money", "amount": "10000", "reference": "OM-778",
+        "paid_on": "2026-02-03", "proof": (io.BytesIO(b"%PDF-1.4 receipt"), "receipt.pdf", "application/pdf")})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    html = admin.get(f"/console/billing/invoices/{invoice_id}").get_data(as_text=True)
+    assert "OM-778" in html and "receipt.pdf" in html
+    proof_url = re.search(r'href="(/console/billing/payments/\d+/proof)"', html).group(1)
+    assert admin.get(proof_url).data == b"%PDF-1.4 receipt"
+    # more than outstanding: the field says so, nothing recorded
+    over = admin.post(f"/console/billing/invoices/{invoice_id}/payments", data={
+        "csrf_token": csrf_from(html), "method": "bank", "amount": "999999", "reference": "X-1", "paid_on": "2026-02-04"})
+    assert over.status_code == 422 and "X-1" not in admin.get(f"/console/billing/invoices/{invoice_id}").get_data(as_text=True)
+    printed = admin.get(f"/console/billing/invoices/{invoice_id}/print").get_data(as_text=True)
+    assert "Hosting Partner SARL" in printed and "Orange Money" in printed and re.search(r"Invoice [A-Z0-9-]+-\d{6}", printed)
+
+
+def test_tenant_sees_only_its_own_billing_even_when_suspended(app, client, make_tenant, tenant_user, client_token):
+    from tests.tenants.test_sessions import sign_in as tenant_sign_in
+
+    mine, other = make_tenant("blank"), make_tenant("blank")
+    my_invoice, other_invoice = _invoice_for(app, mine), _invoice_for(app, other, fixed_fee=99000)
+    token = client_token(mine, scopes=("billing.manage",))
+    auth = {"Authorization": f"Bearer {token}"}
+    listing = client.get(f"/t/{mine.slug}/api/v1/billing/invoices", headers=auth)
+    assert listing.status_code == 200 and [i["id"] for i in listing.json] == [my_invoice]
+    assert client.get(f"/t/{mine.slug}/api/v1/billing/invoices/{other_invoice}", headers=auth).status_code == 404
+    no_perm = client_token(mine, scopes=("settings.manage",))
+    assert client.get(f"/t/{mine.slug}/api/v1/billing/invoices",
+                      headers={"Authorization": f"Bearer {no_perm}"}).status_code == 403
+
+    _uid, email, password = tenant_user(mine)
+    assert tenant_sign_in(client, mine, email, password).status_code == 302
+    page = client.get(f"/t/{mine.slug}/billing/", headers=HTML)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and f'data-id="{my_invoice}"' in html and f'data-id="{other_invoice}"' not in html
+    assert client.get(f"/t/{mine.slug}/billing/invoices/{other_invoice}", headers=HTML).status_code == 404
+
+    with app.app_context():
+        from schemehost.provisioning.lifecycle import suspend_tenant
+
+        suspend_tenant(db.session, mine.slug, actor="test", reason="billing test")
+        db.session.commit()
+    # suspended: the billing page and the printable invoice stay open, the API does not
+    assert client.get(f"/t/{mine.slug}/billing/", headers=HTML).status_code == 200
+    printed = client.get(f"/t/{mine.slug}/billing/invoices/{my_invoice}", headers=HTML)
+    assert printed.status_code == 200 and "Hosting Partner SARL" in printed.get_data(as_text=True)
+    assert client.get(f"/t/{mine.slug}/api/v1/billing/invoices", headers=auth).status_code == 423
