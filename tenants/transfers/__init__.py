@@ -9,7 +9,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from schemehost.tenants.payments.disbursements import register_payout
-    from schemehost.tenants.transfers import api, services
+    from schemehost.tenants.transfers import api, services, views
 
     register_payout(services.PAYOUT_KIND, services.line_paid)
     api.init_app(app)
+    views.init_app(app)

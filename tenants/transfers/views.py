@@ -1,0 +1,139 @@
+"""Console pages of cash transfers (``/t/<slug>/transfers/``): the programmes with their beneficiaries
+by status, and a programme's page with how many qualify under its rule and where (the registry's
+preview), its cycles and payrolls, and the buttons staff need: enrol the eligible, generate a cycle's
+payroll, approve it (never by whoever generated it), pay it offline, export it. A refused action shows
+the service's message; the rules live in the services."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from schemehost.platform.errors import AppError
+from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants.console import add_nav, tenant_blueprint
+from schemehost.tenants.identity.principal import current_principal, permission_required, require
+from schemehost.tenants.transfers import services as tr
+from schemehost.tenants.transfers.models import Beneficiary, PaymentCycle, Payroll
+
+bp = tenant_blueprint("tenant_transfers", __name__, "/transfers")
+MANAGE, ENROL = "transfers.programmes.manage", "transfers.enrol"
+PREPARE, APPROVE = "transfers.payroll.prepare", "transfers.payroll.approve"
+ANY = (MANAGE, ENROL, PREPARE, APPROVE)
+PAYROLL_LABELS = {"pending_approval": _l("Pending approval"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+                  "paid": _l("Paid"), "reconciled": _l("Reconciled")}
+
+
+def _read() -> None:
+    principal = current_principal()
+    if principal is None or not any(principal.can(p) for p in ANY):
+        require(MANAGE)
+
+
+def _counts(session, programme_ids):
+    rows = session.execute(select(Beneficiary.programme_id, Beneficiary.status, func.count())
+                           .where(Beneficiary.programme_id.in_(programme_ids or [0]))
+                           .group_by(Beneficiary.programme_id, Beneficiary.status)).all()
+    out: dict[int, dict[str, int]] = {}
+    for pid, status, n in rows:
+        out.setdefault(pid, {})[status] = n
+    return out
+
+
+@bp.get("/")
+def index():
+    _read()
+    session = tenant_session()
+    programmes = tr.list_programmes(session)
+    return render_template("tenant/transfers/index.html", programmes=programmes,
+                           counts=_counts(session, [p.id for p in programmes]))
+
+
+@bp.get("/programmes/<int:programme_id>")
+def programme(programme_id: int):
+    _read()
+    session = tenant_session()
+    prog = tr.get_programme(session, programme_id)
+    preview = tr.preview_programme(session, programme_id, current_principal())
+    cycles = list(session.execute(select(PaymentCycle).where(PaymentCycle.programme_id == programme_id)
+                                  .order_by(PaymentCycle.period_start.desc())).scalars())
+    payrolls = list(session.execute(select(Payroll).where(Payroll.cycle_id.in_([c.id for c in cycles] or [0]))
+                                    .order_by(Payroll.id.desc())).scalars())
+    return render_template("tenant/transfers/programme.html", programme=prog, preview=preview, cycles=cycles,
+                           payrolls=payrolls, counts=_counts(session, [prog.id]).get(prog.id, {}),
+                           payroll_labels=PAYROLL_LABELS, today=date.today().replace(day=1).isoformat())
+
+
+def _act(programme_id: int, action):
+    try:
+        message = action(tenant_session())
+    except AppError as err:
+        tenant_session().rollback()
+        flash(str(err.detail), "error")
+    else:
+        flash(message, "success")
+    return redirect(url_for(".programme", programme_id=programme_id))
+
+
+@bp.post("/programmes/<int:programme_id>/enrol")
+@permission_required(ENROL)
+def enrol(programme_id: int):
+    def run(session):
+        counts = tr.enrol_eligible(session, programme_id, principal=current_principal())
+        return _("%(n)s newly enrolled as potential beneficiaries.", n=counts["enrolled"])
+    return _act(programme_id, run)
+
+
+@bp.post("/programmes/<int:programme_id>/cycles")
+@permission_required(PREPARE)
+def open_cycle(programme_id: int):
+    def run(session):
+        try:
+            start = date.fromisoformat(request.form.get("period_start", ""))
+        except ValueError:
+            raise AppError(_("Give the first day of the period.")) from None
+        cycle = tr.open_cycle(session, programme_id, start)
+        return _("Cycle %(start)s to %(end)s opened.", start=cycle.period_start.isoformat(),
+                 end=cycle.period_end.isoformat())
+    return _act(programme_id, run)
+
+
+@bp.post("/programmes/<int:programme_id>/cycles/<int:cycle_id>/payroll")
+@permission_required(PREPARE)
+def generate(programme_id: int, cycle_id: int):
+    def run(session):
+        if tr.get_cycle(session, cycle_id).programme_id != programme_id:
+            raise AppError(_("This cycle belongs to another programme."))
+        payroll = tr.generate_payroll(session, cycle_id, principal=current_principal())
+        return _("Payroll %(id)s generated: %(n)s lines; another person must approve it.", id=payroll.id,
+                 n=payroll.lines)
+    return _act(programme_id, run)
+
+
+@bp.post("/programmes/<int:programme_id>/payrolls/<int:payroll_id>/<any(approve, pay):action>")
+@permission_required(APPROVE)
+def payroll_action(programme_id: int, payroll_id: int, action: str):
+    def run(session):
+        if action == "approve":
+            tr.approve_payroll(session, payroll_id, principal=current_principal())
+            return _("Payroll %(id)s approved.", id=payroll_id)
+        tr.pay_payroll(session, payroll_id, via="offline")
+        return _("Payroll %(id)s released for payment; export it for the payment points.", id=payroll_id)
+    return _act(programme_id, run)
+
+
+@bp.get("/payrolls/<int:payroll_id>/export.<any(csv, xlsx):fmt>")
+@permission_required(PREPARE)
+def export(payroll_id: int, fmt: str):
+    from schemehost.tenants.transfers.api import export_response
+
+    return export_response(payroll_id, fmt)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    add_nav("tenant_transfers.index", _l("Cash transfers"), permission=ENROL, order=55)
