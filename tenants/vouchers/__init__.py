@@ -16,9 +16,10 @@ TASKS = "schemehost.tenants.vouchers.tasks"
 
 def init_app(app: Flask) -> None:
     from schemehost.platform.jobs import JOB_MODULES
-    from schemehost.tenants.vouchers import api, views
+    from schemehost.tenants.vouchers import api, tasks, views
 
     if TASKS not in JOB_MODULES:
         JOB_MODULES.append(TASKS)
+    tasks.register_expiry_task()  # nightly expiry in every tenant with the module
     api.init_app(app)
     views.init_app(app)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -26,6 +26,7 @@ from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal, permission_required
 from schemehost.tenants.registry import services as reg
 from schemehost.tenants.vouchers import claims as cl
+from schemehost.tenants.vouchers import reports as rp
 from schemehost.tenants.vouchers import schemas as s
 from schemehost.tenants.vouchers import services as vs
 
@@ -190,6 +191,39 @@ class Cancel(MethodView):
                                     issued_by=principal.name)
         session.refresh(voucher)
         return vs.voucher_view(session, renewed or voucher)
+
+
+# ---- reports and reminders ---------------------------------------------------------------------------
+
+REPORT_READERS = ("reports.read", MANAGE)
+
+
+@bp.route("/programmes/<int:programme_id>/reports/<kind>")
+class Report(MethodView):
+    @bp.arguments(s.ReportQuerySchema, location="query")
+    @bp.response(200, s.ReportRowSchema(many=True))
+    def get(self, query, programme_id, kind):
+        """A report of the programme as rows: ``services`` (entitled, redeemed, amount), ``facilities``,
+        ``areas`` (by a location level of the beneficiaries: ``level``), ``timing`` (days from issuance to
+        each service). ``format=csv`` answers CSV. Needs ``reports.read`` or ``vouchers.programmes.manage``."""
+        require_any(*REPORT_READERS)
+        rows = rp.report(tenant_session(), programme_id, kind, level=query.get("level"))
+        if query["format"] == "csv":
+            return Response(rp.to_csv(rows), mimetype="text/csv", headers={
+                "Content-Disposition": f'attachment; filename="vouchers-{programme_id}-{kind}.csv"'})
+        return rows
+
+
+@bp.route("/programmes/<int:programme_id>/reminders")
+class Reminders(MethodView):
+    @permission_required(ISSUE)
+    @bp.arguments(s.ReminderQuerySchema, location="query")
+    @bp.response(200, s.ReminderSchema(many=True))
+    def get(self, query, programme_id):
+        """Whom to remind: live vouchers with uses of ``service`` left (default the first service) and no
+        visit for ``idle_days``, oldest first, within the principal's area."""
+        return rp.reminders(tenant_session(), programme_id, service_code=query["service"],
+                            idle_days=query["idle_days"], principal=current_principal())
 
 
 # ---- reimbursement (needs vouchers.reimburse) ----------------------------------------------------

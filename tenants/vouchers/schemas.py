@@ -184,3 +184,47 @@ class VerifySchema(Schema):
 
 class PaySchema(Schema):
     reference = fields.String(required=True, metadata={"description": "the payment's reference"})
+
+
+class ReportQuerySchema(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    level = fields.String(load_default=None, metadata={"description": "areas: location level (index or name)"})
+
+
+class ReportRowSchema(Schema):
+    """One row of a report; each report has some of these keys (see its description)."""
+
+    service = fields.String()
+    facility = fields.String()
+    area = fields.String(allow_none=True)
+    level = fields.String()
+    name = fields.String(allow_none=True)
+    entitled = fields.Integer(metadata={"description": "uses the issued vouchers entitle"})
+    issued = fields.Integer(metadata={"description": "vouchers issued"})
+    used = fields.Integer(metadata={"description": "vouchers used at least once"})
+    vouchers = fields.Integer()
+    redeemed = fields.Integer()
+    redemptions = fields.Integer()
+    amount = fields.Integer(metadata=MINOR)
+    currency = fields.String()
+    median_days = fields.Float(allow_none=True)
+    p90_days = fields.Float(allow_none=True)
+
+
+class ReminderQuerySchema(Schema):
+    service = fields.String(load_default=None)
+    idle_days = fields.Integer(load_default=30, validate=validate.Range(0, 3660))
+
+
+class ReminderSchema(Schema):
+    voucher_code = fields.String()
+    expires_on = fields.Date()
+    individual_id = fields.Integer()
+    given_name = fields.String()
+    family_name = fields.String()
+    phone = fields.String(allow_none=True)
+    village = fields.String()
+    service = fields.String()
+    used = fields.Integer()
+    count = fields.Integer()
+    last_visit = fields.DateTime()

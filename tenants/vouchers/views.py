@@ -31,6 +31,7 @@ from schemehost.tenants.registry import eligibility as el
 from schemehost.tenants.registry import services as reg
 from schemehost.tenants.vouchers import claims as cl
 from schemehost.tenants.vouchers import codes as vcodes
+from schemehost.tenants.vouchers import reports as rp
 from schemehost.tenants.vouchers import services as vs
 from schemehost.tenants.vouchers.api import ANY, ISSUE, MANAGE, REDEEM, require_any, start_bulk
 from schemehost.tenants.vouchers.models import LIVE, Voucher, VoucherStatus
@@ -237,6 +238,7 @@ def _programme_page(programme_id: int, issue_form: IssueForm | None = None, stat
                            facilities=facilities, budget=vs.budget(session, programme),
                            value=vs.package_value(services), issue_form=issue_form or IssueForm(),
                            can_manage=principal.can(MANAGE), can_issue=principal.can(ISSUE),
+                           can_report=principal.can(MANAGE) or principal.can("reports.read"),
                            eligibility=json.dumps(programme.eligibility, ensure_ascii=False, indent=1)
                            if programme.eligibility else None), status
 
@@ -386,6 +388,37 @@ def redeem_post(code: str):
     flash(_("Redeemed: %(service)s (%(amount)s) at %(facility)s.", service=out["service"],
             amount=money.format_money(out["amount"], out["currency"]), facility=facility.name), "success")
     return redirect(url_for(".redeem_voucher", code=code, facility=facility.code))
+
+
+# ---- reports and reminders -------------------------------------------------------------------------
+
+
+@bp.get("/programmes/<int:programme_id>/reports")
+def reports(programme_id: int):
+    """Use by service, facility and area, days from issuance to each service, and the budget; each
+    table with a CSV link and bars drawn in CSS (no scripts)."""
+    require_any("reports.read", MANAGE)
+    session = tenant_session()
+    programme = vs.get_programme(session, programme_id)
+    level = request.args.get("level") or None
+    tables = {kind: rp.report(session, programme_id, kind, level=level) for kind in rp.KINDS}
+    return render_template("tenant/vouchers/reports.html", programme=programme, tables=tables,
+                           budget=vs.budget(session, programme), level=level or "",
+                           levels=reg.level_names(session))
+
+
+@bp.get("/programmes/<int:programme_id>/reminders")
+@permission_required(ISSUE)
+def reminders(programme_id: int):
+    session = tenant_session()
+    programme = vs.get_programme(session, programme_id)
+    services = vs.services_of(session, programme.id)
+    service = request.args.get("service") or (services[0].code if services else None)
+    idle = request.args.get("idle_days", type=int)
+    idle = 30 if idle is None or not 0 <= idle <= 3660 else idle
+    rows = rp.reminders(session, programme_id, service_code=service, idle_days=idle, principal=current_principal())
+    return render_template("tenant/vouchers/reminders.html", programme=programme, services=services, service=service,
+                           idle=idle, rows=rows, grouped=vcodes.grouped)
 
 
 # ---- reimbursement ---------------------------------------------------------------------------------

@@ -146,3 +146,24 @@ def test_reimbursement_api(api_world, client, client_token):
     assert paid["status"] == "paid" and paid["payment_reference"] == "MOMO-77"
     statement = client.get(f"{base}/claims", headers=payer, query_string={"facility": "CSI-A"}).json
     assert [c["id"] for c in statement] == [claim["id"]]
+
+
+def test_reports_csv_reminders_and_their_permissions(api_world, client, client_token):
+    world, auth = api_world
+    base = f"/t/{world.tenant.slug}/api/v1/vouchers/programmes/{world.programme_id}"
+    code = client.post(f"{base}/vouchers", headers=auth, json={"individual_id": world.people["amina"]}).json["code"]
+    client.post(f"/t/{world.tenant.slug}/api/v1/vouchers/{code}/redemptions", headers=auth,
+                json={"service": "CPN", "facility_id": world.facilities["CSI-A"]})
+    rows = client.get(f"{base}/reports/services", headers=auth).json
+    assert rows[0] == {"service": "CPN", "name": "Antenatal visit", "entitled": 2, "redeemed": 1, "amount": 2500,
+                       "currency": "XAF"}
+    csv_resp = client.get(f"{base}/reports/areas", headers=auth, query_string={"format": "csv", "level": "3"})
+    assert csv_resp.mimetype == "text/csv" and csv_resp.get_data(as_text=True).splitlines()[1].startswith("V1,")
+    assert client.get(f"{base}/reports/nope", headers=auth).status_code == 422
+    reminders = client.get(f"{base}/reminders", headers=auth, query_string={"idle_days": 0}).json
+    assert [(r["voucher_code"], r["used"]) for r in reminders] == [(code, 1)]
+    cashier = {"Authorization": f"Bearer {client_token(world.tenant, scopes=('vouchers.redeem',))}"}
+    assert client.get(f"{base}/reports/services", headers=cashier).status_code == 403
+    assert client.get(f"{base}/reminders", headers=cashier).status_code == 403
+    reader = {"Authorization": f"Bearer {client_token(world.tenant, scopes=('reports.read',))}"}
+    assert client.get(f"{base}/reports/timing", headers=reader).status_code == 200

@@ -115,3 +115,22 @@ def test_reimbursement_pages(app, world, tenant_user):
     assert payer.post(url, data={"csrf_token": csrf, "action": "pay", "reference": "TRF-9"}).status_code == 302
     html = payer.get(url).get_data(as_text=True)
     assert 'data-status="paid"' in html and "TRF-9" in html
+
+
+def test_reports_and_reminders_pages(app, world, tenant_user):
+    from schemehost.tenants.vouchers import services as vs
+
+    with world.tenant.session() as s:
+        code = vs.issue_voucher(s, world.programme_id, world.people["amina"], principal=None).code
+        vs.redeem(s, code, service_code="CPN", facility_id=world.facilities["CSI-A"])
+    slug, pid = world.tenant.slug, world.programme_id
+    auditor = signed_in(app, world.tenant, tenant_user, ("auditor",))
+    page = auditor.get(f"/t/{slug}/vouchers/programmes/{pid}/reports", query_string={"level": "3"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="report-services"' in html and 'data-facility="CSI-A"' in html and 'data-area="V1"' in html
+    assert "format=csv" in html and 'class="bar"' in html
+    officer = signed_in(app, world.tenant, tenant_user, ("enrolment_officer",))
+    assert officer.get(f"/t/{slug}/vouchers/programmes/{pid}/reports").status_code == 403
+    html = officer.get(f"/t/{slug}/vouchers/programmes/{pid}/reminders", query_string={"idle_days": 0}).get_data(as_text=True)
+    assert f'data-code="{code}"' in html and "1 / 2" in html

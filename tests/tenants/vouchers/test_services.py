@@ -234,3 +234,40 @@ def test_reimbursement_batch_verify_approve_pay_and_statement(world):
         statement = [cl.claim_dict(s, c) for c in cl.list_claims(s, facility_id=world.facilities["CSI-A"])]
         assert [(c["status"], c["approved_amount"], c["payment_reference"]) for c in statement] == [("paid", 5000, "TRF-1")]
         assert statement[0]["verification"] == {"flagged": 0, "confirmed": 1, "rejected": 1}
+
+
+def test_reports_and_reminders(world):
+    from schemehost.tenants.vouchers import reports as rp
+
+    codes_ = {name: _issue(world, name) for name in ("amina", "bintou", "dora")}
+    _redeem(world, codes_["amina"], "CPN")
+    _redeem(world, codes_["amina"], "ACC")
+    _redeem(world, codes_["bintou"], "TRANS", facility="CSI-B")
+    with world.tenant.session() as s:
+        services = {r["service"]: r for r in rp.by_service(s, world.programme_id)}
+        assert services["CPN"] == {"service": "CPN", "name": "Antenatal visit", "entitled": 6, "redeemed": 1,
+                                   "amount": 2500, "currency": "XAF"}
+        assert services["ACC"]["redeemed"] == 1 and services["TRANS"]["amount"] == 5000
+        facilities = rp.by_facility(s, world.programme_id)
+        assert [(r["facility"], r["redemptions"], r["vouchers"], r["amount"]) for r in facilities] == [
+            ("CSI-A", 2, 1, 22500), ("CSI-B", 1, 1, 5000)]
+        areas = rp.by_area(s, world.programme_id, level=1)  # the district of the beneficiaries
+        assert [(r["area"], r["issued"], r["used"], r["redemptions"], r["amount"]) for r in areas] == [
+            ("R-D", 3, 2, 3, 27500)]
+        village = {r["area"]: r["issued"] for r in rp.by_area(s, world.programme_id, level=3)}
+        assert village == {"V1": 2, "V2": 1}
+        timing = {r["service"]: r for r in rp.timing(s, world.programme_id)}
+        assert timing["ACC"]["vouchers"] == 1 and 0 <= timing["ACC"]["median_days"] < 1
+        assert timing["CPN"]["vouchers"] == 1 and timing["TRANS"]["vouchers"] == 1
+        csv_text = rp.to_csv(rp.by_service(s, world.programme_id))
+        assert csv_text.splitlines()[0] == "service,name,entitled,redeemed,amount,currency"
+        # reminders: nobody is idle for 30 days yet; with 0 days, those with antenatal visits left
+        assert rp.reminders(s, world.programme_id, idle_days=30) == []
+        due = {r["given_name"]: (r["used"], r["count"]) for r in rp.reminders(s, world.programme_id, idle_days=0)}
+        assert due == {"amina": (1, 2), "bintou": (0, 2), "dora": (0, 2)}
+        s.execute(update(Voucher).where(Voucher.code == codes_["dora"]).values(
+            issued_at=func.now() - timedelta(days=45)))
+        assert [r["given_name"] for r in rp.reminders(s, world.programme_id, idle_days=30)] == ["dora"]
+        assert rp.reminders(s, world.programme_id, service_code="TRANS", idle_days=0)[0]["service"] == "TRANS"
+        with pytest.raises(ValidationError):
+            rp.reminders(s, world.programme_id, service_code="NOPE")
