@@ -113,7 +113,8 @@ def test_tenant_sees_only_its_own_billing_even_when_suspended(app, client, make_
         suspend_tenant(db.session, mine.slug, actor="test", reason="billing test")
         db.session.commit()
     # suspended: the billing page and the printable invoice stay open, the API does not
-    assert client.get(f"/t/{mine.slug}/billing/", headers=HTML).status_code == 200
+    suspended_page = client.get(f"/t/{mine.slug}/billing/", headers=HTML)
+    assert suspended_page.status_code == 200 and 'id="status-banner"' in suspended_page.get_data(as_text=True)
     printed = client.get(f"/t/{mine.slug}/billing/invoices/{my_invoice}", headers=HTML)
     assert printed.status_code == 200 and "Hosting Partner SARL" in printed.get_data(as_text=True)
     assert client.get(f"/t/{mine.slug}/api/v1/billing/invoices", headers=auth).status_code == 423
