@@ -46,6 +46,7 @@ def retention_cmd(slug: str) -> None:
         click.echo(f"{slug}: no retention rule; nothing erased")
     else:
         click.echo(f"{slug}: {result['erased']} record(s) erased (rule: {result['rule']})")
+    click.echo(f"{slug}: {result.get('imports_purged', 0)} old import file(s) and report(s) dropped")
 
 
 def register(main: click.Group) -> None:

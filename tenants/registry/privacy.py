@@ -346,6 +346,10 @@ def erase_individuals(session: Session, ids: Select) -> list[int]:
             ~select(members.c.id).where(members.c.household_id == hh.c.id,
                                         members.c.status != PersonStatus.erased).exists())
         .values(address=None, extra={}, status="inactive", updated_at=func.now()))
+    # the kept import files naming them go, and their rows' values in import reports (decision 0137)
+    from schemehost.tenants.registry.imports.services import forget_people
+
+    forget_people(session, erased)
     for name, handler in sorted(_erasure_handlers.items()):
         handler(session, erased)
     session.flush()
@@ -402,11 +406,15 @@ def retention_candidates(session: Session, *, years: int, now: datetime | None =
 
 
 def apply_retention(session: Session, *, now: datetime | None = None) -> dict[str, Any]:
-    """Apply the tenant's retention rule once: pseudonymise what it covers, with one audit entry for
-    the run (when it erased anything). Returns {"rule": ..., "erased": n}."""
+    """Apply the tenant's retention rules once: drop the import files and reports older than the
+    import period (decision 0137), and pseudonymise what the records' rule covers, with one audit
+    entry for each (when it did anything). Returns {"rule": ..., "erased": n, "imports_purged": n}."""
+    from schemehost.tenants.registry.imports.services import purge_old_imports
+
+    purged = purge_old_imports(session, now=now)
     rule = retention_rule(session)
     if rule is None:
-        return {"rule": None, "erased": 0}
+        return {"rule": None, "erased": 0, "imports_purged": purged}
     now = now or datetime.now(timezone.utc)
     years = int(rule["inactive_years"])
     erased = erase_individuals(session, retention_candidates(session, years=years, now=now))
@@ -415,7 +423,7 @@ def apply_retention(session: Session, *, now: datetime | None = None) -> dict[st
                           input_ref={"rule": rule, "cutoff": _years_before(now, years).isoformat()},
                           actor=("system", "retention", None))
         log.info("retention rule erased %s record(s)", len(erased))
-    return {"rule": rule, "erased": len(erased)}
+    return {"rule": rule, "erased": len(erased), "imports_purged": purged}
 
 
 def _years_before(now: datetime, years: int) -> datetime:

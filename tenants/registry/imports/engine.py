@@ -257,6 +257,14 @@ class Staging:
             "SELECT :id, row, col, left(value, 500), code, params FROM pg_temp.imp_err "
             "ORDER BY row, col NULLS FIRST", {"id": self.import_id}).rowcount
 
+    def save_keys(self) -> None:
+        """Keep each row's external id with the import (``registry_import_keys``) for the kinds that
+        hold people's data, so that erasing a person finds this file and its report rows (decision 0137)."""
+        if self.spec.kind in EXTRA_KINDS and "external_id" in self.present:
+            self.sql("INSERT INTO registry_import_keys (import_id, row, key) "
+                     "SELECT :id, row, left(external_id, 100) FROM pg_temp.imp WHERE external_id IS NOT NULL "
+                     "ON CONFLICT DO NOTHING", {"id": self.import_id})
+
     def ok_filter(self, alias: str = "i") -> str:
         return f"NOT EXISTS (SELECT 1 FROM pg_temp.imp_err e WHERE e.row = {alias}.row)"
 
@@ -378,6 +386,7 @@ def _run(st: Staging, outcome: Outcome, lap, loaded: bool, *, dry_run: bool, val
         st.finish()
         return outcome
     st.progress(0, st.total)
+    st.save_keys()
     st.check_columns()
     CHECKS[spec.kind](st)
     check_extra(st)

@@ -59,6 +59,10 @@ class RegistryImport(TenantBase):
     created_by: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: when the original file and the report's values were dropped (decision 0137), and why:
+    #: ``erasure`` (a person in the file was erased) or ``retention`` (older than the tenant's period)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purge_reason: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
         CheckConstraint(status_check("kind", ImportKind), name="kind"),
@@ -75,6 +79,17 @@ class RegistryImportChunk(TenantBase):
     import_id: Mapped[int] = mapped_column(ForeignKey("registry_imports.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RegistryImportKey(TenantBase):
+    """The key (external id) of each row of an individuals or households file: erasing a person
+    finds through it the files and report rows that hold them (decision 0137)."""
+
+    __tablename__ = "registry_import_keys"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("registry_imports.id", ondelete="CASCADE"), primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), index=True)
 
 
 class RegistryImportProblem(TenantBase):

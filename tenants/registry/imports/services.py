@@ -21,16 +21,16 @@ from typing import IO, Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from schemehost.platform.db import utcnow
-from schemehost.platform.errors import NotFound, ValidationError
+from schemehost.platform.errors import Conflict, NotFound, ValidationError
 from schemehost.tenants.identity.audit import record_bulk
 from schemehost.tenants.registry.imports import engine
 from schemehost.tenants.registry.imports.kinds import KINDS, extra_columns, spec_for
 from schemehost.tenants.registry.imports.models import (ImportStatus, RegistryImport, RegistryImportChunk,
-                                                        RegistryImportProblem)
+                                                        RegistryImportKey, RegistryImportProblem)
 from schemehost.tenants.registry.imports.reader import CHUNK, FileProblem, detect_format, open_source
 
 log = logging.getLogger("schemehost.registry.imports")
@@ -196,6 +196,8 @@ def rerun_import(session: Session, control: Session, tenant_id: int, import_id: 
     from schemehost.platform.jobs import create_job
 
     old = get_import(session, import_id)
+    if old.purged_at is not None:
+        raise Conflict(_("The file of import %(id)s is no longer kept; upload it again.", id=import_id))
     imp = RegistryImport(kind=old.kind, filename=old.filename, format=old.format, size=old.size, sha256=old.sha256,
                          dry_run=False, valid_only=bool(valid_only), options=dict(old.options or {}),
                          status=ImportStatus.queued, created_by=created_by, counts={})
@@ -278,7 +280,8 @@ def import_dict(imp: RegistryImport, *, job=None) -> dict[str, Any]:
     out = {"id": imp.id, "kind": imp.kind, "filename": imp.filename, "format": imp.format, "size": imp.size,
            "sha256": imp.sha256, "dry_run": imp.dry_run, "valid_only": imp.valid_only, "status": imp.status,
            "counts": imp.counts or {}, "created_by": imp.created_by, "created_at": imp.created_at,
-           "finished_at": imp.finished_at, "job_id": imp.job_id, "progress": None}
+           "finished_at": imp.finished_at, "job_id": imp.job_id, "progress": None,
+           "purged_at": imp.purged_at, "purge_reason": imp.purge_reason}
     if job is not None:
         out["progress"] = {"done": job.progress_done, "total": job.progress_total}
         out["job_status"] = job.status
@@ -364,6 +367,94 @@ def fail_import(session: Session, import_id: int) -> None:
                     .values(status=ImportStatus.failed, finished_at=utcnow()))
 
 
+# ---- personal data: erasure and retention (decision 0137) ----------------------------------------------
+
+#: days an import's original file and report are kept (``registry.import_retention_days`` overrides)
+IMPORT_RETENTION_DAYS = 180
+#: personal values a report row's parameters may hold about an existing record
+PERSONAL_PARAMS = ("value", "scheme_number", "external_id", "head")
+
+
+def forget_people(session: Session, individual_ids: list[int]) -> int:
+    """After individuals were pseudonymised: drop the original file of every finished import whose
+    rows name them (by external id; for households files, the households left with no unerased
+    member) and clear the values of their rows in every report, and the personal values the reports
+    quote about the erased records. The import rows, counts and audit entries stay. Returns the
+    number of files dropped."""
+    if not individual_ids:
+        return 0
+    from schemehost.tenants.registry.people import Household, Individual, PersonStatus
+
+    ind, hh = Individual.__table__, Household.__table__
+    people = select(ind.c.external_id).where(ind.c.id.in_(individual_ids), ind.c.external_id.is_not(None))
+    member = ind.alias("m")
+    homes = select(hh.c.external_id).where(
+        hh.c.external_id.is_not(None),
+        hh.c.id.in_(select(ind.c.household_id).where(ind.c.id.in_(individual_ids))),
+        ~select(member.c.id).where(member.c.household_id == hh.c.id,
+                                   member.c.status != PersonStatus.erased).exists())
+    imp, keys = RegistryImport.__table__, RegistryImportKey.__table__
+    rows = (select(keys.c.import_id, keys.c.row).join(imp, imp.c.id == keys.c.import_id)
+            .where(or_(and_(imp.c.kind == "individuals", keys.c.key.in_(people)),
+                       and_(imp.c.kind == "households", keys.c.key.in_(homes)))))
+    found = [tuple(r) for r in session.execute(rows)]
+    problems = RegistryImportProblem.__table__
+    stripped = problems.c.params
+    for key in PERSONAL_PARAMS:
+        stripped = stripped.op("-")(key)
+    if found:
+        pairs = rows.subquery()
+        session.execute(update(problems).where(problems.c.import_id == pairs.c.import_id,
+                                               problems.c.row == pairs.c.row)
+                        .values(value=None, params=stripped))
+    # report rows elsewhere quoting an erased record (its scheme number, on a refused duplicate)
+    session.execute(update(problems).where(problems.c.params["id"].astext.in_([str(i) for i in individual_ids]))
+                    .values(params=stripped))
+    ids = sorted({import_id for import_id, _row in found})
+    if not ids:
+        return 0
+    finished = select(imp.c.id).where(imp.c.id.in_(ids), imp.c.status.not_in([ImportStatus.queued,
+                                                                                ImportStatus.running]))
+    dropped = session.execute(update(imp).where(imp.c.id.in_(finished))
+                              .values(purged_at=utcnow(), purge_reason="erasure").returning(imp.c.id)).scalars().all()
+    if dropped:
+        session.execute(delete(RegistryImportChunk.__table__).where(RegistryImportChunk.__table__.c.import_id
+                                                                    .in_(dropped)))
+    log.info("erasure: %s import file(s) dropped", len(dropped))
+    return len(dropped)
+
+
+def import_retention_days(session: Session) -> int:
+    """Days the tenant keeps an import's original file and report (``registry.import_retention_days``,
+    1 to 3650; default :data:`IMPORT_RETENTION_DAYS`)."""
+    from schemehost.tenants.registry.validation import registry_settings
+
+    days = registry_settings(session).get("import_retention_days")
+    if isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 3650:
+        return days
+    return IMPORT_RETENTION_DAYS
+
+
+def purge_old_imports(session: Session, *, now=None) -> int:
+    """Drop the original files, reports and row keys of the imports finished more than the tenant's
+    period ago (the import row with its counts, and the audit entry, stay); returns how many."""
+    from datetime import timedelta
+
+    cutoff = (now or utcnow()) - timedelta(days=import_retention_days(session))
+    imp = RegistryImport.__table__
+    ids = session.execute(
+        update(imp).where(imp.c.purged_at.is_(None), func.coalesce(imp.c.finished_at, imp.c.created_at) < cutoff,
+                          imp.c.status.not_in([ImportStatus.queued, ImportStatus.running]))
+        .values(purged_at=utcnow(), purge_reason="retention").returning(imp.c.id)).scalars().all()
+    if ids:
+        for table in (RegistryImportChunk.__table__, RegistryImportProblem.__table__, RegistryImportKey.__table__):
+            session.execute(delete(table).where(table.c.import_id.in_(ids)))
+        record_bulk(session, "retention.purge", "registry_import", counts={"imports": len(ids)},
+                    input_ref={"cutoff": cutoff.isoformat(), "import_ids": ids}, actor=("system", "retention", None))
+        log.info("retention: %s import file(s) and report(s) dropped", len(ids))
+    return len(ids)
+
+
 __all__ = ["KINDS", "JOB_KIND", "create_import", "get_import", "list_imports", "list_problems", "count_problems",
            "problem_dict", "problem_message", "report_csv", "import_dict", "read_original", "run_import",
-           "fail_import"]
+           "fail_import", "forget_people", "purge_old_imports", "import_retention_days"]

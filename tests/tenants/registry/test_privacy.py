@@ -278,7 +278,7 @@ def test_retention_rule_erases_old_inactive_records_once_per_run(officer, reader
     _age(tenant, [family["amina"]], years=11, status="active")  # old but active: kept
     _age(tenant, [family["zawadi"]], years=3, status="inactive")  # inactive, not long enough: kept
     with tenant.session() as s:
-        assert privacy.apply_retention(s) == {"rule": {"inactive_years": 10}, "erased": 2}
+        assert privacy.apply_retention(s) == {"rule": {"inactive_years": 10}, "erased": 2, "imports_purged": 0}
     with tenant.session() as s:
         statuses = dict(s.execute(select(Individual.id, Individual.status)).all())
     assert statuses == {family["amina"]: "active", family["baraka"]: "erased", family["neema"]: "erased",
@@ -293,7 +293,7 @@ def test_retention_rule_erases_old_inactive_records_once_per_run(officer, reader
     assert officer.put("/registry/retention", json={"inactive_years": None}).json == {"inactive_years": None}
     _age(tenant, [family["zawadi"]], years=30, status="inactive")
     with tenant.session() as s:
-        assert privacy.apply_retention(s) == {"rule": None, "erased": 0}
+        assert privacy.apply_retention(s) == {"rule": None, "erased": 0, "imports_purged": 0}
 
 
 def test_retention_holds_keep_records_other_modules_still_need(family, tenant):
