@@ -26,6 +26,7 @@ from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.registry import eligibility as el
 from schemehost.tenants.registry import services as reg
+from schemehost.tenants.registry.models import HealthFacility
 from schemehost.tenants.registry.people import Individual
 from schemehost.tenants.registry.services.people import get_individual
 from schemehost.tenants.vouchers import codes as vcodes
@@ -581,12 +582,17 @@ def redeem(session: Session, code_text: str | None, *, service_code: str, facili
         first = _replay(session, idempotency_key, code, service_code)
         if first is not None:
             return first, True
-    voucher = find_voucher(session, code, lock=True)
+    # one round trip: the voucher (locked) and its programme
+    row = session.execute(select(Voucher, VoucherProgramme).join(VoucherProgramme,
+                                                                 VoucherProgramme.id == Voucher.programme_id)
+                          .where(Voucher.code == code).with_for_update(of=Voucher)).first()
+    if row is None:
+        raise NotFound(str(REASONS["unknown"]), errors={"code": [_("unknown voucher")]}, reason="unknown")
+    voucher, programme = row
     if idempotency_key is not None:  # a retry may have committed while this one waited for the lock
         first = _replay(session, idempotency_key, code, service_code)
         if first is not None:
             return first, True
-    programme = session.get(VoucherProgramme, voucher.programme_id)
     status = effective_status(session, voucher)
     if status == VoucherStatus.cancelled:
         raise refuse("cancelled")
@@ -594,19 +600,31 @@ def redeem(session: Session, code_text: str | None, *, service_code: str, facili
         raise refuse("expired")
     if programme.status != ProgrammeStatus.active:
         raise refuse("inactive_programme")
-    services = {s.code: s for s in services_of(session, programme.id)}
+    # one round trip: the programme's services with this voucher's uses of each
+    rows = session.execute(select(ProgrammeService, func.count(Redemption.id))
+                           .outerjoin(Redemption, (Redemption.service_id == ProgrammeService.id)
+                                      & (Redemption.voucher_id == voucher.id))
+                           .where(ProgrammeService.programme_id == programme.id)
+                           .group_by(ProgrammeService.id)).all()
+    services = {svc.code: svc for svc, _n in rows}
+    used = {svc.id: n for svc, n in rows}
     service = services.get(service_code) if isinstance(service_code, str) else None
     if service is None:
         raise ValidationError(_("The programme has no service %(code)s.", code=service_code),
                               errors={"service": [_("unknown service")]})
-    try:
-        facility = reg.get_facility(session, facility_id)
-    except NotFound:
-        raise ValidationError(_("Unknown facility."), errors={"facility_id": [_("unknown facility")]}) from None
-    allowed = facility_ids_of(session, programme.id)
-    if facility.status != "active" or (allowed and facility.id not in allowed):
+    # one round trip: the facility, and whether the programme lists it (or lists none)
+    listed = exists().where(ProgrammeFacility.programme_id == programme.id,
+                            ProgrammeFacility.facility_id == HealthFacility.id)
+    any_listed = exists().where(ProgrammeFacility.programme_id == programme.id)
+    place = None
+    if isinstance(facility_id, int) and not isinstance(facility_id, bool) and 0 < facility_id < 2 ** 31:
+        place = session.execute(select(HealthFacility.id, HealthFacility.code, HealthFacility.status,
+                                       listed.label("listed"), any_listed.label("any_listed"))
+                                .where(HealthFacility.id == facility_id)).first()
+    if place is None:
+        raise ValidationError(_("Unknown facility."), errors={"facility_id": [_("unknown facility")]})
+    if place.status != "active" or (place.any_listed and not place.listed):
         raise refuse("wrong_facility")
-    used = used_counts(session, voucher.id)
     n = used.get(service.id, 0)
     if n >= service.count:
         raise refuse("already_redeemed")
@@ -616,23 +634,22 @@ def redeem(session: Session, code_text: str | None, *, service_code: str, facili
             raise refuse("wrong_order", _("%(service)s needs %(n)s × %(before)s first.", service=service.name,
                                           n=service.requires_count, before=before.name),
                          requires=before.code)
-    entry = Redemption(voucher_id=voucher.id, service_id=service.id, occurrence=n + 1, facility_id=facility.id,
+    entry = Redemption(voucher_id=voucher.id, service_id=service.id, occurrence=n + 1, facility_id=place.id,
                        amount=service.tariff, currency=programme.currency, redeemed_by=redeemed_by,
                        idempotency_key=idempotency_key)
+    used[service.id] = n + 1
+    done = all(used.get(x.id, 0) >= x.count for x in services.values())
+    voucher.status = VoucherStatus.redeemed if done else VoucherStatus.partially_redeemed
+    session.add(entry)
     try:
-        with session.begin_nested():
-            session.add(entry)
-            session.flush()
+        session.flush()
     except IntegrityError as err:
+        # the backstop when the lock was bypassed: the transaction is spoilt, the caller rolls back
         if "uq_voucher_redemptions_voucher_id_service_id_occurrence" in str(err.orig):
             raise refuse("already_redeemed") from None
         raise
-    used[service.id] = n + 1
-    done = all(used.get(s.id, 0) >= s.count for s in services.values())
-    voucher.status = VoucherStatus.redeemed if done else VoucherStatus.partially_redeemed
-    session.flush()
     audit.record(session, "vouchers.redeem", "voucher", voucher.id,
-                 details={"service": service.code, "occurrence": n + 1, "facility": facility.code,
+                 details={"service": service.code, "occurrence": n + 1, "facility": place.code,
                           "amount": service.tariff, "redemption_id": entry.id})
     return entry, False
 
