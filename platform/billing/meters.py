@@ -54,13 +54,19 @@ def register_meter(meter: Meter) -> Meter:
     return meter
 
 
+_STORAGE = text(
+    "SELECT ceil(coalesce(sum(pg_total_relation_size(c.oid)), 0) / 1048576.0)::bigint "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = :schema AND c.relkind IN ('r', 'm', 'p')")
+
+
 def _storage(conn: Connection, schemas: list[str]) -> dict[str, int]:
-    """Megabytes (rounded up) of each schema's tables with their indexes and TOAST."""
-    rows = conn.execute(text(
-        "SELECT n.nspname, ceil(coalesce(sum(pg_total_relation_size(c.oid)), 0) / 1048576.0)::bigint "
-        "FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'm', 'p') "
-        "WHERE n.nspname = ANY(:schemas) GROUP BY n.nspname"), {"schemas": schemas}).all()
-    return {schema: int(value) for schema, value in rows}
+    """Megabytes (rounded up) of each schema's tables with their indexes and TOAST.
+
+    ``pg_total_relation_size`` locks every relation it sizes until the transaction ends, and a tenant has
+    hundreds: one statement per schema on an autocommit connection keeps the locks of one tenant at a
+    time (decision 0503)."""
+    return {schema: int(conn.execute(_STORAGE, {"schema": schema}).scalar() or 0) for schema in schemas}
 
 
 register_meter(Meter("active_individuals", _l("Active individuals"), _l("individual"),
@@ -72,12 +78,15 @@ register_meter(Meter("active_households", _l("Active households"), _l("household
 register_meter(Meter("storage_mb", _l("Storage"), _l("GB"), measure=_storage,
                      billable=lambda mb: math.ceil(mb / 1024)))
 
-BATCH = 250  # tenants per UNION ALL statement
+#: tenants per UNION ALL count statement: each statement locks its tables and their indexes (about 15
+#: per tenant) until it ends, so a batch stays far below max_locks_per_transaction × connections
+BATCH = 25
 
 
 def measure_tenants(conn: Connection, tenants: list[tuple[int, str]]) -> list[tuple[int, str, int]]:
     """``(tenant_id, meter, value)`` of every meter for ``tenants`` (``(id, schema)`` pairs on the server
-    ``conn`` is connected to), in a handful of statements whatever the number of tenants."""
+    ``conn`` is connected to): one count statement per batch of tenants, one size statement per tenant.
+    ``conn`` should be in autocommit mode, so that no statement's locks outlive it."""
     if not tenants:
         return []
     schemas = [schema for _id, schema in tenants]
@@ -103,7 +112,7 @@ def measure_tenants(conn: Connection, tenants: list[tuple[int, str]]) -> list[tu
             if all(t in tables for t in meter.tables):
                 sql = meter.count_sql.format(schema=quote_ident(schema))
                 parts.append(f"SELECT {int(tenant_id)}, '{meter.code}', ({sql})")
-        if len(parts) >= BATCH:
+        if len(parts) >= BATCH * max(1, len(counted)):
             flush()
     flush()
     by_schema = {schema: tenant_id for tenant_id, schema in tenants}

@@ -374,11 +374,9 @@ def meter_usage(session: Session, *, day: date | None = None, now: datetime | No
     stored = 0
     for dsn, tenants in by_server.items():
         pairs = [(t.id, t.schema_name) for t in tenants]
-        if dsn is None:
-            values = meter_registry.measure_tenants(session.connection(), pairs)
-        else:
-            with server_engine(dsn).connect() as conn:
-                values = meter_registry.measure_tenants(conn, pairs)
+        # reads on their own autocommit connection: each statement's locks end with it (decision 0503)
+        with server_engine(dsn).connect() as conn:
+            values = meter_registry.measure_tenants(conn.execution_options(isolation_level="AUTOCOMMIT"), pairs)
         days = {t.id: day or local_day(t.timezone, now) for t in tenants}
         stored += meter_registry.store_usage(session, [(t, m, days[t], v) for t, m, v in values])
     session.flush()
