@@ -35,6 +35,7 @@ bind_to_tenant(bp)
 
 PRODUCTS = "insurance.products.manage"
 POLICIES = "insurance.policies.manage"
+ACTIVATE = "insurance.policies.activate"
 READ_PRODUCTS = ("insurance.read", PRODUCTS, POLICIES)
 READ_POLICIES = ("insurance.read", POLICIES)
 ELIGIBILITY = ("insurance.eligibility", "claims.submit", "insurance.read")
@@ -181,19 +182,18 @@ class PolicyItem(MethodView):
         return policy_out(session, ins.get_policy(session, policy_id, principal=current_principal()))
 
 
-@bp.route("/insurance/policies/<int:policy_id>/<any(renew, suspend, resume, activate):action>")
+@bp.route("/insurance/policies/<int:policy_id>/<any(renew, suspend, resume):action>")
 class PolicyAction(MethodView):
     @permission_required(POLICIES)
-    @bp.arguments(s.ActivateSchema(partial=True, unknown="exclude"))
     @bp.response(200, s.PolicySchema)
     @bp.alt_response(201, schema=s.PolicySchema, description="the renewal policy")
-    def post(self, body, policy_id, action):
-        """``renew`` (201, the renewal policy; body ``enrol_date``), ``suspend`` (body ``reason``),
-        ``resume``, or ``activate`` an idle policy that is not fully paid (needs
-        ``insurance.policies.activate``; body ``on``)."""
+    def post(self, policy_id, action):
+        """``renew`` (201, the renewal policy; body ``enrol_date``), ``suspend`` (body ``reason``) or
+        ``resume``."""
         session = tenant_session()
         principal = current_principal()
-        raw = request.get_json(silent=True) or {}
+        raw = request.get_json(silent=True)
+        raw = raw if isinstance(raw, dict) else {}
         if action == "renew":
             policy = ins.renew(session, policy_id, enrol_date=raw.get("enrol_date"), principal=principal)
             return policy_out(session, policy), 201, {
@@ -201,11 +201,21 @@ class PolicyAction(MethodView):
         if action == "suspend":
             reason = raw.get("reason")
             policy = ins.suspend(session, policy_id, principal=principal,
-                                 reason=reason if isinstance(reason, str) else None)
-        elif action == "resume":
-            policy = ins.resume(session, policy_id, principal=principal)
+                                 reason=reason[:500] if isinstance(reason, str) else None)
         else:
-            policy = ins.activate(session, policy_id, principal=principal, on=body.get("on"))
+            policy = ins.resume(session, policy_id, principal=principal)
+        return policy_out(session, policy)
+
+
+@bp.route("/insurance/policies/<int:policy_id>/activate")
+class PolicyActivation(MethodView):
+    @permission_required(ACTIVATE)
+    @bp.arguments(s.ActivateSchema)
+    @bp.response(200, s.PolicySchema)
+    def post(self, body, policy_id):
+        """Activate an idle policy that is not fully paid (body ``on``: the date coverage is counted from)."""
+        session = tenant_session()
+        policy = ins.activate(session, policy_id, principal=current_principal(), on=body.get("on"))
         return policy_out(session, policy)
 
 
@@ -231,7 +241,7 @@ class PolicyContributions(MethodView):
 @bp.route("/insurance/renewals")
 class Renewals(MethodView):
     @any_permission_required(*READ_POLICIES)
-    @bp.response(200, s.ReminderSchema(many=True))
+    @bp.response(200, s.RenewalDueSchema(many=True))
     def get(self):
         """Policies due for renewal (within their product's reminder days), soonest first."""
         today = date.today()

@@ -179,7 +179,7 @@ class CoverageDatesSchema(Schema):
     expiry_date = fields.Date()
 
 
-class ReminderSchema(Schema):
+class RenewalDueSchema(Schema):
     policy_id = fields.Integer()
     household_id = fields.Integer()
     product_code = fields.String()

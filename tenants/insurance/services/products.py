@@ -150,7 +150,8 @@ def update_product(session: Session, product_id: int, *, coverage: list[dict[str
     clean, lines = _check(session, values, new_coverage, existing=product)
     altering = [f for f in VERSIONED if _differs(clean[f], current[f])] + (["coverage"] if lines != old_lines else [])
     if altering and in_use(session, product.id):
-        return _new_version(session, product, clean, lines, altering, changes.get("valid_from")), True
+        asked = clean["valid_from"] if clean["valid_from"] != product.valid_from else None
+        return _new_version(session, product, clean, lines, altering, asked), True
     before = snapshot(product, old_lines)
     for key, value in clean.items():
         setattr(product, key, value)
