@@ -2,8 +2,10 @@
 
 from marshmallow import Schema, fields
 
+from schemehost.platform.serialize import FastDumpSchema
 
-class SettingSchema(Schema):
+
+class SettingSchema(FastDumpSchema):  # listed on a hot path: dumped by a precomputed plan
     key = fields.String(dump_only=True)
     value = fields.Raw(required=True, allow_none=False)
     updated_at = fields.DateTime(dump_only=True)
