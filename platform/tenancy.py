@@ -9,9 +9,11 @@ is ever set on pooled connections.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
-from dataclasses import dataclass
+from psycopg.rows import namedtuple_row
 
 from flask import current_app, g
 from flask_babel import gettext as _
@@ -108,8 +110,24 @@ def engine_for_url(url: str) -> Engine:
             pool_pre_ping=cfg.get("POOL_PRE_PING", False),
             hide_parameters=True,  # error messages (and so logs) never carry the values of a statement
         )
+        keep_prepared_statements(eng, cfg.get("PREPARED_MAX", 100))
         _engines[url] = eng
     return eng
+
+
+def keep_prepared_statements(engine: Engine, prepared_max: int) -> None:
+    """Let each of ``engine``'s connections keep up to ``prepared_max`` prepared statements.
+
+    psycopg prepares a statement on its 5th execution and keeps the last ``prepared_max``
+    (default 100) per connection. A tenant's statement text names its schema
+    (``schema_translate_map``), so a pool serving many tenants sees each hot statement once per
+    tenant: with the default, none reaches 5 executions before it is pushed out, and every query
+    is parsed and planned anew. Each kept statement costs its backend a few KiB (docs/decisions/0093).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _prepared_max(dbapi_connection, _record) -> None:
+        dbapi_connection.prepared_max = prepared_max
 
 
 def dispose_engines() -> None:
@@ -132,6 +150,9 @@ class TenantSession(Session):
     """A session whose every transaction runs as the tenant's role."""
 
 
+_AT_BEGIN, _AT_BEGIN_ROW = "schemehost.at_begin", "schemehost.at_begin_row"
+
+
 @event.listens_for(TenantSession, "after_begin")
 def _set_role(session: Session, transaction, connection) -> None:
     role = session.info.get("tenant_role")
@@ -140,10 +161,13 @@ def _set_role(session: Session, transaction, connection) -> None:
     params = {"role": role, "timeout": str(session.info.get("statement_timeout_ms", 30000))}
     raw = connection.connection.driver_connection
     if raw is not None and raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        # pipeline mode sends the implicit BEGIN and the role switch in one round trip
+        # pipeline mode sends the implicit BEGIN, the role switch and the statement asked for by
+        # run_at_begin (if any; it runs after the switch, as the tenant's role) in one round trip
+        first = session.info.get(_AT_BEGIN)
         try:
             with raw.pipeline():
                 raw.execute(SET_ROLE_SQL, params)
+                cursor = raw.cursor(row_factory=namedtuple_row).execute(*first) if first else None
         except psycopg.OperationalError as err:
             # outside SQLAlchemy's own error handling: do what it does on a lost connection —
             # drop this connection and the pool's others (a restart killed them all) — and raise
@@ -151,8 +175,33 @@ def _set_role(session: Session, transaction, connection) -> None:
             connection.invalidate(err)
             connection.engine.dispose(close=False)
             raise sa_exc.OperationalError(SET_ROLE_SQL, params, err) from err
+        except psycopg.Error as err:  # as SQLAlchemy would raise it (the session returns the connection)
+            raise sa_exc.DBAPIError.instance(first[0] if first else SET_ROLE_SQL, None, err, psycopg.Error,
+                                             hide_parameters=True) from err
+        if cursor is not None:
+            session.info[_AT_BEGIN_ROW] = cursor.fetchone()
     else:  # already in a transaction (e.g. a test's outer transaction): just switch
         connection.exec_driver_sql(SET_ROLE_SQL, params)
+
+
+def run_at_begin(session: "TenantSession", sql: str, params: dict[str, Any]) -> Any:
+    """The first row (or None) of ``sql`` run in ``session`` as the tenant's role; ``{schema}`` in it
+    stands for the tenant's quoted schema and values are ``%(name)s`` parameters.
+
+    When the session's transaction is not open yet, the statement travels with ``BEGIN`` and the
+    role switch in one round trip (a tenant API request's token lookup, docs/decisions/0094);
+    otherwise it is an ordinary query in the open transaction.
+    """
+    statement = sql.format(schema=quote_ident(session.info["tenant_schema"]))
+    if not session.in_transaction():
+        session.info[_AT_BEGIN] = (statement, params)
+        try:
+            session.connection()
+        finally:
+            session.info.pop(_AT_BEGIN, None)
+        if _AT_BEGIN_ROW in session.info:
+            return session.info.pop(_AT_BEGIN_ROW)
+    return session.connection().exec_driver_sql(statement, params).first()
 
 
 def open_tenant_session(engine: Engine, schema_name: str, role_name: str, *, statement_timeout_ms: int = 30000) -> TenantSession:

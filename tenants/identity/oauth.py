@@ -30,12 +30,12 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from schemehost.platform.console.security import csrf_exempt_path
 from schemehost.platform.errors import Unauthorized
 from schemehost.platform.ratelimit import limiter, token_limit
-from schemehost.platform.tenancy import tenant_session
+from schemehost.platform.tenancy import run_at_begin, tenant_session
 from schemehost.tenants.console import tenant_blueprint
 from schemehost.tenants.identity import clients
 from schemehost.tenants.identity.models import OAuthClient, OAuthToken
@@ -213,11 +213,11 @@ def revoke():
 
 # ---- bearer tokens on tenant requests --------------------------------------------------------------
 
-_t, _c = OAuthToken.__table__, OAuthClient.__table__
-_LOOKUP = (select(_t.c.scopes, _t.c.expires_at, _t.c.revoked_at, _c.c.client_id, _c.c.name,
-                  _c.c.revoked_at.label("client_revoked_at"))
-           .join(_c, _c.c.id == _t.c.client_id)
-           .where(_t.c.token_hash == bindparam("digest")))
+# the tables of OAuthToken and OAuthClient (tenants/identity/models.py), as plain SQL: it travels with
+# the transaction's BEGIN and role switch in one round trip (tenancy.run_at_begin)
+_LOOKUP = ("SELECT t.scopes, t.expires_at, t.revoked_at, c.client_id, c.name, c.revoked_at AS client_revoked_at "
+           "FROM {schema}.oauth_tokens t JOIN {schema}.oauth_clients c ON c.id = t.client_id "
+           "WHERE t.token_hash = %(digest)s")
 
 
 def _invalid(reason: str, detail: str, description: str) -> Unauthorized:
@@ -238,8 +238,8 @@ def bearer_principal() -> Principal | None:
                                                "a scheme's API takes access tokens of its API clients."),
                            "operator tokens are not accepted here")
         raise _invalid("malformed", _("This is not an access token of this scheme."), "malformed token")
-    # Core on the session's connection: the same transaction as the view's, without the ORM's layers
-    row = tenant_session().connection().execute(_LOOKUP, {"digest": clients.token_digest(value)}).first()
+    # the first statement of the request's tenant transaction (the view's own), sent with its BEGIN
+    row = run_at_begin(tenant_session(), _LOOKUP, {"digest": clients.token_digest(value)})
     if row is None:
         raise _invalid("unknown", _("The access token is unknown to this scheme."), "unknown token")
     if row.client_revoked_at is not None:
