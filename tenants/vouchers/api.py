@@ -67,7 +67,7 @@ def programme_out(session, programme) -> dict[str, Any]:
 
 @bp.route("/programmes")
 class Programmes(MethodView):
-    @bp.response(200, s.ProgrammeSchema(many=True))
+    @bp.response(200, s.VoucherProgrammeSchema(many=True))
     def get(self):
         """Every programme with its services, facilities and budget figures."""
         require_any(*ANY)
@@ -75,8 +75,8 @@ class Programmes(MethodView):
         return [programme_out(session, p) for p in vs.list_programmes(session)]
 
     @permission_required(MANAGE)
-    @bp.arguments(s.ProgrammeCreateSchema)
-    @bp.response(201, s.ProgrammeSchema)
+    @bp.arguments(s.VoucherProgrammeCreateSchema)
+    @bp.response(201, s.VoucherProgrammeSchema)
     def post(self, body):
         """Define a programme; 422 with every problem (field paths such as ``services[1].tariff``), 409 for a taken code."""
         session = tenant_session()
@@ -87,7 +87,7 @@ class Programmes(MethodView):
 
 @bp.route("/programmes/<int:programme_id>")
 class ProgrammeItem(MethodView):
-    @bp.response(200, s.ProgrammeSchema)
+    @bp.response(200, s.VoucherProgrammeSchema)
     def get(self, programme_id):
         """One programme with its live budget: issued, committed, redeemed, available."""
         require_any(*ANY)
@@ -95,8 +95,8 @@ class ProgrammeItem(MethodView):
         return programme_out(session, vs.get_programme(session, programme_id))
 
     @permission_required(MANAGE)
-    @bp.arguments(s.ProgrammeUpdateSchema)
-    @bp.response(200, s.ProgrammeSchema)
+    @bp.arguments(s.VoucherProgrammeUpdateSchema)
+    @bp.response(200, s.VoucherProgrammeSchema)
     def patch(self, body, programme_id):
         """Change a programme; services are matched by code (one with redemptions cannot be removed)."""
         session = tenant_session()
@@ -106,7 +106,7 @@ class ProgrammeItem(MethodView):
 @bp.route("/programmes/<int:programme_id>/vouchers")
 class Issue(MethodView):
     @permission_required(ISSUE)
-    @bp.arguments(s.IssueSchema)
+    @bp.arguments(s.VoucherIssueSchema)
     @bp.response(201, s.VoucherSchema)
     def post(self, body, programme_id):
         """Issue a voucher to one eligible individual (422 not eligible; 409 holds one already or no budget)."""
@@ -142,7 +142,7 @@ def start_bulk(programme_id: int) -> dict[str, Any]:
 @bp.route("/programmes/<int:programme_id>/bulk-issuance")
 class BulkIssue(MethodView):
     @permission_required(ISSUE)
-    @bp.response(202, s.JobOutSchema)
+    @bp.response(202, s.VoucherJobOutSchema)
     def post(self, programme_id):
         """Issue vouchers to everyone eligible who holds none, as a background job with progress
         (``/api/v1/jobs/<id>`` for operators; the programme's budget for the scheme)."""
@@ -162,8 +162,8 @@ class VoucherItem(MethodView):
 @bp.route("/<code>/redemptions")
 class Redeem(MethodView):
     @permission_required(REDEEM)
-    @bp.arguments(s.RedeemSchema)
-    @bp.response(201, s.RedemptionSchema)
+    @bp.arguments(s.VoucherRedeemSchema)
+    @bp.response(201, s.VoucherRedemptionSchema)
     def post(self, body, code):
         """Redeem the next use of one service at a facility, exactly once. Send ``Idempotency-Key`` to
         retry safely. Refusals (409 unless noted): ``invalid_code`` (422), ``unknown`` (404), ``expired``,
@@ -180,7 +180,7 @@ class Redeem(MethodView):
 @bp.route("/<code>/cancellation")
 class Cancel(MethodView):
     @permission_required(ISSUE)
-    @bp.arguments(s.CancelSchema)
+    @bp.arguments(s.VoucherCancelSchema)
     @bp.response(200, s.VoucherSchema)
     def post(self, body, code):
         """Cancel a voucher (its code stops working); with ``reissue`` the same entitlement gets a new code."""
@@ -200,8 +200,8 @@ REPORT_READERS = ("reports.read", MANAGE)
 
 @bp.route("/programmes/<int:programme_id>/reports/<kind>")
 class Report(MethodView):
-    @bp.arguments(s.ReportQuerySchema, location="query")
-    @bp.response(200, s.ReportRowSchema(many=True))
+    @bp.arguments(s.VoucherReportQuerySchema, location="query")
+    @bp.response(200, s.VoucherReportRowSchema(many=True))
     def get(self, query, programme_id, kind):
         """A report of the programme as rows: ``services`` (entitled, redeemed, amount), ``facilities``,
         ``areas`` (by a location level of the beneficiaries: ``level``), ``timing`` (days from issuance to
@@ -217,8 +217,8 @@ class Report(MethodView):
 @bp.route("/programmes/<int:programme_id>/reminders")
 class Reminders(MethodView):
     @permission_required(ISSUE)
-    @bp.arguments(s.ReminderQuerySchema, location="query")
-    @bp.response(200, s.ReminderSchema(many=True))
+    @bp.arguments(s.VoucherReminderQuerySchema, location="query")
+    @bp.response(200, s.VoucherReminderSchema(many=True))
     def get(self, query, programme_id):
         """Whom to remind: live vouchers with uses of ``service`` left (default the first service) and no
         visit for ``idle_days``, oldest first, within the principal's area."""
@@ -243,8 +243,8 @@ def _facility_id(session, code: str | None, field: str = "facility") -> int | No
 @bp.route("/claims")
 class Claims(MethodView):
     @permission_required(REIMBURSE)
-    @bp.arguments(s.ClaimQuerySchema, location="query")
-    @bp.response(200, s.ClaimSchema(many=True))
+    @bp.arguments(s.VoucherClaimQuerySchema, location="query")
+    @bp.response(200, s.VoucherClaimSchema(many=True))
     def get(self, query):
         """Reimbursement claims, newest first (by facility code and status): a facility's statement."""
         session = tenant_session()
@@ -252,8 +252,8 @@ class Claims(MethodView):
         return [cl.claim_dict(session, c) for c in items]
 
     @permission_required(REIMBURSE)
-    @bp.arguments(s.BatchSchema)
-    @bp.response(201, s.ClaimSchema(many=True))
+    @bp.arguments(s.VoucherBatchSchema)
+    @bp.response(201, s.VoucherClaimSchema(many=True))
     def post(self, body):
         """Batch the unclaimed redemptions of a period into one claim per facility, a sample flagged."""
         session = tenant_session()
@@ -266,7 +266,7 @@ class Claims(MethodView):
 @bp.route("/claims/<int:claim_id>")
 class ClaimItem(MethodView):
     @permission_required(REIMBURSE)
-    @bp.response(200, s.ClaimSchema)
+    @bp.response(200, s.VoucherClaimSchema)
     def get(self, claim_id):
         """One claim with its redemptions and their verification."""
         session = tenant_session()
@@ -276,8 +276,8 @@ class ClaimItem(MethodView):
 @bp.route("/claims/<int:claim_id>/verifications")
 class ClaimVerify(MethodView):
     @permission_required(REIMBURSE)
-    @bp.arguments(s.VerifySchema)
-    @bp.response(200, s.ClaimSchema)
+    @bp.arguments(s.VoucherVerifySchema)
+    @bp.response(200, s.VoucherClaimSchema)
     def post(self, body, claim_id):
         """Record the check of a flagged redemption: ``confirmed`` or ``rejected`` (not paid)."""
         session = tenant_session()
@@ -288,7 +288,7 @@ class ClaimVerify(MethodView):
 @bp.route("/claims/<int:claim_id>/approval")
 class ClaimApprove(MethodView):
     @permission_required(REIMBURSE)
-    @bp.response(200, s.ClaimSchema)
+    @bp.response(200, s.VoucherClaimSchema)
     def post(self, claim_id):
         """Approve a claim once its flagged redemptions are verified (409 ``unverified`` otherwise)."""
         session = tenant_session()
@@ -298,8 +298,8 @@ class ClaimApprove(MethodView):
 @bp.route("/claims/<int:claim_id>/payment")
 class ClaimPay(MethodView):
     @permission_required(REIMBURSE)
-    @bp.arguments(s.PaySchema)
-    @bp.response(200, s.ClaimSchema)
+    @bp.arguments(s.VoucherPaySchema)
+    @bp.response(200, s.VoucherClaimSchema)
     def post(self, body, claim_id):
         """Mark an approved claim paid, with the payment's reference."""
         session = tenant_session()

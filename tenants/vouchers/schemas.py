@@ -10,7 +10,7 @@ CODE = {"description": "voucher code: 16 digits, the last a Damm check digit; sp
         "example": "4821 0937 5510 2846"}
 
 
-class ServiceSchema(Schema):
+class VoucherServiceSchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     tariff = fields.Integer(required=True, strict=True, metadata=MINOR)
@@ -21,12 +21,12 @@ class ServiceSchema(Schema):
         "description": "how many uses of requires_code must come first (default 1)"})
 
 
-class ProgrammeCreateSchema(Schema):
+class VoucherProgrammeCreateSchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     currency = fields.String(load_default=None, metadata={"description": "default: the scheme's currency"})
     validity_days = fields.Integer(required=True, strict=True, metadata={"description": "days a voucher stays valid"})
-    services = fields.List(fields.Raw(), required=True, metadata={"description": "list of services (see ServiceSchema)"})
+    services = fields.List(fields.Raw(), required=True, metadata={"description": "list of services (see VoucherServiceSchema)"})
     facilities = fields.List(fields.String(), load_default=None, metadata={
         "description": "codes of the facilities where vouchers may be redeemed (none: every facility)"})
     eligibility = fields.Raw(load_default=None, allow_none=True, metadata={
@@ -34,7 +34,7 @@ class ProgrammeCreateSchema(Schema):
     budget_ceiling = fields.Integer(load_default=None, allow_none=True, strict=True, metadata=MINOR)
 
 
-class ProgrammeUpdateSchema(Schema):
+class VoucherProgrammeUpdateSchema(Schema):
     name = fields.String()
     validity_days = fields.Integer(strict=True)
     services = fields.List(fields.Raw())
@@ -44,7 +44,7 @@ class ProgrammeUpdateSchema(Schema):
     status = fields.String(validate=validate.OneOf(["active", "closed"]))
 
 
-class BudgetSchema(Schema):
+class VoucherBudgetSchema(Schema):
     currency = fields.String()
     ceiling = fields.Integer(allow_none=True, metadata=MINOR)
     issued = fields.Integer(metadata=MINOR)
@@ -55,7 +55,7 @@ class BudgetSchema(Schema):
     available = fields.Integer(allow_none=True, metadata=MINOR)
 
 
-class ProgrammeSchema(Schema):
+class VoucherProgrammeSchema(Schema):
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
@@ -65,27 +65,27 @@ class ProgrammeSchema(Schema):
     eligibility = fields.Raw(allow_none=True)
     budget_ceiling = fields.Integer(allow_none=True, metadata=MINOR)
     package_value = fields.Integer(metadata=MINOR)
-    services = fields.List(fields.Nested(ServiceSchema))
+    services = fields.List(fields.Nested(VoucherServiceSchema))
     facilities = fields.List(fields.String())
-    budget = fields.Nested(BudgetSchema)
+    budget = fields.Nested(VoucherBudgetSchema)
 
 
-class IssueSchema(Schema):
+class VoucherIssueSchema(Schema):
     individual_id = fields.Integer(required=True, strict=True)
 
 
-class JobOutSchema(Schema):
+class VoucherJobOutSchema(Schema):
     job_id = fields.Integer()
     status = fields.String()
     result = fields.Raw(allow_none=True)
 
 
-class VoucherServiceSchema(ServiceSchema):
+class VoucherServiceUseSchema(VoucherServiceSchema):
     used = fields.Integer()
     remaining = fields.Integer()
 
 
-class BeneficiarySchema(Schema):
+class VoucherBeneficiarySchema(Schema):
     id = fields.Integer()
     given_name = fields.String()
     family_name = fields.String()
@@ -93,7 +93,7 @@ class BeneficiarySchema(Schema):
     scheme_number = fields.String()
 
 
-class ProgrammeRefSchema(Schema):
+class VoucherProgrammeRefSchema(Schema):
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
@@ -103,21 +103,21 @@ class VoucherSchema(Schema):
     id = fields.Integer()
     code = fields.String(metadata=CODE)
     status = fields.String(metadata={"description": "issued, partially_redeemed, redeemed, expired or cancelled"})
-    programme = fields.Nested(ProgrammeRefSchema)
+    programme = fields.Nested(VoucherProgrammeRefSchema)
     currency = fields.String()
     value = fields.Integer(metadata=MINOR)
     issued_at = fields.DateTime()
     expires_on = fields.Date(metadata={"description": "last day it may be used"})
-    beneficiary = fields.Nested(BeneficiarySchema)
-    services = fields.List(fields.Nested(VoucherServiceSchema))
+    beneficiary = fields.Nested(VoucherBeneficiarySchema)
+    services = fields.List(fields.Nested(VoucherServiceUseSchema))
 
 
-class RedeemSchema(Schema):
+class VoucherRedeemSchema(Schema):
     service = fields.String(required=True, metadata={"description": "code of the programme's service"})
     facility_id = fields.Integer(required=True, strict=True, metadata={"description": "where it is redeemed"})
 
 
-class RedemptionSchema(Schema):
+class VoucherRedemptionSchema(Schema):
     id = fields.Integer()
     voucher_code = fields.String()
     voucher_status = fields.String()
@@ -130,12 +130,12 @@ class RedemptionSchema(Schema):
     redeemed_by = fields.String(allow_none=True)
 
 
-class CancelSchema(Schema):
+class VoucherCancelSchema(Schema):
     reason = fields.String(required=True)
     reissue = fields.Boolean(load_default=False, metadata={"description": "a lost card: the same entitlement under a new code"})
 
 
-class BatchSchema(Schema):
+class VoucherBatchSchema(Schema):
     period_start = fields.Date(required=True)
     period_end = fields.Date(required=True)
     facility = fields.String(load_default=None, metadata={"description": "one facility's code (default: every facility)"})
@@ -143,12 +143,12 @@ class BatchSchema(Schema):
         "description": "share of each claim's redemptions flagged for verification (at least one)"})
 
 
-class ClaimQuerySchema(Schema):
+class VoucherClaimQuerySchema(Schema):
     facility = fields.String(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(["verifying", "approved", "paid"]))
 
 
-class ClaimLineSchema(Schema):
+class VoucherClaimLineSchema(Schema):
     redemption_id = fields.Integer()
     voucher_code = fields.String()
     service = fields.String()
@@ -158,7 +158,7 @@ class ClaimLineSchema(Schema):
     verification = fields.String(allow_none=True)
 
 
-class ClaimSchema(Schema):
+class VoucherClaimSchema(Schema):
     id = fields.Integer()
     facility = fields.String()
     facility_name = fields.String()
@@ -174,24 +174,24 @@ class ClaimSchema(Schema):
     approved_at = fields.DateTime(allow_none=True)
     paid_at = fields.DateTime(allow_none=True)
     payment_reference = fields.String(allow_none=True)
-    lines = fields.List(fields.Nested(ClaimLineSchema))
+    lines = fields.List(fields.Nested(VoucherClaimLineSchema))
 
 
-class VerifySchema(Schema):
+class VoucherVerifySchema(Schema):
     redemption_id = fields.Integer(required=True, strict=True)
     outcome = fields.String(required=True, validate=validate.OneOf(["confirmed", "rejected"]))
 
 
-class PaySchema(Schema):
+class VoucherPaySchema(Schema):
     reference = fields.String(required=True, metadata={"description": "the payment's reference"})
 
 
-class ReportQuerySchema(Schema):
+class VoucherReportQuerySchema(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
     level = fields.String(load_default=None, metadata={"description": "areas: location level (index or name)"})
 
 
-class ReportRowSchema(Schema):
+class VoucherReportRowSchema(Schema):
     """One row of a report; each report has some of these keys (see its description)."""
 
     service = fields.String()
@@ -211,12 +211,12 @@ class ReportRowSchema(Schema):
     p90_days = fields.Float(allow_none=True)
 
 
-class ReminderQuerySchema(Schema):
+class VoucherReminderQuerySchema(Schema):
     service = fields.String(load_default=None)
     idle_days = fields.Integer(load_default=30, validate=validate.Range(0, 3660))
 
 
-class ReminderSchema(Schema):
+class VoucherReminderSchema(Schema):
     voucher_code = fields.String()
     expires_on = fields.Date()
     individual_id = fields.Integer()

@@ -9,8 +9,9 @@ a 422 / 404, each with a machine-readable ``reason`` (decision 0202).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from schemehost.platform import money
 from schemehost.platform.db import utcnow
 from schemehost.platform.errors import AppError, Conflict, NotFound, ValidationError
+from schemehost.tenants.core.models import Setting
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.registry import eligibility as el
@@ -541,11 +543,20 @@ def used_counts(session: Session, voucher_id: int) -> dict[int, int]:
                                 .group_by(Redemption.service_id)).all())
 
 
-def effective_status(session: Session, voucher: Voucher) -> str:
+def effective_status(session: Session, voucher: Voucher, *, today: date | None = None) -> str:
     """The voucher's status today: a live voucher past its last day is expired even before the expiry job ran."""
-    if voucher.status in LIVE and el.tenant_today(session) > voucher.expires_on:
+    if voucher.status in LIVE and (today or el.tenant_today(session)) > voucher.expires_on:
         return VoucherStatus.expired.value
     return voucher.status
+
+
+def _today_in(tz: Any) -> date:
+    """Today in time zone ``tz`` (the tenant's ``timezone`` setting, read with the voucher), UTC when unset or unknown."""
+    try:
+        zone = ZoneInfo(tz) if isinstance(tz, str) and tz else ZoneInfo("UTC")
+    except (ValueError, KeyError, OSError):
+        zone = ZoneInfo("UTC")
+    return datetime.now(zone).date()
 
 
 def voucher_view(session: Session, voucher: Voucher) -> dict[str, Any]:
@@ -582,18 +593,19 @@ def redeem(session: Session, code_text: str | None, *, service_code: str, facili
         first = _replay(session, idempotency_key, code, service_code)
         if first is not None:
             return first, True
-    # one round trip: the voucher (locked) and its programme
-    row = session.execute(select(Voucher, VoucherProgramme).join(VoucherProgramme,
-                                                                 VoucherProgramme.id == Voucher.programme_id)
+    # one round trip: the voucher (locked), its programme and the tenant's time zone
+    zone = select(Setting.value).where(Setting.key == "timezone").scalar_subquery()
+    row = session.execute(select(Voucher, VoucherProgramme, zone).join(VoucherProgramme,
+                                                                       VoucherProgramme.id == Voucher.programme_id)
                           .where(Voucher.code == code).with_for_update(of=Voucher)).first()
     if row is None:
         raise NotFound(str(REASONS["unknown"]), errors={"code": [_("unknown voucher")]}, reason="unknown")
-    voucher, programme = row
+    voucher, programme, tz = row
     if idempotency_key is not None:  # a retry may have committed while this one waited for the lock
         first = _replay(session, idempotency_key, code, service_code)
         if first is not None:
             return first, True
-    status = effective_status(session, voucher)
+    status = effective_status(session, voucher, today=_today_in(tz))
     if status == VoucherStatus.cancelled:
         raise refuse("cancelled")
     if status == VoucherStatus.expired:

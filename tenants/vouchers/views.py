@@ -431,7 +431,7 @@ class BatchForm(FlaskForm):
     period_start = DateField(_l("From"))
     period_end = DateField(_l("To"))
     facility = StringField(_l("Facility code"), render_kw=CODE_KW, description=_l("Empty: every facility."))
-    sample_percent = IntegerField(_l("Sample to verify (%)"), default=10, validators=[NumberRange(min=0, max=100)])
+    sample_percent = IntegerField(_l("Share to verify (percent)"), default=10, validators=[NumberRange(min=0, max=100)])
 
 
 class PayForm(FlaskForm):
