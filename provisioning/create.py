@@ -125,6 +125,10 @@ def seed_tenant(conn: Connection, schema: str, template: Template, *, demo_data:
         from schemehost.tenants.vouchers.demo import seed_programmes
 
         seed_programmes(conn, schema, template)  # the template's voucher programmes and their demo vouchers
+    if demo_data and "insurance" in template.modules:
+        from schemehost.tenants.insurance.demo import seed_products
+
+        seed_products(conn, schema, template)  # the template's insurance products and paid demo policies
 
 
 def create_tenant(session: Session, slug: str, *, name: str, partner: str, template: str,
