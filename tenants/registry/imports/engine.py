@@ -293,9 +293,9 @@ def _choices(col: Column) -> list[str]:
 def _column_check(col: Column) -> str | None:
     """SQL: the problem code of one cell of ``col`` (NULL when it is fine)."""
     v = col.name
-    whens = []
-    if col.required:
-        whens.append(f"WHEN {v} IS NULL THEN 'required'")
+    # an empty cell is a problem only in a required column (the checks below must never see NULL:
+    # the date check's CASE would read it as a bad date)
+    whens = [f"WHEN {v} IS NULL THEN {_lit('required') if col.required else 'NULL'}"]
     if col.max_length and col.type in ("text", "code"):
         whens.append(f"WHEN length({v}) > {col.max_length} THEN 'too_long'")
     if col.type == "code":
@@ -311,7 +311,7 @@ def _column_check(col: Column) -> str | None:
         whens.append(f"WHEN {v} !~ '^[0-9]{{1,{digits}}}$' THEN 'invalid_number'")
     elif col.type == "enum":
         whens.append(f"WHEN lower({v}) NOT IN ({', '.join(map(_lit, _choices(col)))}) THEN 'invalid_choice'")
-    if not whens:
+    if len(whens) == 1 and not col.required:
         return None
     return f"CASE {' '.join(whens)} END"
 
