@@ -390,6 +390,60 @@ def redeem_post(code: str):
     return redirect(url_for(".redeem_voucher", code=code, facility=facility.code))
 
 
+# ---- one voucher: cancellation and reissue ---------------------------------------------------------
+
+
+class CancelForm(FlaskForm):
+    reason = StringField(_l("Reason"), render_kw={"autocomplete": "off"})
+
+
+def _voucher_page(code: str, form: CancelForm | None = None, status: int = 200):
+    session = tenant_session()
+    try:
+        voucher = vs.find_voucher(session, code)
+    except (ValidationError, NotFound) as err:
+        flash(str(err.detail), "error")
+        return redirect(url_for(".programmes"))
+    return render_template("tenant/vouchers/voucher.html", view=vs.voucher_view(session, voucher),
+                           form=form or CancelForm(), grouped=vcodes.grouped, statuses=STATUSES), status
+
+
+@bp.get("/find")
+@permission_required(ISSUE)
+def find():
+    return redirect(url_for(".voucher", code=vcodes.normalise(request.args.get("code"))))
+
+
+@bp.get("/v/<code>")
+@permission_required(ISSUE)
+def voucher(code: str):
+    return _voucher_page(code)
+
+
+@bp.post("/v/<code>")
+@permission_required(ISSUE)
+def voucher_cancel(code: str):
+    """Cancel the voucher, or (``action=reissue``) move it to a new code because its card was lost."""
+    session = tenant_session()
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return _voucher_page(code, form, 422)
+    reissue = request.form.get("action") == "reissue"
+    try:
+        renewed = vs.cancel_voucher(session, code, reason=form.reason.data or "", reissue=reissue,
+                                    issued_by=current_principal().name)
+    except (ValidationError, Conflict, NotFound) as err:
+        session.rollback()
+        _attach(form, err)
+        return _voucher_page(code, form, err.status)
+    if renewed is not None:
+        flash(_("New code %(code)s: print the new card; the old code no longer works.",
+                code=vcodes.grouped(renewed.code)), "success")
+        return redirect(url_for(".voucher", code=renewed.code))
+    flash(_("Voucher cancelled."), "success")
+    return redirect(url_for(".voucher", code=vcodes.normalise(code)))
+
+
 # ---- reports and reminders -------------------------------------------------------------------------
 
 

@@ -134,3 +134,28 @@ def test_reports_and_reminders_pages(app, world, tenant_user):
     assert officer.get(f"/t/{slug}/vouchers/programmes/{pid}/reports").status_code == 403
     html = officer.get(f"/t/{slug}/vouchers/programmes/{pid}/reminders", query_string={"idle_days": 0}).get_data(as_text=True)
     assert f'data-code="{code}"' in html and "1 / 2" in html
+
+
+def test_cancel_and_reissue_pages(app, world, tenant_user):
+    from schemehost.tenants.vouchers import services as vs
+
+    with world.tenant.session() as s:
+        old = vs.issue_voucher(s, world.programme_id, world.people["amina"], principal=None).code
+    slug = world.tenant.slug
+    officer = signed_in(app, world.tenant, tenant_user, ("enrolment_officer",))
+    found = officer.get(f"/t/{slug}/vouchers/find", query_string={"code": codes.grouped(old)})
+    assert found.status_code == 302 and found.headers["Location"].endswith(f"/vouchers/v/{old}")
+    page = officer.get(found.headers["Location"])
+    csrf = csrf_from(page.get_data(as_text=True))
+    assert officer.post(found.headers["Location"], data={"csrf_token": csrf, "action": "reissue",
+                                                         "reason": ""}).status_code == 422
+    resp = officer.post(found.headers["Location"], data={"csrf_token": csrf, "action": "reissue", "reason": "lost"})
+    assert resp.status_code == 302
+    new = resp.headers["Location"].rsplit("/", 1)[1]
+    assert new != old and codes.is_valid(new)
+    assert 'data-status="cancelled"' in officer.get(f"/t/{slug}/vouchers/v/{old}").get_data(as_text=True)
+    resp = officer.post(f"/t/{slug}/vouchers/v/{new}", data={"csrf_token": csrf, "action": "cancel", "reason": "moved"})
+    assert resp.status_code == 302
+    assert 'data-status="cancelled"' in officer.get(f"/t/{slug}/vouchers/v/{new}").get_data(as_text=True)
+    cashier = signed_in(app, world.tenant, tenant_user, ("facility_cashier",))
+    assert cashier.get(f"/t/{slug}/vouchers/v/{new}").status_code == 403
