@@ -120,6 +120,8 @@ class Individual(TimestampMixin, TenantBase):
               postgresql_where=text("national_id IS NOT NULL")),
         Index("ix_individuals_name_search", "name_search", postgresql_using="gin",
               postgresql_ops={"name_search": "shared.gin_trgm_ops"}),
+        # the words of the name: one- and two-word name searches (decision 0129)
+        Index("ix_individuals_name_words", text("string_to_array(name_search, ' ')"), postgresql_using="gin"),
         Index("ix_individuals_phone", "phone", postgresql_where=text("phone IS NOT NULL")),
         Index("ix_individuals_birth_date", "birth_date"),
         # household sizes and member counts of eligibility filters, read from the index alone (decision 0116)
