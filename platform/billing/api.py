@@ -337,3 +337,17 @@ def card_payment(invoice_id):
     from schemehost.platform.billing import stripe_connect
 
     return stripe_connect.start_card_payment(db.session, visible_invoice(invoice_id))
+
+
+@bp.route("/billing/cost-of-service")
+@bp.arguments(s.CostQuerySchema, location="query")
+@bp.response(200, s.CostRowSchema(many=True))
+def cost_of_service(query):
+    """Per tenant, a month's database size, rows and job time next to what it was billed."""
+    from schemehost.platform.billing.cost import cost_of_service as report, month_window
+
+    scope = operator_roles.current_scope()
+    partner_id = visible_partner(query["partner"]).id if query.get("partner") else (
+        None if scope.all_tenants else scope.partner_id)
+    start, end = month_window(query["month"])
+    return report(db.session, start=start, end=end, partner_id=partner_id)

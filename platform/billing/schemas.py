@@ -227,3 +227,20 @@ class CardPaymentSchema(Schema):
     amount = fields.Integer()
     currency = fields.String()
     account = fields.String()
+
+
+class CostQuerySchema(Schema):
+    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
+                          metadata={"description": "YYYY-MM"})
+    partner = fields.String()
+
+
+class CostRowSchema(Schema):
+    tenant = fields.String()
+    partner = fields.String()
+    status = fields.String()
+    storage_mb = fields.Integer()
+    rows = fields.Integer()
+    job_seconds = fields.Float()
+    billed = fields.Integer()
+    currency = fields.String(allow_none=True)

@@ -247,3 +247,36 @@ def printable(invoice):
     sub = db.session.get(Subscription, invoice.subscription_id) if invoice.subscription_id else None
     return render_template("billing/invoice_print.html", invoice=invoice, profile=profile, credits=credits,
                            subscription=sub, outstanding=billing.outstanding(invoice))
+
+
+def _month_arg():
+    from schemehost.platform.billing.cost import month_window
+    from schemehost.platform.billing.pricing import add_months
+
+    month = request.args.get("month") or add_months(billing.billing_today().replace(day=1), -1).strftime("%Y-%m")
+    try:
+        start, end = month_window(month)
+    except ValueError:
+        month = billing.billing_today().strftime("%Y-%m")
+        start, end = month_window(month)
+    return month, start, end
+
+
+@bp.get("/cost")
+def cost():
+    """Cost of service of a month: what each tenant consumed next to what it was billed."""
+    from schemehost.platform.billing.cost import cost_of_service
+
+    month, start, end = _month_arg()
+    rows = cost_of_service(db.session, start=start, end=end, partner_id=_scope_partner_id())
+    return render_template("billing/cost.html", rows=rows, month=month)
+
+
+@bp.get("/cost.csv")
+def cost_csv():
+    from schemehost.platform.billing.cost import cost_of_service, to_csv
+
+    month, start, end = _month_arg()
+    body = to_csv(cost_of_service(db.session, start=start, end=end, partner_id=_scope_partner_id()))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="cost-of-service-{month}.csv"', "Cache-Control": "no-store"})

@@ -118,3 +118,24 @@ def test_tenant_sees_only_its_own_billing_even_when_suspended(app, client, make_
     printed = client.get(f"/t/{mine.slug}/billing/invoices/{my_invoice}", headers=HTML)
     assert printed.status_code == 200 and "Hosting Partner SARL" in printed.get_data(as_text=True)
     assert client.get(f"/t/{mine.slug}/api/v1/billing/invoices", headers=auth).status_code == 423
+
+
+def test_cost_of_service_page_csv_and_api(app, admin, api, make_tenant):
+    from schemehost.platform.billing.meters import store_usage
+
+    handle = make_tenant("blank")
+    _invoice_for(app, handle, fixed_fee=40000)
+    with app.app_context():
+        store_usage(db.session, [(handle.id, "storage_mb", date(2026, 1, 3), 9), (handle.id, "storage_mb", date(2026, 1, 9), 12)])
+        db.session.commit()
+    page = admin.get("/console/billing/cost?month=2026-01").get_data(as_text=True)
+    assert f'data-tenant="{handle.slug}"' in page
+    csv_text = admin.get("/console/billing/cost.csv?month=2026-01").get_data(as_text=True)
+    import csv
+
+    [row] = [r for r in csv.DictReader(io.StringIO(csv_text)) if r["tenant"] == handle.slug]
+    assert (row["storage_mb"], row["job_seconds"], row["billed"], row["currency"]) == ("12", "0.0", "40000", "XAF")
+    rows = api.get("/api/v1/billing/cost-of-service?month=2026-01").json
+    [mine] = [r for r in rows if r["tenant"] == handle.slug]
+    assert mine["storage_mb"] == 12 and mine["billed"] == 40000 and mine["currency"] == "XAF"
+    assert api.get("/api/v1/billing/cost-of-service?month=2026-13").status_code == 422
