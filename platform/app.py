@@ -12,6 +12,7 @@ from schemehost.platform import errors, logging as applog
 from schemehost.platform.config import Config, TestingConfig, instance_file
 from schemehost.platform.database import resolve_url
 from schemehost.platform.extensions import api, babel, csrf, db, login_manager
+from schemehost.platform.tenancy import keep_prepared_statements
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -41,6 +42,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     applog.init_app(app)
     db.init_app(app)
+    with app.app_context():  # tenants on the main database use its engine too
+        keep_prepared_statements(db.engine, app.config["PREPARED_MAX"])
     babel.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)

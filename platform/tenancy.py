@@ -110,7 +110,7 @@ def engine_for_url(url: str) -> Engine:
             pool_pre_ping=cfg.get("POOL_PRE_PING", False),
             hide_parameters=True,  # error messages (and so logs) never carry the values of a statement
         )
-        keep_prepared_statements(eng, cfg.get("PREPARED_MAX", 100))
+        keep_prepared_statements(eng, cfg.get("PREPARED_MAX", 5000))
         _engines[url] = eng
     return eng
 
