@@ -311,7 +311,7 @@ def describe_extra(extra: ExtraColumn) -> str:
     elif kind == "number":
         what = _("a number")
     elif kind == "array":
-        what = _("values separated by |")
+        what = _("values separated by |, or a JSON array")
     elif kind == "string":
         what = _("text")
     else:
