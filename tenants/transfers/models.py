@@ -191,7 +191,8 @@ class PayrollLine(TenantBase):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     payroll_id: Mapped[int] = mapped_column(ForeignKey("transfer_payrolls.id", ondelete="CASCADE"), index=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("transfer_cycles.id", ondelete="RESTRICT"))
+    #: the payroll's cycle, copied for the unique index below (no foreign key: decision 0406)
+    cycle_id: Mapped[int] = mapped_column(Integer)
     beneficiary_id: Mapped[int] = mapped_column(ForeignKey("transfer_beneficiaries.id", ondelete="RESTRICT"),
                                                 index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
