@@ -54,19 +54,47 @@ def register_meter(meter: Meter) -> Meter:
     return meter
 
 
-_STORAGE = text(
-    "SELECT ceil(coalesce(sum(pg_total_relation_size(c.oid)), 0) / 1048576.0)::bigint "
-    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = :schema AND c.relkind IN ('r', 'm', 'p')")
+#: relations sized per statement: ``pg_total_relation_size`` locks each table with its indexes and TOAST
+#: until the statement ends
+SIZE_BUDGET = 1000
 
 
 def _storage(conn: Connection, schemas: list[str]) -> dict[str, int]:
     """Megabytes (rounded up) of each schema's tables with their indexes and TOAST.
 
-    ``pg_total_relation_size`` locks every relation it sizes until the transaction ends, and a tenant has
-    hundreds: one statement per schema on an autocommit connection keeps the locks of one tenant at a
-    time (decision 0503)."""
-    return {schema: int(conn.execute(_STORAGE, {"schema": schema}).scalar() or 0) for schema in schemas}
+    One catalogue query lists each schema's tables (and how many relations it holds); the sizes are then
+    summed in statements of at most ``SIZE_BUDGET`` relations, on an autocommit connection, so that the
+    locks ``pg_total_relation_size`` takes never pile up across a fleet (decision 0503)."""
+    listing = conn.execute(text(
+        "SELECT n.nspname, array_agg(c.oid) FILTER (WHERE c.relkind IN ('r', 'm', 'p')), count(c.oid) "
+        "FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid "
+        "WHERE n.nspname = ANY(:schemas) GROUP BY n.nspname"), {"schemas": schemas}).all()
+    sizes = {schema: 0 for schema, _oids, _n in listing}
+    names: list[str] = []
+    oids: list[int] = []
+    weight = 0
+
+    def flush() -> None:
+        nonlocal weight
+        if oids:
+            for schema, mb in conn.execute(text(
+                    "SELECT s, ceil(coalesce(sum(pg_total_relation_size(o)), 0) / 1048576.0)::bigint "
+                    "FROM unnest(CAST(:names AS text[]), CAST(:oids AS oid[])) AS u(s, o) GROUP BY s"),
+                    {"names": names, "oids": oids}):
+                sizes[schema] = int(mb)
+        names.clear()
+        oids.clear()
+        weight = 0
+
+    for schema, table_oids, relations in listing:
+        if weight and weight + relations > SIZE_BUDGET:
+            flush()
+        for oid in table_oids or []:
+            names.append(schema)
+            oids.append(int(oid))
+        weight += int(relations)
+    flush()
+    return sizes
 
 
 register_meter(Meter("active_individuals", _l("Active individuals"), _l("individual"),
@@ -85,7 +113,7 @@ BATCH = 25
 
 def measure_tenants(conn: Connection, tenants: list[tuple[int, str]]) -> list[tuple[int, str, int]]:
     """``(tenant_id, meter, value)`` of every meter for ``tenants`` (``(id, schema)`` pairs on the server
-    ``conn`` is connected to): one count statement per batch of tenants, one size statement per tenant.
+    ``conn`` is connected to): one count statement per batch of tenants, size statements of at most ``SIZE_BUDGET`` relations.
     ``conn`` should be in autocommit mode, so that no statement's locks outlive it."""
     if not tenants:
         return []
