@@ -117,7 +117,7 @@ def name_match(q: str, column=Individual.name_search):
 #: trigram similarity of a dictionary word to a query word of 4 letters or more that makes it a
 #: neighbour even when it is more than one slip away ("elody" for "elodie")
 NEIGHBOUR_SIMILARITY = 0.3
-#: a query word of at most this many letters also has as neighbours the words it begins
+#: a query word of more letters also has as neighbours the words similar to it (trigrams)
 SHORT_WORD = 3
 #: at most this many words are filtered through the dictionary (longer queries: whole-name only)
 MAX_DICTIONARY_WORDS = 2
@@ -152,9 +152,9 @@ def _like_prefix(word: str) -> str:
 
 def neighbours(session: Session, words: list[str]) -> list[set[str]]:
     """For each query word, the registered name words it may stand for: within one slip of it or of
-    one of its parts (shared key), for a short word also those it begins ("kam": "kamga"), for a
-    word of 4 letters or more also those with trigram similarity ≥ 0.3 and a length within 2 of
-    its own (two slips in a long word).
+    one of its parts (shared key), those it begins ("kam": "kamga"), and for a word of 4 letters
+    or more those with trigram similarity ≥ 0.3 and a length within 2 of its own (two slips in a
+    long word).
     One statement; index lookups only (the primary key, the trigram index on the words)."""
     if not words:
         return []
@@ -162,10 +162,9 @@ def neighbours(session: Session, words: list[str]) -> list[set[str]]:
     for k, word in enumerate(words):
         n = literal(k).label("n")
         parts.append(select(n, NameWord.word).where(NameWord.key.in_(sorted(word_keys(word)))))
-        if len(word) <= SHORT_WORD:
-            parts.append(select(n, NameWord.word).where(NameWord.key == NameWord.word,
-                                                        NameWord.word.like(_like_prefix(word), escape="\\")))
-        else:  # two slips change the length by two at most (not "jean" for "jeantchoupo")
+        parts.append(select(n, NameWord.word).where(NameWord.key == NameWord.word,
+                                                    NameWord.word.like(_like_prefix(word), escape="\\")))
+        if len(word) > SHORT_WORD:  # two slips change the length by two at most (not "jean" for "jeantchoupo")
             parts.append(select(n, NameWord.word).where(
                 NameWord.key == NameWord.word, NameWord.word.op("OPERATOR(shared.%)", is_comparison=True)(literal(word)),
                 func.length(NameWord.word).between(len(word) - 2, len(word) + 2)))

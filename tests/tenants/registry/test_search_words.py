@@ -70,6 +70,9 @@ def test_two_word_queries_no_longer_bring_namesakes_of_one_word(named):
         # a partial short word is a prefix; a word nobody holds finds nobody
         assert [p.id for p in srch.search_individuals(s, principal=system(), q="victor gal").items][0] == \
             made[("Victor", "Gall")]
+        # the beginning of a longer word; a part of a hyphenated one
+        assert [p.id for p in srch.search_individuals(s, principal=system(), q="jean mbarg").items] == \
+            [made[("Jean-Pierre", "Mbarga")]]
         assert srch.search_individuals(s, principal=system(), q="edwige qqqqqq").items == []
         # the part of a hyphenated name, and a one-word query of two names whose space was dropped
         assert made[("Jean-Pierre", "Mbarga")] in [
