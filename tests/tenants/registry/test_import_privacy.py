@@ -132,3 +132,29 @@ def test_old_import_files_and_reports_are_dropped_by_the_retention_run(tenant, t
     entries = audit_entries(tenant, action="retention.purge")
     assert [e.details["counts"]["imports"] for e in entries] == [1, 1]
     assert entries[0].details["input"]["import_ids"] == [old["id"]]
+
+
+def test_the_console_says_the_file_was_dropped_and_offers_no_import(app, tenant, tree, tenant_user):
+    import sys
+    from pathlib import Path
+
+    from schemehost.tenants.registry.privacy import erase_individual
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "platform"))
+    from _console_support import csrf_from, own_address
+
+    checked, _ = run_file(tenant, "individuals", (HEADER + AMINA).encode(), dry_run=True)
+    run_file(tenant, "individuals", (HEADER + AMINA).encode())
+    client = app.test_client()
+    own_address(client)
+    _uid, email, password = tenant_user(tenant, roles=("tenant_admin",))
+    page = client.get(f"/t/{tenant.slug}/login")
+    client.post(f"/t/{tenant.slug}/login", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                                 "email": email, "password": password, "next": ""})
+    url = f"/t/{tenant.slug}/registry/imports/{checked['id']}"
+    assert 'id="run-form"' in client.get(url).get_data(as_text=True)
+    with tenant.session() as s:
+        erase_individual(s, _id(s, "P1"))
+    html = client.get(url).get_data(as_text=True)
+    assert 'id="import-purged"' in html and "a person it names was erased" in html
+    assert 'id="run-form"' not in html and "Amina" not in html
