@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import BigInteger, Text, case, column, delete, func, literal, select, update
+from sqlalchemy import BigInteger, Text, case, column, delete, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -364,17 +364,20 @@ def payroll_lines_select(programme: Programme, cycle: PaymentCycle, payroll_id: 
     else:
         amount = literal(programme.cap_amount if programme.cap_amount is not None
                          and programme.cap_amount < programme.base_amount else programme.base_amount)
+    paid = PayrollLine.__table__.alias("earlier")  # lines of the cycle's other payrolls
     district = case((loc.c.level >= programme.district_level, loc.c.path[programme.district_level + 1]), else_=None)
     return (select(literal(payroll_id), literal(cycle.id), b.c.id, amount, children_col, district,
                    b.c.payment_point_id, literal(LineStatus.pending.value))
             .select_from(from_)
-            .where(b.c.programme_id == programme.id, b.c.status == BeneficiaryStatus.active))
+            .where(b.c.programme_id == programme.id, b.c.status == BeneficiaryStatus.active,
+                   ~exists().where(paid.c.cycle_id == cycle.id, paid.c.beneficiary_id == b.c.id)))
 
 
 def generate_payroll(session: Session, cycle_id: int, *, principal: Principal | None) -> Payroll:
     """Generate the cycle's payroll set-wise (``pending_approval``). Beneficiaries already in another
-    payroll of the cycle are left out (the unique index); a payroll over the budget ceiling, or with
-    nobody to pay, is refused and nothing is kept."""
+    payroll of the cycle are left out (an anti-join, under the cycle's row lock, so generations of one
+    cycle run one after the other; the unique index is the last guard); a payroll over the budget
+    ceiling, or with nobody to pay, is refused and nothing is kept."""
     cycle = session.execute(select(PaymentCycle).where(PaymentCycle.id == cycle_id).with_for_update()).scalar_one_or_none()
     if cycle is None:
         raise NotFound(_("No payment cycle %(id)s.", id=cycle_id))
@@ -388,10 +391,15 @@ def generate_payroll(session: Session, cycle_id: int, *, principal: Principal | 
     session.add(payroll)
     session.flush()
     lines = PayrollLine.__table__
+    # The statement reads every active beneficiary of the programme: hash joins are always right, while
+    # statistics taken before a big enrolment or activation would lead the planner into nested loops
+    # (an aggregate per row); so nested loops are off for this statement only, in this transaction.
+    session.execute(select(func.set_config("enable_nestloop", "off", True), func.set_config("jit", "off", True),
+                           func.set_config("work_mem", "64MB", True)))
     session.execute(pg_insert(lines).from_select(
         ["payroll_id", "cycle_id", "beneficiary_id", "amount", "children", "district_id", "payment_point_id", "status"],
-        payroll_lines_select(programme, cycle, payroll.id)).on_conflict_do_nothing(
-        constraint="uq_transfer_payroll_lines_cycle_beneficiary"))
+        payroll_lines_select(programme, cycle, payroll.id)))
+    session.execute(select(func.set_config("enable_nestloop", "on", True)))
     count, total = session.execute(select(func.count(), func.coalesce(func.sum(lines.c.amount), 0))
                                    .where(lines.c.payroll_id == payroll.id)).one()
     if count == 0:
@@ -565,9 +573,10 @@ def reconcile_upload(session: Session, payroll_id: int, data: bytes) -> dict[str
             problems[f"row {n}"] = errs
         else:
             rows[int(raw_id)] = (status, reference)
-    current = dict(session.execute(select(PayrollLine.id, PayrollLine.status).where(
-        PayrollLine.payroll_id == payroll_id, PayrollLine.id.in_(list(rows) or [0]))).all())
-    for n, line_id in enumerate(rows):
+    # the whole payroll's statuses in one read (a paid list may hold a million rows: no IN list)
+    current = dict(session.execute(select(PayrollLine.id, PayrollLine.status)
+                                   .where(PayrollLine.payroll_id == payroll_id)).all())
+    for line_id in rows:
         if line_id not in current:
             problems[f"line {line_id}"] = [_("not a line of this payroll")]
         elif current[line_id] != LineStatus.pending and current[line_id] != rows[line_id][0]:
@@ -578,8 +587,8 @@ def reconcile_upload(session: Session, payroll_id: int, data: bytes) -> dict[str
     now = utcnow()
     for status in (LineStatus.paid, LineStatus.failed):
         chunk = [(i, r) for i, s, r in changes if s == status]
-        for start in range(0, len(chunk), 10_000):
-            part = chunk[start:start + 10_000]
+        for start in range(0, len(chunk), 50_000):
+            part = chunk[start:start + 50_000]
             refs = func.jsonb_to_recordset(
                 literal([{"id": i, "reference": r} for i, r in part], type_=JSONB)
             ).table_valued(column("id", BigInteger), column("reference", Text)).render_derived(name="r", with_types=True)
