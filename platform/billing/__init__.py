@@ -38,6 +38,32 @@ def _template_helpers() -> dict:
             "method_labels": METHOD_LABELS}
 
 
+_daily_task = None
+
+
+def _register_daily_task() -> None:
+    """Every day at 01:30 UTC the job worker runs billing: metering, invoices of ended periods, dunning."""
+    global _daily_task
+    from schemehost.platform.jobs.app import QUEUE, periodic_tasks
+
+    if _daily_task is not None:
+        return
+
+    @periodic_tasks.periodic(cron="30 1 * * *", periodic_id="billing-daily")
+    @periodic_tasks.task(name="billing_daily", queue=QUEUE, lock="billing-daily", queueing_lock="billing-daily",
+                         pass_context=True)
+    def billing_daily(context, timestamp: int) -> int:
+        from schemehost.platform.billing.services import billing_today, run_billing
+        from schemehost.platform.extensions import db
+
+        with context.additional_context["flask_app"].app_context():
+            result = run_billing(db.session, today=billing_today())
+            db.session.commit()
+            return result["invoices"]
+
+    _daily_task = billing_daily
+
+
 def init_app(app: Flask) -> None:
     from schemehost.platform.billing import tenant_views
     from schemehost.platform.billing.api import bp as api_bp
@@ -48,6 +74,7 @@ def init_app(app: Flask) -> None:
     from schemehost.tenants.console import add_nav
 
     app.config.setdefault("BILLING_TODAY", None)
+    _register_daily_task()
     for key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
         app.config.setdefault(key, os.environ.get(f"SCHEMEHOST_{key}") or None)
     api.register_blueprint(api_bp)

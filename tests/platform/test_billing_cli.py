@@ -38,3 +38,32 @@ def test_billing_cli_from_plan_to_paid_invoice(app, runner, bare_tenant, tmp_pat
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["proof_name"] == "receipt.txt"
     assert re.search(r"\bpaid\b", runner("billing", "invoices", "--tenant", slug).output)
+
+
+def test_the_worker_runs_billing_daily(app, bare_tenant):
+    """The periodic task ``billing_daily`` (01:30 UTC) runs metering, invoicing and dunning and commits."""
+    from datetime import date
+    from types import SimpleNamespace
+
+    from schemehost.platform.billing import services as billing
+    from schemehost.platform.jobs.app import periodic_tasks
+    from schemehost.platform.tenants.models import Tenant
+
+    task = periodic_tasks.tasks["billing_daily"]
+    tenant_id, slug = bare_tenant("wk")
+    with app.app_context():
+        tenant = db.session.get(Tenant, tenant_id)
+        tenant.status = "active"
+        plan = billing.create_plan(db.session, tenant.partner, code="daily", name="Daily", currency="XAF",
+                                   fixed_fee=5000)
+        billing.subscribe(db.session, tenant, plan, start=date(2026, 1, 1), actor="test")
+        db.session.commit()
+    saved = app.config.get("BILLING_TODAY")
+    app.config["BILLING_TODAY"] = "2026-02-01"
+    try:
+        task.func(SimpleNamespace(additional_context={"flask_app": app}), 0)
+    finally:
+        app.config["BILLING_TODAY"] = saved
+    with app.app_context():
+        [invoice] = billing.list_invoices(db.session, tenant_id=tenant_id)
+        assert invoice.status == "issued" and invoice.total == 5000
