@@ -280,3 +280,22 @@ def cost_csv():
     body = to_csv(cost_of_service(db.session, start=start, end=end, partner_id=_scope_partner_id()))
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="cost-of-service-{month}.csv"', "Cache-Control": "no-store"})
+
+
+@bp.get("/usage/<slug>")
+def usage(slug: str):
+    """A tenant's daily usage per meter in its current period (or ``?start=&end=``), as bars."""
+    from datetime import date as date_
+
+    from schemehost.platform.billing.api import usage_window
+
+    tenant = operator_roles.visible_tenant(db.session, slug)
+    try:
+        start = date_.fromisoformat(request.args["start"]) if request.args.get("start") else None
+        end = date_.fromisoformat(request.args["end"]) if request.args.get("end") else None
+        start, end = usage_window(tenant, start, end)
+    except (ValueError, AppError):
+        start, end = usage_window(tenant, None, None)
+    return render_template("billing/usage.html", tenant=tenant,
+                           usage=billing.tenant_usage(db.session, tenant.id, start=start, end=end),
+                           subscription=billing.live_subscription(db.session, tenant.id))

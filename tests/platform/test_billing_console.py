@@ -135,6 +135,8 @@ def test_cost_of_service_page_csv_and_api(app, admin, api, make_tenant):
 
     [row] = [r for r in csv.DictReader(io.StringIO(csv_text)) if r["tenant"] == handle.slug]
     assert (row["storage_mb"], row["job_seconds"], row["billed"], row["currency"]) == ("12", "0.0", "40000", "XAF")
+    usage = admin.get(f"/console/billing/usage/{handle.slug}?start=2026-01-01&end=2026-02-01").get_data(as_text=True)
+    assert 'data-meter="storage_mb"' in usage and '<progress max="12" value="9">' in usage
     rows = api.get("/api/v1/billing/cost-of-service?month=2026-01").json
     [mine] = [r for r in rows if r["tenant"] == handle.slug]
     assert mine["storage_mb"] == 12 and mine["billed"] == 40000 and mine["currency"] == "XAF"
