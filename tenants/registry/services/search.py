@@ -119,6 +119,9 @@ def name_match(q: str, column=Individual.name_search):
 NEIGHBOUR_SIMILARITY = 0.3
 #: a query word of more letters also has as neighbours the words similar to it (trigrams)
 SHORT_WORD = 3
+#: a query word of at least this many letters also has as neighbours the words it begins (not
+#: "le": every "lebrun", "leclerc", "lefevre"…)
+PREFIX_WORD = 3
 #: at most this many words are filtered through the dictionary (longer queries: whole-name only)
 MAX_DICTIONARY_WORDS = 2
 #: similarity a one- or two-word query asks of a name that holds a neighbour of each of its words
@@ -152,9 +155,9 @@ def _like_prefix(word: str) -> str:
 
 def neighbours(session: Session, words: list[str]) -> list[set[str]]:
     """For each query word, the registered name words it may stand for: within one slip of it or of
-    one of its parts (shared key), those it begins ("kam": "kamga"), and for a word of 4 letters
-    or more those with trigram similarity ≥ 0.3 and a length within 2 of its own (two slips in a
-    long word).
+    one of its parts (shared key), those it begins if it has 3 letters or more ("kam": "kamga"),
+    and for a word of 4 letters or more those with trigram similarity ≥ 0.3 and a length within 2
+    of its own (two slips in a long word).
     One statement; index lookups only (the primary key, the trigram index on the words)."""
     if not words:
         return []
@@ -162,8 +165,9 @@ def neighbours(session: Session, words: list[str]) -> list[set[str]]:
     for k, word in enumerate(words):
         n = literal(k).label("n")
         parts.append(select(n, NameWord.word).where(NameWord.key.in_(sorted(word_keys(word)))))
-        parts.append(select(n, NameWord.word).where(NameWord.key == NameWord.word,
-                                                    NameWord.word.like(_like_prefix(word), escape="\\")))
+        if len(word) >= PREFIX_WORD:
+            parts.append(select(n, NameWord.word).where(NameWord.key == NameWord.word,
+                                                        NameWord.word.like(_like_prefix(word), escape="\\")))
         if len(word) > SHORT_WORD:  # two slips change the length by two at most (not "jean" for "jeantchoupo")
             parts.append(select(n, NameWord.word).where(
                 NameWord.key == NameWord.word, NameWord.word.op("OPERATOR(shared.%)", is_comparison=True)(literal(word)),
