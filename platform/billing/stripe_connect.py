@@ -118,14 +118,21 @@ def _invoice_for_intent(session: Session, intent: Any) -> Invoice | None:
                            ).unique().scalar_one_or_none()
 
 
-def _record_card_payment(session: Session, intent: Any, today: date) -> str:
-    """Record a succeeded PaymentIntent once (its id is the payment's reference)."""
+def _record_card_payment(session: Session, intent: Any, today: date, account: str | None) -> str:
+    """Record a succeeded PaymentIntent once (its id is the payment's reference), only when it was made
+    on the invoice's partner's account and in the invoice's currency."""
     if session.execute(select(Payment.id).where(Payment.method == PaymentMethod.card,
                                                 Payment.reference == intent["id"])).first():
         return "already recorded"
     invoice = _invoice_for_intent(session, intent)
     if invoice is None:
         return "unknown invoice"
+    profile = session.get(PartnerBilling, invoice.partner_id)
+    if profile is None or not account or profile.stripe_account_id != account:
+        return "not the partner's account"
+    # Stripe's amounts are in the currency's smallest unit, as ours (ISO 4217 exponents)
+    if str(intent.get("currency") or "").upper() != invoice.currency:
+        return "other currency"
     amount = min(int(intent.get("amount_received") or intent.get("amount") or 0), billing.outstanding(invoice))
     if amount <= 0 or invoice.status not in (InvoiceStatus.issued, InvoiceStatus.uncollectible):
         return "nothing outstanding"
@@ -144,7 +151,7 @@ def _intent_created(session, event, intent, today) -> str:
 
 
 def _intent_succeeded(session, event, intent, today) -> str:
-    return _record_card_payment(session, intent, today)
+    return _record_card_payment(session, intent, today, event.get("account"))
 
 
 def _charge_refunded(session, event, charge, today) -> str:
@@ -159,7 +166,7 @@ def _charge_refunded(session, event, charge, today) -> str:
         intent = _plain(client().v1.payment_intents.retrieve(intent_id,
                                                              options={"stripe_account": event.get("account")}))
         if intent.get("status") == "succeeded":
-            _record_card_payment(session, intent, today)
+            _record_card_payment(session, intent, today, event.get("account"))
         payment = session.execute(select(Payment).where(Payment.method == PaymentMethod.card,
                                                         Payment.reference == intent_id)).scalar_one_or_none()
         if payment is None:

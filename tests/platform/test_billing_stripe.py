@@ -112,6 +112,9 @@ def test_one_event_delivered_five_times_is_applied_once(app, api, client, fake_s
     onboard(api, client, fake_stripe, open_invoice["partner"])
     pi = api.post(f"/api/v1/billing/invoices/{open_invoice['id']}/card-payment").json
     payload = event("payment_intent.succeeded", fake_stripe.succeed(pi["id"]), account=pi["account"])
+    # the same PaymentIntent reported for another connected account records nothing
+    other = event("payment_intent.succeeded", fake_stripe.succeed(pi["id"]), account="acct_someone_else")
+    assert deliver(client, other).json["outcome"] == "not the partner's account"
     outcomes = [deliver(client, payload).json["outcome"] for _n in range(5)]
     assert outcomes == ["payment recorded"] + ["duplicate"] * 4
     status, paid, payments, _events = state(app, open_invoice["id"])
