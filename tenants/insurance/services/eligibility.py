@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Date, Integer, MetaData, Table, func, select
+from sqlalchemy import BigInteger, Column, Date, Integer, MetaData, Table, func, select, true
 from sqlalchemy.orm import Session
 
 from schemehost.platform.db import TENANT_PLACEHOLDER
@@ -41,12 +41,12 @@ USAGE = Table("insurance_usage", MetaData(schema=TENANT_PLACEHOLDER), Column("po
               Column("quantity", Integer), Column("amount", BigInteger))
 
 
-def _policies_stmt(entry_id: int, individual_id: int, day: date):
+def _policies_stmt(entry_id: Any, individual_id: Any, day: date):
+    cov = ProductCoverage
     used = (select(func.coalesce(func.sum(USAGE.c.quantity), 0).label("used_count"),
                    func.coalesce(func.sum(USAGE.c.amount), 0).label("used_amount"))
             .where(USAGE.c.policy_id == Policy.id, USAGE.c.individual_id == PolicyMember.individual_id,
-                   USAGE.c.entry_id == entry_id).lateral("used"))
-    cov = ProductCoverage
+                   USAGE.c.entry_id == cov.entry_id).lateral("used"))
     return (select(Policy.id, Policy.status, Policy.start_date, Policy.effective_date, Policy.expiry_date,
                    InsuranceProduct.code.label("product_code"), InsuranceProduct.adult_age,
                    cov.entry_id.is_not(None).label("covered"), cov.limit_count, cov.limit_amount,
@@ -79,32 +79,43 @@ class Answer:
 def check(session: Session, *, insuree: str, code: str, kind: str | None, day: date,
           principal: Principal | None) -> Answer:
     """The answer for insuree ``insuree`` (scheme number, or id) and catalogue ``code`` on ``day``;
-    ``kind`` ("item" / "service") when the caller named one."""
+    ``kind`` ("item" / "service") when the caller named one. One statement: the person, the entry
+    (outer-joined) and each policy covering the day (lateral, outer-joined)."""
     as_id = int(insuree) if insuree.isdigit() and len(insuree) < 19 else None
     match = Individual.scheme_number == insuree
     if as_id is not None:
         match = match | (Individual.id == as_id)
-    stmt = (select(Individual.id, Individual.sex, Individual.birth_date, Individual.status, Individual.scheme_number)
-            .where(match).order_by((Individual.scheme_number == insuree).desc()).limit(1))
+    found = (select(Individual.id.label("person_id"), Individual.sex, Individual.birth_date,
+                    Individual.status.label("person_status"), Individual.scheme_number)
+             .where(match).order_by((Individual.scheme_number == insuree).desc()).limit(1))
     clause = location_clause(principal, Individual.location_id) if principal is not None else None
     if clause is not None:
-        stmt = stmt.where(clause)
-    person = session.execute(stmt).mappings().first()
-    if person is None:
+        found = found.where(clause)
+    person = found.subquery("person")
+    entry = (select(CatalogueEntry.id.label("entry_id"), CatalogueEntry.kind.label("entry_kind"),
+                    CatalogueEntry.code.label("entry_code"), CatalogueEntry.name.label("entry_name"),
+                    CatalogueEntry.valid_from, CatalogueEntry.valid_to, CatalogueEntry.patient_sex,
+                    CatalogueEntry.patient_age)
+             .where(CatalogueEntry.code == code).subquery("entry"))
+    policies = _policies_stmt(entry.c.entry_id, person.c.person_id, day).lateral("policy")
+    stmt = (select(person, entry, policies)
+            .select_from(person.outerjoin(entry, true()).outerjoin(policies, true())))
+    rows = session.execute(stmt).mappings().all()
+    if not rows:
         return Answer(False, "unknown_insuree", day)
-    who = {"id": person["id"], "scheme_number": person["scheme_number"]}
-    if person["status"] != "active":
+    first = rows[0]
+    who = {"id": first["person_id"], "scheme_number": first["scheme_number"]}
+    if first["person_status"] != "active":
         return Answer(False, "insuree_inactive", day, insuree=who)
-    entry = session.execute(select(CatalogueEntry.id, CatalogueEntry.kind, CatalogueEntry.code, CatalogueEntry.name,
-                                   CatalogueEntry.valid_from, CatalogueEntry.valid_to, CatalogueEntry.patient_sex,
-                                   CatalogueEntry.patient_age).where(CatalogueEntry.code == code)).mappings().first()
-    if entry is None or (kind is not None and entry["kind"] != kind):
+    if first["entry_id"] is None or (kind is not None and first["entry_kind"] != kind):
         return Answer(False, "unknown_item", day, insuree=who)
-    what = {"id": entry["id"], "kind": entry["kind"], "code": entry["code"], "name": entry["name"]}
-    rows = session.execute(_policies_stmt(entry["id"], person["id"], day)).mappings()
+    what = {"id": first["entry_id"], "kind": first["entry_kind"], "code": first["entry_code"],
+            "name": first["entry_name"]}
     best: tuple[int, Answer] | None = None
     for row in rows:
-        answer = _judge(row, person, entry, day, who, what)
+        if row["id"] is None:
+            continue
+        answer = _judge(row, first, first, day, who, what)
         if answer.covered:
             return answer
         rank = ORDER.index(answer.reason)
