@@ -159,3 +159,18 @@ def test_cancel_and_reissue_pages(app, world, tenant_user):
     assert 'data-status="cancelled"' in officer.get(f"/t/{slug}/vouchers/v/{new}").get_data(as_text=True)
     cashier = signed_in(app, world.tenant, tenant_user, ("facility_cashier",))
     assert cashier.get(f"/t/{slug}/vouchers/v/{new}").status_code == 403
+
+
+def test_bulk_issuance_button_runs_the_job(app, world, tenant_user, monkeypatch):
+    monkeypatch.setitem(app.config, "VOUCHERS_JOBS_INLINE", True)
+    slug, pid = world.tenant.slug, world.programme_id
+    officer = signed_in(app, world.tenant, tenant_user, ("enrolment_officer",))
+    page = officer.get(f"/t/{slug}/vouchers/programmes/{pid}")
+    csrf = csrf_from(page.get_data(as_text=True))
+    assert officer.post(f"/t/{slug}/vouchers/programmes/{pid}/bulk", data={}).status_code == 400  # no CSRF token
+    resp = officer.post(f"/t/{slug}/vouchers/programmes/{pid}/bulk", data={"csrf_token": csrf})
+    assert resp.status_code == 302
+    html = officer.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "flash-success" in html and "4" in html.split('class="flash flash-success"')[1].split("</p>")[0]
+    cards = officer.get(f"/t/{slug}/vouchers/programmes/{pid}/cards").get_data(as_text=True)
+    assert cards.count('class="card"') == 4 and cards.count('class="sheet"') == 1
