@@ -53,6 +53,13 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def key_hash(expr: str) -> str:
+    """SQL: a stable 32-bit hash of a key (the first 8 hex digits of its MD5, as an int): what
+    ``registry_imports.key_hashes`` holds. Equal keys, equal hashes; a collision only drops a file
+    that did not name the erased person (decision 0137)."""
+    return f"('x' || substr(md5({expr}), 1, 8))::bit(32)::int"
+
+
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -102,6 +109,8 @@ class Staging:
         self.extras_present: list[tuple[ExtraColumn, str]] = []
         #: whether ``pg_temp.imp_xo`` (row, extra) holds the checked extra fields of the rows
         self.has_extra = False
+        #: whether the staging view ``pg_temp.imp`` exists (the header was usable)
+        self.view_ready = False
         self.progress = progress or (lambda done, total=None: None)
         self.total = 0
         self.python_seconds = 0.0
@@ -189,6 +198,7 @@ class Staging:
             fields.append(f"nullif(btrim(c{columns[extra.column]}), '') AS {alias}")
         self.sql(f"CREATE TEMP VIEW imp AS SELECT COALESCE(src, rn + 1)::int AS row, {', '.join(fields)} "
                  "FROM pg_temp.imp_raw")
+        self.view_ready = True
         return True
 
     # ---- checks -----------------------------------------------------------------------------------
@@ -251,19 +261,30 @@ class Staging:
         return self.sql("SELECT count(DISTINCT row) FROM pg_temp.imp_err").scalar_one()
 
     def save_problems(self) -> int:
-        """Copy the collected problems into the import's report; returns how many."""
+        """Copy the collected problems into the import's report (with each row's key, for erasure);
+        returns how many."""
+        if self.keyed and self.view_ready:
+            return self.sql(
+                "INSERT INTO registry_import_problems (import_id, row, \"column\", value, code, params, key) "
+                "SELECT :id, e.row, e.col, left(e.value, 500), e.code, e.params, left(i.external_id, 100) "
+                "FROM pg_temp.imp_err e LEFT JOIN pg_temp.imp i ON i.row = e.row "
+                "ORDER BY e.row, e.col NULLS FIRST", {"id": self.import_id}).rowcount
         return self.sql(
             "INSERT INTO registry_import_problems (import_id, row, \"column\", value, code, params) "
             "SELECT :id, row, col, left(value, 500), code, params FROM pg_temp.imp_err "
             "ORDER BY row, col NULLS FIRST", {"id": self.import_id}).rowcount
 
+    @property
+    def keyed(self) -> bool:
+        """Whether this file's rows are people's or households' records (keyed by external id)."""
+        return self.spec.kind in EXTRA_KINDS and "external_id" in self.present
+
     def save_keys(self) -> None:
-        """Keep each row's external id with the import (``registry_import_keys``) for the kinds that
-        hold people's data, so that erasing a person finds this file and its report rows (decision 0137)."""
-        if self.spec.kind in EXTRA_KINDS and "external_id" in self.present:
-            self.sql("INSERT INTO registry_import_keys (import_id, row, key) "
-                     "SELECT :id, row, left(external_id, 100) FROM pg_temp.imp WHERE external_id IS NOT NULL "
-                     "ON CONFLICT DO NOTHING", {"id": self.import_id})
+        """Keep a hash of each row's external id on the import (one array) for the kinds that hold
+        people's data, so that erasing a person finds this file (decision 0137)."""
+        if self.keyed:
+            self.sql(f"UPDATE registry_imports SET key_hashes = (SELECT array_agg({key_hash('external_id')}) "
+                     "FROM pg_temp.imp WHERE external_id IS NOT NULL) WHERE id = :id", {"id": self.import_id})
 
     def ok_filter(self, alias: str = "i") -> str:
         return f"NOT EXISTS (SELECT 1 FROM pg_temp.imp_err e WHERE e.row = {alias}.row)"

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schemehost.platform.db import TenantBase, status_check
@@ -63,6 +63,9 @@ class RegistryImport(TenantBase):
     #: ``erasure`` (a person in the file was erased) or ``retention`` (older than the tenant's period)
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     purge_reason: Mapped[str | None] = mapped_column(String(20))
+    #: a 32-bit hash (of the MD5) of each row's external id, for the kinds that hold people's data:
+    #: erasing a person finds through it the files that name them (decision 0137); NULL once dropped
+    key_hashes: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
 
     __table_args__ = (
         CheckConstraint(status_check("kind", ImportKind), name="kind"),
@@ -81,17 +84,6 @@ class RegistryImportChunk(TenantBase):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class RegistryImportKey(TenantBase):
-    """The key (external id) of each row of an individuals or households file: erasing a person
-    finds through it the files and report rows that hold them (decision 0137)."""
-
-    __tablename__ = "registry_import_keys"
-
-    import_id: Mapped[int] = mapped_column(ForeignKey("registry_imports.id", ondelete="CASCADE"), primary_key=True)
-    row: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(100), index=True)
-
-
 class RegistryImportProblem(TenantBase):
     """One line of an import's report: spreadsheet row (the header is row 1; 0 for the file as a
     whole), column, the value found and what is wrong with it (``code`` + ``params``)."""
@@ -104,4 +96,6 @@ class RegistryImportProblem(TenantBase):
     column: Mapped[str | None] = mapped_column(String(100))
     value: Mapped[str | None] = mapped_column(Text)
     code: Mapped[str] = mapped_column(String(50))
+    #: the row's key (external id) for the kinds that hold people's data: erasure clears its values
+    key: Mapped[str | None] = mapped_column(String(100), index=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -30,7 +30,7 @@ from schemehost.tenants.identity.audit import record_bulk
 from schemehost.tenants.registry.imports import engine
 from schemehost.tenants.registry.imports.kinds import KINDS, extra_columns, spec_for
 from schemehost.tenants.registry.imports.models import (ImportStatus, RegistryImport, RegistryImportChunk,
-                                                        RegistryImportKey, RegistryImportProblem)
+                                                        RegistryImportProblem)
 from schemehost.tenants.registry.imports.reader import CHUNK, FileProblem, detect_format, open_source
 
 log = logging.getLogger("schemehost.registry.imports")
@@ -377,51 +377,65 @@ PERSONAL_PARAMS = ("value", "scheme_number", "external_id", "head")
 
 def forget_people(session: Session, individual_ids: list[int]) -> int:
     """After individuals were pseudonymised: drop the original file of every finished import whose
-    rows name them (by external id; for households files, the households left with no unerased
-    member) and clear the values of their rows in every report, and the personal values the reports
-    quote about the erased records. The import rows, counts and audit entries stay. Returns the
-    number of files dropped."""
+    rows name them (by the hash of their external id; for households files, the households left with
+    no unerased member), clear the values of their rows in every report, and the personal values the
+    reports quote about the erased records. The import rows, counts and audit entries stay. Returns
+    the number of files dropped."""
     if not individual_ids:
         return 0
+    from sqlalchemy import Integer, cast, literal
+    from sqlalchemy.dialects.postgresql import ARRAY, BIT
+
     from schemehost.tenants.registry.people import Household, Individual, PersonStatus
 
     ind, hh = Individual.__table__, Household.__table__
-    people = select(ind.c.external_id).where(ind.c.id.in_(individual_ids), ind.c.external_id.is_not(None))
+    people = [k for k in session.execute(select(ind.c.external_id).where(
+        ind.c.id.in_(individual_ids), ind.c.external_id.is_not(None))).scalars()]
     member = ind.alias("m")
-    homes = select(hh.c.external_id).where(
+    homes = [k for k in session.execute(select(hh.c.external_id).where(
         hh.c.external_id.is_not(None),
         hh.c.id.in_(select(ind.c.household_id).where(ind.c.id.in_(individual_ids))),
         ~select(member.c.id).where(member.c.household_id == hh.c.id,
-                                   member.c.status != PersonStatus.erased).exists())
-    imp, keys = RegistryImport.__table__, RegistryImportKey.__table__
-    rows = (select(keys.c.import_id, keys.c.row).join(imp, imp.c.id == keys.c.import_id)
-            .where(or_(and_(imp.c.kind == "individuals", keys.c.key.in_(people)),
-                       and_(imp.c.kind == "households", keys.c.key.in_(homes)))))
-    found = [tuple(r) for r in session.execute(rows)]
+                                   member.c.status != PersonStatus.erased).exists())).scalars()]
+    imp = RegistryImport.__table__
     problems = RegistryImportProblem.__table__
     stripped = problems.c.params
     for key in PERSONAL_PARAMS:
         stripped = stripped.op("-")(key)
-    if found:
-        pairs = rows.subquery()
-        session.execute(update(problems).where(problems.c.import_id == pairs.c.import_id,
-                                               problems.c.row == pairs.c.row)
+
+    def hashes(keys: list[str]):
+        return cast([_key_hash(k) for k in keys], ARRAY(Integer))
+
+    named = []
+    for kind, keys in (("individuals", people), ("households", homes)):
+        if not keys:
+            continue
+        # their rows in every report of that kind
+        session.execute(update(problems).where(problems.c.key.in_(keys),
+                                               problems.c.import_id.in_(select(imp.c.id).where(imp.c.kind == kind)))
                         .values(value=None, params=stripped))
+        named.append(and_(imp.c.kind == kind, imp.c.key_hashes.op("&&")(hashes(keys))))
     # report rows elsewhere quoting an erased record (its scheme number, on a refused duplicate)
     session.execute(update(problems).where(problems.c.params["id"].astext.in_([str(i) for i in individual_ids]))
                     .values(params=stripped))
-    ids = sorted({import_id for import_id, _row in found})
-    if not ids:
+    if not named:
         return 0
-    finished = select(imp.c.id).where(imp.c.id.in_(ids), imp.c.status.not_in([ImportStatus.queued,
-                                                                                ImportStatus.running]))
-    dropped = session.execute(update(imp).where(imp.c.id.in_(finished))
-                              .values(purged_at=utcnow(), purge_reason="erasure").returning(imp.c.id)).scalars().all()
+    dropped = session.execute(
+        update(imp).where(or_(*named), imp.c.purged_at.is_(None),
+                          imp.c.status.not_in([ImportStatus.queued, ImportStatus.running]))
+        .values(purged_at=utcnow(), purge_reason="erasure", key_hashes=None).returning(imp.c.id)).scalars().all()
     if dropped:
-        session.execute(delete(RegistryImportChunk.__table__).where(RegistryImportChunk.__table__.c.import_id
-                                                                    .in_(dropped)))
+        chunks = RegistryImportChunk.__table__
+        session.execute(delete(chunks).where(chunks.c.import_id.in_(dropped)))
     log.info("erasure: %s import file(s) dropped", len(dropped))
     return len(dropped)
+
+
+def _key_hash(key: str) -> int:
+    """The hash :func:`engine.key_hash` computes in SQL, in Python (first 8 hex digits of the MD5
+    as a signed 32-bit integer)."""
+    value = int(hashlib.md5(key.encode("utf-8")).hexdigest()[:8], 16)
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 def import_retention_days(session: Session) -> int:
@@ -436,7 +450,7 @@ def import_retention_days(session: Session) -> int:
 
 
 def purge_old_imports(session: Session, *, now=None) -> int:
-    """Drop the original files, reports and row keys of the imports finished more than the tenant's
+    """Drop the original files, reports and key hashes of the imports finished more than the tenant's
     period ago (the import row with its counts, and the audit entry, stay); returns how many."""
     from datetime import timedelta
 
@@ -445,9 +459,9 @@ def purge_old_imports(session: Session, *, now=None) -> int:
     ids = session.execute(
         update(imp).where(imp.c.purged_at.is_(None), func.coalesce(imp.c.finished_at, imp.c.created_at) < cutoff,
                           imp.c.status.not_in([ImportStatus.queued, ImportStatus.running]))
-        .values(purged_at=utcnow(), purge_reason="retention").returning(imp.c.id)).scalars().all()
+        .values(purged_at=utcnow(), purge_reason="retention", key_hashes=None).returning(imp.c.id)).scalars().all()
     if ids:
-        for table in (RegistryImportChunk.__table__, RegistryImportProblem.__table__, RegistryImportKey.__table__):
+        for table in (RegistryImportChunk.__table__, RegistryImportProblem.__table__):
             session.execute(delete(table).where(table.c.import_id.in_(ids)))
         record_bulk(session, "retention.purge", "registry_import", counts={"imports": len(ids)},
                     input_ref={"cutoff": cutoff.isoformat(), "import_ids": ids}, actor=("system", "retention", None))
