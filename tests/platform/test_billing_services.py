@@ -164,3 +164,50 @@ def test_metering_counts_real_tenant_data_set_wise(make_tenant):
     usage = billing.tenant_usage(db.session, handle.id, start=date(2026, 4, 1), end=date(2026, 5, 1))
     people = next(m for m in usage["meters"] if m["meter"] == "active_individuals")
     assert people["max"] == 40 and people["days"] == [{"day": "2026-04-01", "value": 40}]
+
+
+def test_concurrent_issues_get_consecutive_numbers_and_a_rollback_leaves_no_gap(app):
+    """Two sessions issuing drafts of one partner at once wait on its counter row: numbers 1..n, no gap,
+    no duplicate; an issue rolled back gives its number back."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    with app.app_context():
+        partner = new_partner()
+        tenants = [tenant_row(partner) for _n in range(6)]
+        p = plan(partner, prices=[])
+        for t in tenants:
+            billing.subscribe(db.session, t, p, start=date(2026, 1, 1), actor="test")
+        drafts = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), issue=False,
+                                             tenant_ids=[t.id for t in tenants])
+        ids = [d.id for d in drafts]
+        db.session.commit()
+        engine = db.engine
+
+        # a rolled-back issue
+        with Session(engine) as s:
+            billing.issue_invoice(s, billing.get_invoice(s, ids[0]), today=date(2026, 2, 1))
+            s.rollback()
+
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def issue(chunk):
+            try:
+                with app.app_context(), Session(engine) as s:
+                    barrier.wait()
+                    for invoice_id in chunk:
+                        billing.issue_invoice(s, billing.get_invoice(s, invoice_id), today=date(2026, 2, 1))
+                    s.commit()
+            except BaseException as exc:  # re-raised below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=issue, args=(ids[0::2],)), threading.Thread(target=issue, args=(ids[1::2],))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors
+        seqs = sorted(db.session.execute(select(Invoice.seq).where(Invoice.id.in_(ids))).scalars())
+        assert seqs == [1, 2, 3, 4, 5, 6]
