@@ -56,21 +56,20 @@ def setup(n: int) -> None:
             prices=[{"meter": "active_individuals", "included": 100, "tiers": TIERS},
                     {"meter": "active_households", "included": 50, "tiers": TIERS},
                     {"meter": "storage_mb", "included": 1, "tiers": [{"up_to": None, "unit_amount": "5000"}]}]))
-    conn = s.connection()
     tenants = []
     for i in range(n):
         slug = f"bench{i}"
         schema = f"tenant_{slug}"
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-        conn.execute(text(f"CREATE TABLE {schema}.households (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-                          f"status varchar(20) NOT NULL DEFAULT 'active')"))
-        conn.execute(text(f"CREATE TABLE {schema}.individuals (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-                          f"household_id bigint, status varchar(20) NOT NULL DEFAULT 'active')"))
+        s.execute(text(f"CREATE SCHEMA {schema}"))
+        s.execute(text(f"CREATE TABLE {schema}.households (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                       f"status varchar(20) NOT NULL DEFAULT 'active')"))
+        s.execute(text(f"CREATE TABLE {schema}.individuals (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                       f"household_id bigint, status varchar(20) NOT NULL DEFAULT 'active')"))
         people = (i * 7919) % 2001
-        conn.execute(text(f"INSERT INTO {schema}.households (status) SELECT CASE WHEN g % 10 = 0 THEN 'inactive' "
-                          f"ELSE 'active' END FROM generate_series(1, :n) g"), {"n": people // 4})
-        conn.execute(text(f"INSERT INTO {schema}.individuals (household_id, status) SELECT g / 4, CASE WHEN g % 20 = 0 "
-                          f"THEN 'inactive' ELSE 'active' END FROM generate_series(1, :n) g"), {"n": people})
+        s.execute(text(f"INSERT INTO {schema}.households (status) SELECT CASE WHEN g % 10 = 0 THEN 'inactive' "
+                       f"ELSE 'active' END FROM generate_series(1, :n) g"), {"n": people // 4})
+        s.execute(text(f"INSERT INTO {schema}.individuals (household_id, status) SELECT g / 4, CASE WHEN g % 20 = 0 "
+                       f"THEN 'inactive' ELSE 'active' END FROM generate_series(1, :n) g"), {"n": people})
         tenant = Tenant(slug=slug, name=f"Bench {slug}", partner_id=plans[i % PARTNERS].partner_id, template="blank",
                         template_version=1, status="active", server_id=server, schema_name=schema, currency="XAF")
         s.add(tenant)
