@@ -22,6 +22,7 @@ from schemehost.tenants.identity import audit
 from schemehost.tenants.insurance.models import NAME_LENGTH, InsuranceProduct, Policy, ProductCoverage
 from schemehost.tenants.insurance.services import _clean as c
 from schemehost.tenants.registry import services as reg
+from schemehost.tenants.registry.models import CatalogueEntry
 
 ENTITY = "insurance_product"
 AMOUNT_FIELDS = ("lump_sum", "premium_adult", "premium_child", "registration_lump_sum", "registration_fee",
@@ -88,10 +89,11 @@ def list_products(session: Session, *, code: str | None = None, valid_on: date |
 
 def coverage(session: Session, product_id: int) -> list[dict[str, Any]]:
     """The product's covered items and services, by code, with their limits."""
-    rows = session.execute(select(ProductCoverage).where(ProductCoverage.product_id == product_id)).scalars().all()
+    rows = session.execute(select(ProductCoverage, CatalogueEntry)
+                           .join(CatalogueEntry, CatalogueEntry.id == ProductCoverage.entry_id)
+                           .where(ProductCoverage.product_id == product_id)).all()
     out = []
-    for row in rows:
-        entry = reg.get_entry(session, row.entry_id)
+    for row, entry in rows:
         out.append({"entry_id": entry.id, "kind": entry.kind, "code": entry.code, "name": entry.name,
                     "limit_count": row.limit_count, "limit_amount": row.limit_amount,
                     "copayment_percent": row.copayment_percent})
@@ -148,6 +150,14 @@ def update_product(session: Session, product_id: int, *, coverage: list[dict[str
     new_coverage = coverage if coverage is not None else [
         {"entry_id": e, **limits} for e, limits in old_lines.items()]
     clean, lines = _check(session, values, new_coverage, existing=product)
+    if product.version > 1 and clean["valid_from"] != product.valid_from:
+        previous_end = session.execute(select(InsuranceProduct.valid_to).where(
+            InsuranceProduct.code == product.code, InsuranceProduct.version == product.version - 1)).scalar()
+        if previous_end is not None and clean["valid_from"] <= previous_end:
+            problems = c.Problems()
+            problems.add("valid_from", _("Version %(v)d is valid until %(day)s: this version starts after it.",
+                                         v=product.version - 1, day=previous_end.isoformat()))
+            problems.raise_if_any(_("The product cannot be changed."))
     altering = [f for f in VERSIONED if _differs(clean[f], current[f])] + (["coverage"] if lines != old_lines else [])
     if altering and in_use(session, product.id):
         asked = clean["valid_from"] if clean["valid_from"] != product.valid_from else None
