@@ -141,3 +141,40 @@ def test_cost_of_service_page_csv_and_api(app, admin, api, make_tenant):
     [mine] = [r for r in rows if r["tenant"] == handle.slug]
     assert mine["storage_mb"] == 12 and mine["billed"] == 40000 and mine["currency"] == "XAF"
     assert api.get("/api/v1/billing/cost-of-service?month=2026-13").status_code == 422
+
+
+def test_partner_staff_see_only_their_partners_billing_and_support_cannot_change_it(app, client, bare_tenant):
+    from schemehost.platform.billing.meters import store_usage
+
+    ids = []
+    for prefix in ("ma", "mb"):
+        tenant_id, _slug = bare_tenant(prefix)
+        with app.app_context():
+            tenant = db.session.get(Tenant, tenant_id)
+            tenant.status = "active"
+            billing.subscribe(db.session, tenant, plan(tenant.partner, f"s{tenant_id}", prices=[]),
+                              start=date(2026, 1, 1), actor="test")
+            [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), tenant_ids=[tenant_id])
+            store_usage(db.session, [(tenant_id, "active_individuals", date(2026, 2, 2), 5)])
+            ids.append((tenant.slug, tenant.partner.slug, invoice.id))
+            db.session.commit()
+    (mine, my_partner, my_invoice), (theirs, _their_partner, their_invoice) = ids
+
+    sign_in(client, make_operator(app, role="partner_staff", partner=my_partner))
+    assert client.get(f"/console/billing/invoices/{my_invoice}", headers=HTML).status_code == 200
+    assert client.get(f"/console/billing/invoices/{their_invoice}", headers=HTML).status_code == 404
+    assert client.get(f"/console/billing/invoices/{their_invoice}/print", headers=HTML).status_code == 404
+    assert client.get(f"/console/billing/usage/{theirs}", headers=HTML).status_code == 404
+    overview = client.get("/console/billing/", headers=HTML).get_data(as_text=True)
+    assert f'data-id="{my_invoice}"' in overview and f'data-id="{their_invoice}"' not in overview
+    client.post("/console/sign-out", data={"csrf_token": csrf_from(overview)})
+
+    sign_in(client, make_operator(app, role="support"))
+    page = client.get(f"/console/billing/invoices/{my_invoice}", headers=HTML)
+    assert page.status_code == 200 and 'id="payment-form"' not in page.get_data(as_text=True)
+    resp = client.post(f"/console/billing/invoices/{my_invoice}/payments", headers=HTML, data={
+        "csrf_token": csrf_from(page.get_data(as_text=True)), "method": "cash", "amount": "1", "reference": "S-1",
+        "paid_on": "2026-02-03"})
+    assert resp.status_code == 403
+    with app.app_context():
+        assert billing.list_payments(db.session, my_invoice) == []
