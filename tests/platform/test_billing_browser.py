@@ -86,5 +86,10 @@ def test_plan_subscription_invoice_and_payments(app, base_url, page, bare_tenant
     page.get_by_role("button", name="Record payment").click()
     expect(page.locator("#invoice-status")).to_have_text("paid")
 
+    refused = []
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
     page.get_by_role("link", name="Printable invoice").click()
     expect(page.locator("#doc-title")).to_contain_text(f"Invoice {partner.upper()}-000001")
+    assert page.locator("#total").evaluate("e => getComputedStyle(e).textAlign") == "right"  # its stylesheet applies
+    expect(page.get_by_role("button", name="Print or save as PDF")).to_be_visible()
+    assert refused == []
