@@ -16,10 +16,11 @@ TASKS = "schemehost.tenants.vouchers.tasks"
 
 def init_app(app: Flask) -> None:
     from schemehost.platform.jobs import JOB_MODULES
-    from schemehost.tenants.vouchers import api, tasks, views
+    from schemehost.tenants.vouchers import api, privacy, tasks, views
 
     if TASKS not in JOB_MODULES:
         JOB_MODULES.append(TASKS)
     tasks.register_expiry_task()  # nightly expiry in every tenant with the module
     api.init_app(app)
     views.init_app(app)
+    privacy.init_app()  # a person's vouchers in subject-access exports; live holders kept from retention

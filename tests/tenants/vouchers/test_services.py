@@ -271,3 +271,16 @@ def test_reports_and_reminders(world):
         assert rp.reminders(s, world.programme_id, service_code="TRANS", idle_days=0)[0]["service"] == "TRANS"
         with pytest.raises(ValidationError):
             rp.reminders(s, world.programme_id, service_code="NOPE")
+
+
+def test_a_persons_vouchers_for_subject_access_and_the_retention_hold(world):
+    from schemehost.tenants.vouchers.privacy import holders_of_live_vouchers, subject_vouchers
+
+    code = _issue(world, "amina")
+    _redeem(world, code, "CPN")
+    with world.tenant.session() as s:
+        vouchers = subject_vouchers(s, world.people["amina"])["vouchers"]
+        assert [(v["code"], v["status"]) for v in vouchers] == [(code, "partially_redeemed")]
+        assert [(r["service"], r["occurrence"]) for r in vouchers[0]["redemptions"]] == [("CPN", 1)]
+        assert subject_vouchers(s, world.people["bintou"]) == {"vouchers": []}
+        assert s.execute(holders_of_live_vouchers(s)).scalars().all() == [world.people["amina"]]
