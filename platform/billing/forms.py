@@ -55,3 +55,12 @@ class ReasonForm(FlaskForm):
 class ExtendForm(FlaskForm):
     until = DateField(_l("Extend until"), validators=[DataRequired(_l("Give a date."))])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Give the reason.")), Length(max=2000)])
+
+
+class ChangePlanForm(FlaskForm):
+    plan = SelectField(_l("New plan"), validators=[DataRequired(_l("Choose a plan."))])
+    on = DateField(_l("From"), validators=[Optional()], description=_l("Empty: today."))
+
+
+class CancelForm(FlaskForm):
+    """Only its CSRF token: cancel at period end, or keep the subscription."""

@@ -18,7 +18,8 @@ from schemehost.platform.billing import dunning
 from schemehost.platform.billing import meters as meter_registry
 from schemehost.platform.billing import services as billing
 from schemehost.platform.billing.api import visible_invoice, visible_plan
-from schemehost.platform.billing.forms import ExtendForm, PaymentForm, PlanForm, ReasonForm, SubscribeForm
+from schemehost.platform.billing.forms import (CancelForm, ChangePlanForm, ExtendForm, PaymentForm, PlanForm,
+                                                ReasonForm, SubscribeForm)
 from schemehost.platform.billing.models import PERIOD_MONTHS, Payment, Subscription, SubscriptionStatus
 from schemehost.platform.errors import AppError, Forbidden
 from schemehost.platform.extensions import db
@@ -282,9 +283,19 @@ def cost_csv():
         "Content-Disposition": f'attachment; filename="cost-of-service-{month}.csv"', "Cache-Control": "no-store"})
 
 
+def _change_form(sub, form=None):
+    form = form or ChangePlanForm(formdata=None)
+    if sub is not None:
+        form.plan.choices = [("", _("Choose a plan"))] + [
+            (str(p.id), f"{p.name} ({p.code})") for p in billing.list_plans(db.session, partner_id=sub.plan.partner_id)
+            if p.active and p.id != sub.plan_id and p.currency == sub.plan.currency and p.period == sub.plan.period]
+    return form
+
+
 @bp.get("/usage/<slug>")
-def usage(slug: str):
-    """A tenant's daily usage per meter in its current period (or ``?start=&end=``), as bars."""
+def usage(slug: str, change_form=None, status: int = 200):
+    """A tenant's subscription (change plan, cancel at period end) and its daily usage per meter in the
+    current period (or ``?start=&end=``), as bars."""
     from datetime import date as date_
 
     from schemehost.platform.billing.api import usage_window
@@ -296,6 +307,41 @@ def usage(slug: str):
         start, end = usage_window(tenant, start, end)
     except (ValueError, AppError):
         start, end = usage_window(tenant, None, None)
+    sub = billing.live_subscription(db.session, tenant.id)
     return render_template("billing/usage.html", tenant=tenant,
                            usage=billing.tenant_usage(db.session, tenant.id, start=start, end=end),
-                           subscription=billing.live_subscription(db.session, tenant.id))
+                           subscription=sub, change_form=_change_form(sub, change_form),
+                           cancel_form=CancelForm(formdata=None)), status
+
+
+@bp.post("/usage/<slug>/change-plan")
+def change_plan(slug: str):
+    _require_change()
+    tenant = operator_roles.visible_tenant(db.session, slug)
+    sub = billing.live_subscription(db.session, tenant.id)
+    form = _change_form(sub, ChangePlanForm())
+    if sub is not None and form.validate_on_submit():
+        try:
+            billing.change_plan(db.session, tenant, visible_plan(int(form.plan.data)),
+                                on=form.on.data or billing.billing_today(), actor=actor())
+        except AppError as err:
+            db.session.rollback()
+            _attach(form, err)
+        else:
+            db.session.commit()
+            flash(_("Plan changed."), "success")
+            return redirect(url_for(".usage", slug=slug))
+    return usage(slug, change_form=form, status=422)
+
+
+@bp.post("/usage/<slug>/<any(cancel, keep):what>")
+def cancel_subscription(slug: str, what: str):
+    _require_change()
+    tenant = operator_roles.visible_tenant(db.session, slug)
+    if not CancelForm().validate_on_submit():
+        return Response(status=400)
+    billing.cancel_subscription(db.session, tenant, actor=actor(), undo=what == "keep")
+    db.session.commit()
+    flash(_("The subscription ends with this period.") if what == "cancel" else _("The subscription goes on."),
+          "success")
+    return redirect(url_for(".usage", slug=slug))

@@ -178,3 +178,31 @@ def test_partner_staff_see_only_their_partners_billing_and_support_cannot_change
     assert resp.status_code == 403
     with app.app_context():
         assert billing.list_payments(db.session, my_invoice) == []
+
+
+def test_change_plan_and_cancel_from_the_console(app, admin, bare_tenant):
+    tenant_id, slug = bare_tenant("cp")
+    with app.app_context():
+        tenant = db.session.get(Tenant, tenant_id)
+        tenant.status = "active"
+        basic = plan(tenant.partner, "basic", fixed_fee=31000, prices=[])
+        plus = plan(tenant.partner, "plus", fixed_fee=62000, prices=[])
+        plan(tenant.partner, "dollars", currency="USD", prices=[])
+        billing.subscribe(db.session, tenant, basic, start=date(2026, 3, 1), actor="test")
+        plus_id = plus.id
+        db.session.commit()
+    page = admin.get(f"/console/billing/usage/{slug}").get_data(as_text=True)
+    assert 'id="change-plan-form"' in page and "(dollars)" not in page  # only plans it may change to
+    bad = admin.post(f"/console/billing/usage/{slug}/change-plan",
+                     data={"csrf_token": csrf_from(page), "plan": str(plus_id), "on": "2026-05-01"})
+    assert bad.status_code == 422 and "bill the ended period first" in bad.get_data(as_text=True)
+    ok = admin.post(f"/console/billing/usage/{slug}/change-plan",
+                    data={"csrf_token": csrf_from(page), "plan": str(plus_id), "on": "2026-03-11"})
+    assert ok.status_code == 302
+    assert admin.post(f"/console/billing/usage/{slug}/cancel", data={"csrf_token": csrf_from(page)}).status_code == 302
+    assert "Keep the subscription" in admin.get(f"/console/billing/usage/{slug}").get_data(as_text=True)
+    with app.app_context():
+        [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 4, 1), tenant_ids=[tenant_id])
+        assert [(l.kind, l.amount) for l in invoice.lines] == [("proration", 10000), ("fixed", 42000)]
+        assert billing.live_subscription(db.session, tenant_id) is None
+        db.session.rollback()
