@@ -3,11 +3,13 @@
 Every search goes through :func:`people_query`, the one place that applies the caller's location
 restriction (``restrict_to_locations``): a restricted user only ever finds people of their area.
 
-Names: the query is normalised like ``name_search`` (:func:`~..validation.normalize_query`) and
-matched with pg_trgm through the GIN index on ``name_search``: a query of several words by
-whole-name similarity (``name_search % q``, threshold :func:`name_threshold`), a one-word query
-as a word of the name (``q <% name_search``), ranked by that similarity, then id. Identifiers and phones are exact (after
-normalisation for the tenant's country). Pages are keyset pages: ``after`` is the opaque cursor
+Names: the query is normalised like ``name_search`` (:func:`~..validation.normalize_query`). A
+query of one or two words (:func:`name_condition`, decision 0129) looks each word up in the
+dictionary of registered name words (``name_words``) and asks the name to hold one of its
+neighbours, through the GIN index on the name's words; three words or more are matched by
+whole-name trigram similarity (``name_search % q``, threshold :func:`name_threshold`). Ranked by
+similarity, then id. Identifiers and phones are exact (after normalisation for the tenant's
+country). Pages are keyset pages: ``after`` is the opaque cursor
 of the previous page's ``next``.
 """
 
