@@ -51,7 +51,7 @@ def test_plan_subscription_invoice_and_payments(app, base_url, page, bare_tenant
     page.get_by_label("Currency").fill("XAF")
     page.get_by_label("Fixed fee per period").fill("45000")
     page.get_by_role("button", name="Create plan").click()
-    expect(page.locator('#plans tr[data-code="basic"]')).to_contain_text("45")
+    expect(page.locator(f'#plans tr[data-partner="{partner}"][data-code="basic"]')).to_contain_text("45")
 
     page.get_by_role("link", name="Subscribe a tenant").click()
     page.get_by_label("Tenant slug").fill(slug)
