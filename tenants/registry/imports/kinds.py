@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from flask_babel import gettext as _
 
@@ -120,7 +121,7 @@ class ExtraColumn:
     def column(self) -> str:
         return f"extra.{self.name}"
 
-    @property
+    @cached_property
     def type(self) -> str | None:
         """The value's type as the eligibility filters read it (``integer``, ``number``, ``boolean``,
         ``string``, ``enum``, ``date``, ``array``) or None (objects, mixed types: JSON text)."""
@@ -128,7 +129,7 @@ class ExtraColumn:
 
         return schema_type(self.schema)[0]
 
-    @property
+    @cached_property
     def item_type(self) -> str | None:
         from schemehost.tenants.registry.eligibility import schema_type
 
