@@ -229,6 +229,17 @@ class PayrollPay(MethodView):
         return payroll
 
 
+@bp.route("/payrolls/<int:payroll_id>/carry-failed")
+class PayrollCarry(MethodView):
+    @permission_required(PREPARE)
+    @bp.arguments(s.CarryInSchema)
+    @bp.response(200, s.CarryOutSchema)
+    def post(self, body, payroll_id):
+        """Add this paid payroll's failed lines to the same beneficiaries' lines of a later payroll still
+        pending approval (each failed line once)."""
+        return tr.carry_failed(tenant_session(), payroll_id, into_payroll_id=body["into_payroll_id"])
+
+
 @bp.route("/payrolls/<int:payroll_id>/totals")
 class PayrollTotals(MethodView):
     @any_transfers_permission

@@ -164,3 +164,12 @@ class UploadOutSchema(Schema):
     failed = fields.Integer()
     unchanged = fields.Integer()
     payroll_status = fields.String()
+
+
+class CarryInSchema(Schema):
+    into_payroll_id = fields.Integer(required=True)
+
+
+class CarryOutSchema(Schema):
+    carried = fields.Integer()
+    amount = fields.Integer(metadata=MINOR)

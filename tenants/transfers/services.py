@@ -658,3 +658,51 @@ def export_rows(session: Session, payroll_id: int):
     for row in session.execute(stmt.execution_options(yield_per=5000)):
         yield [row[0], row[1], row[2], row[3], row[4], row[5], row[6], str(from_minor(row[7], payroll.currency)),
                payroll.currency, row[8], row[9]]
+
+
+# ---- failed lines carried to the next cycle ---------------------------------------------------------
+
+CARRIED = "carried to payroll "
+
+
+def carry_failed(session: Session, payroll_id: int, *, into_payroll_id: int) -> dict[str, int]:
+    """On request, add the amounts of a paid payroll's failed lines to the same beneficiaries' lines of a
+    later cycle's payroll still pending approval (so its approver sees them), set-wise; each failed line
+    is carried once (it is marked). Beneficiaries without a line in that payroll are left as they are.
+    The budget ceiling still holds."""
+    source, target = get_payroll(session, payroll_id), session.execute(
+        select(Payroll).where(Payroll.id == into_payroll_id).with_for_update()).scalar_one_or_none()
+    if target is None:
+        raise NotFound(_("No payroll %(id)s.", id=into_payroll_id))
+    src_cycle, dst_cycle = get_cycle(session, source.cycle_id), get_cycle(session, target.cycle_id)
+    errors: dict[str, list[str]] = {}
+    if source.status not in (PayrollStatus.paid, PayrollStatus.reconciled):
+        errors["payroll"] = [_("Only a paid payroll's failed lines can be carried.")]
+    if target.status != PayrollStatus.pending_approval:
+        errors["into_payroll_id"] = [_("The payroll receiving them must be pending approval.")]
+    if src_cycle.programme_id != dst_cycle.programme_id or dst_cycle.period_start <= src_cycle.period_start:
+        errors["into_payroll_id"] = [_("A payroll of a later cycle of the same programme.")]
+    if errors:
+        raise ValidationError(_("The failed lines cannot be carried there."), errors=errors)
+    failed, line = PayrollLine.__table__.alias("failed"), PayrollLine.__table__
+    carried = session.execute(
+        update(line).where(failed.c.payroll_id == source.id, failed.c.status == LineStatus.failed,
+                           func.coalesce(failed.c.failure, "").not_like(CARRIED + "%"),
+                           line.c.payroll_id == target.id, line.c.beneficiary_id == failed.c.beneficiary_id)
+        .values(amount=line.c.amount + failed.c.amount).returning(failed.c.id, failed.c.amount)).all()
+    ids = [row[0] for row in carried]
+    for start in range(0, len(ids), 10_000):
+        session.execute(update(line).where(line.c.id.in_(ids[start:start + 10_000]))
+                        .values(failure=f"{CARRIED}{target.id}"))
+    amount = sum(row[1] for row in carried)
+    programme = get_programme(session, dst_cycle.programme_id)
+    if programme.budget_ceiling is not None and target.total + amount > programme.budget_ceiling:
+        raise ValidationError(_("The payroll (%(total)s) is over the budget ceiling (%(ceiling)s).",
+                                total=target.total + amount, ceiling=programme.budget_ceiling),
+                              errors={"budget_ceiling": [_("exceeded")]})
+    target.total += amount
+    session.flush()
+    counts = {"carried": len(ids), "amount": int(amount)}
+    audit.record(session, "transfers.payroll.carried", "transfer_payroll", target.id,
+                 details={"from_payroll": source.id, **counts})
+    return counts

@@ -238,3 +238,34 @@ def test_another_scheme_sees_nothing(client, village, two_officers, make_tenant,
     assert client.get(_url(other, "/programmes"), headers=other_headers).json == []
     assert client.post(_url(other, f"/programmes/{programme['id']}/enrol"), headers=other_headers).status_code == 404
     assert client.get(_url(tenant, "/programmes"), headers=other_headers).status_code in (401, 403)
+
+
+def test_failed_lines_are_carried_once_to_the_next_cycle_on_request(client, village, two_officers):
+    tenant, _ids, _hh = village
+    maker, checker = two_officers
+    programme = _programme(client, tenant, maker, benefit_kind="fixed", cap_amount=None)
+    _enrol_and_activate(client, tenant, maker, programme["id"])
+    first_cycle = client.post(_url(tenant, f"/programmes/{programme['id']}/cycles"), headers=maker,
+                              json={"period_start": "2026-07-01"}).json
+    first = client.post(_url(tenant, f"/cycles/{first_cycle['id']}/payrolls"), headers=maker).json
+    client.post(_url(tenant, f"/payrolls/{first['id']}/approve"), headers=checker)
+    client.post(_url(tenant, f"/payrolls/{first['id']}/pay"), headers=checker, json={})
+    rows = list(csv.DictReader(io.StringIO(client.get(_url(tenant, f"/payrolls/{first['id']}/export"),
+                                                      headers=maker).get_data(as_text=True))))
+    paid_list = "line_id,status,reference\n" + "".join(
+        f"{r['line_id']},{'failed' if n == 0 else 'paid'},\n" for n, r in enumerate(rows))
+    client.post(_url(tenant, f"/payrolls/{first['id']}/reconcile"), headers=maker,
+                data={"file": (io.BytesIO(paid_list.encode()), "paid.csv")})
+    second_cycle = client.post(_url(tenant, f"/programmes/{programme['id']}/cycles"), headers=maker,
+                               json={"period_start": "2026-08-01"}).json
+    second = client.post(_url(tenant, f"/cycles/{second_cycle['id']}/payrolls"), headers=maker).json
+    carried = client.post(_url(tenant, f"/payrolls/{first['id']}/carry-failed"), headers=maker,
+                          json={"into_payroll_id": second["id"]})
+    assert carried.status_code == 200 and carried.json == {"carried": 1, "amount": 100000}
+    again = client.post(_url(tenant, f"/payrolls/{first['id']}/carry-failed"), headers=maker,
+                        json={"into_payroll_id": second["id"]})
+    assert again.json == {"carried": 0, "amount": 0}  # each failed line once
+    assert client.get(_url(tenant, f"/payrolls/{second['id']}"), headers=maker).json["total"] == 500000
+    backwards = client.post(_url(tenant, f"/payrolls/{second['id']}/carry-failed"), headers=maker,
+                            json={"into_payroll_id": first["id"]})
+    assert backwards.status_code == 422 and {"payroll", "into_payroll_id"} <= set(backwards.json["errors"])
