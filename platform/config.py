@@ -60,6 +60,8 @@ class Config:
         self.MAIL_FROM: str = env.get("SCHEMEHOST_MAIL_FROM", "schemehost <no-reply@localhost>")
         # when set, /metrics asks for "Authorization: Bearer <token>" (decision 0063)
         self.METRICS_TOKEN: str | None = env.get("SCHEMEHOST_METRICS_TOKEN") or None
+        # seconds between writes of each process's request counts per tenant (cost of service; decision 0064)
+        self.REQUEST_METER_FLUSH_S: float = float(env.get("SCHEMEHOST_REQUEST_METER_FLUSH_S", "60"))
         self.LOG_LEVEL: str = env.get("SCHEMEHOST_LOG_LEVEL", "INFO")
         self.SESSION_COOKIE_SECURE: bool = _bool(env.get("SCHEMEHOST_SECURE_COOKIES"), False)
         self.SESSION_COOKIE_HTTPONLY = True
@@ -83,6 +85,7 @@ class TestingConfig(Config):
     def __init__(self) -> None:
         super().__init__()
         self.WARM_POOL_SIZE = 0
+        self.REQUEST_METER_FLUSH_S = 0.0  # tests flush request counts themselves
         self.SECRET_KEY = self.SECRET_KEY or "test-secret-key"
         # the whole suite signs in from 127.0.0.1; tests of the limit set a small one themselves
         self.SIGNIN_LIMIT = os.environ.get("SCHEMEHOST_SIGNIN_LIMIT", "1000 per minute")

@@ -39,6 +39,14 @@ DURATION = Histogram("schemehost_http_request_duration_seconds",
                      "Time to the response's first byte, by area", ["area"], registry=_REGISTRY,
                      buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: called with the slug of every request under ``/t/<slug>/`` (billing's request meter)
+_TENANT_LISTENERS: list[Callable[[str], None]] = []
+
+
+def on_tenant_request(listener: Callable[[str], None]) -> None:
+    """Call ``listener(slug)`` once per request answered under ``/t/<slug>/`` (once per process)."""
+    if listener not in _TENANT_LISTENERS:
+        _TENANT_LISTENERS.append(listener)
 
 
 def area_of(path: str) -> str:
@@ -77,6 +85,10 @@ class MetricsMiddleware:
             status = f"{seen[-1][0]}xx" if seen else "5xx"
             REQUESTS.labels(area, method if method in _METHODS else "other", status).inc()
             DURATION.labels(area).observe(time.perf_counter() - started)
+            if area.startswith("tenant") and _TENANT_LISTENERS:
+                slug = environ["PATH_INFO"].split("/", 3)[2]
+                for listener in _TENANT_LISTENERS:
+                    listener(slug)
 
 
 class FleetCollector:

@@ -74,6 +74,9 @@ def init_app(app: Flask) -> None:
     from schemehost.tenants.console import add_nav
 
     app.config.setdefault("BILLING_TODAY", None)
+    from schemehost.platform.billing import request_meter
+
+    request_meter.start(app)  # requests per tenant for the cost-of-service report
     _register_daily_task()
     for key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
         app.config.setdefault(key, os.environ.get(f"SCHEMEHOST_{key}") or None)

@@ -2,9 +2,9 @@
 
 Columns: database size (the highest daily ``storage_mb`` metered in the month), rows (the planner's row
 estimates of the schema's tables, ``pg_class.reltuples``, read from the catalogue without locking
-anything), job time (seconds of the tenant's finished jobs that started in the month) and what its
-invoices for periods starting in the month came to (subtotal before tax, per currency). Requests are not
-counted per tenant anywhere yet, so they are not in the report.
+anything), job time (seconds of the tenant's finished jobs that started in the month), requests answered
+under ``/t/<slug>/`` in the month (the ``api_requests`` meter, :mod:`.request_meter`) and what its
+invoices for periods starting in the month came to (subtotal before tax, per currency).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from schemehost.platform.jobs.models import Job
 from schemehost.platform.partners.models import Partner
 from schemehost.platform.tenants.models import Tenant
 
-COLUMNS = ("tenant", "partner", "status", "storage_mb", "rows", "job_seconds", "billed", "currency")
+COLUMNS = ("tenant", "partner", "status", "storage_mb", "rows", "job_seconds", "requests", "billed", "currency")
 
 
 def month_window(month: str) -> tuple[date, date]:
@@ -43,6 +43,10 @@ def cost_of_service(session: Session, *, start: date, end: date, partner_id: int
     ids = [t.id for t in tenants]
     storage = dict(session.execute(
         select(Usage.tenant_id, func.max(Usage.value)).where(Usage.tenant_id.in_(ids), Usage.meter == "storage_mb",
+                                                             Usage.day >= start, Usage.day < end)
+        .group_by(Usage.tenant_id)).all())
+    requests = dict(session.execute(
+        select(Usage.tenant_id, func.sum(Usage.value)).where(Usage.tenant_id.in_(ids), Usage.meter == "api_requests",
                                                              Usage.day >= start, Usage.day < end)
         .group_by(Usage.tenant_id)).all())
     rows = dict(session.execute(text(
@@ -68,7 +72,8 @@ def cost_of_service(session: Session, *, start: date, end: date, partner_id: int
         for currency, amount in amounts:
             out.append({"tenant": t.slug, "partner": t.partner, "status": t.status,
                         "storage_mb": int(storage.get(t.id) or 0), "rows": int(rows.get(t.schema_name) or 0),
-                        "job_seconds": round(float(seconds.get(t.id) or 0), 1), "billed": amount,
+                        "job_seconds": round(float(seconds.get(t.id) or 0), 1),
+                        "requests": int(requests.get(t.id) or 0), "billed": amount,
                         "currency": currency})
     return out
 

@@ -39,6 +39,8 @@ class Meter:
     measure: Callable[[Connection, list[str]], dict[str, int]] | None = None
     #: stored value -> priced quantity
     billable: Callable[[int], int] = lambda value: value
+    #: values written as they happen by another part of schemehost (the request meter), not by the daily run
+    external: bool = False
 
 
 METERS: dict[str, Meter] = {}
@@ -48,8 +50,9 @@ def register_meter(meter: Meter) -> Meter:
     """Add a meter to the registry (modules call this at import); a code is registered once."""
     if meter.code in METERS and METERS[meter.code] != meter:
         raise ValueError(f"meter {meter.code!r} is already registered")
-    if (meter.count_sql is None) == (meter.measure is None):
-        raise ValueError("a meter has either count_sql or measure")
+    if (meter.count_sql is None) == (meter.measure is None) and not (
+            meter.external and meter.count_sql is None and meter.measure is None):
+        raise ValueError("a meter has either count_sql or measure, or neither when it is external")
     METERS[meter.code] = meter
     return meter
 

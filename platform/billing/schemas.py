@@ -242,5 +242,6 @@ class CostRowSchema(Schema):
     storage_mb = fields.Integer()
     rows = fields.Integer()
     job_seconds = fields.Float()
+    requests = fields.Integer(metadata={"description": "requests answered under /t/<slug>/ in the month"})
     billed = fields.Integer()
     currency = fields.String(allow_none=True)
