@@ -93,14 +93,14 @@ def upgrade() -> None:
     schema='control'
     )
     op.create_index(op.f('ix_billing_gateway_notifications_bill_id'), 'billing_gateway_notifications', ['bill_id'], unique=False, schema='control')
-    op.drop_constraint('ck_billing_payments_method', 'billing_payments', schema='control')
-    op.create_check_constraint('ck_billing_payments_method', 'billing_payments',
+    op.drop_constraint(op.f('ck_billing_payments_method'), 'billing_payments', schema='control')
+    op.create_check_constraint(op.f('ck_billing_payments_method'), 'billing_payments',
                                "method IN ('bank', 'cash', 'mobile_money', 'card', 'control_number')", schema='control')
 
 
 def downgrade() -> None:
-    op.drop_constraint('ck_billing_payments_method', 'billing_payments', schema='control')
-    op.create_check_constraint('ck_billing_payments_method', 'billing_payments',
+    op.drop_constraint(op.f('ck_billing_payments_method'), 'billing_payments', schema='control')
+    op.create_check_constraint(op.f('ck_billing_payments_method'), 'billing_payments',
                                "method IN ('bank', 'cash', 'mobile_money', 'card')", schema='control')
     op.drop_table('billing_gateway_notifications', schema='control')
     op.drop_table('billing_control_bills', schema='control')
