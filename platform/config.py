@@ -37,9 +37,9 @@ class Config:
         self.POOL_RECYCLE_S: int = int(env.get("SCHEMEHOST_POOL_RECYCLE_S", "900"))
         self.POOL_SIZE: int = int(env.get("SCHEMEHOST_POOL_SIZE", "5"))
         self.POOL_PRE_PING: bool = _bool(env.get("SCHEMEHOST_POOL_PRE_PING"), False)
-        # prepared statements kept per database connection; tenant statements differ per schema, so
-        # it must cover (tenants in use) x (their hot statements) (docs/decisions/0093)
-        self.PREPARED_MAX: int = int(env.get("SCHEMEHOST_PREPARED_MAX", "5000"))
+        # prepared statements kept per database connection (psycopg's default); tenant statements differ
+        # per schema: raise it above (tenants in use) x (their hot statements) (docs/decisions/0093)
+        self.PREPARED_MAX: int = int(env.get("SCHEMEHOST_PREPARED_MAX", "100"))
         self.REDIS_URL: str | None = env.get("REDIS_URL") or None
         self.SIGNIN_LIMIT: str = env.get("SCHEMEHOST_SIGNIN_LIMIT", "10 per minute;50 per hour")
         self.TOKEN_LIMIT: str = env.get("SCHEMEHOST_TOKEN_LIMIT", "60 per minute")
