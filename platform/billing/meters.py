@@ -41,13 +41,21 @@ class Meter:
     billable: Callable[[int], int] = lambda value: value
     #: values written as they happen by another part of schemehost (the request meter), not by the daily run
     external: bool = False
+    #: how a period's daily values make its quantity (decision 0065): ``max`` — the highest day (things that
+    #: exist: active people); ``increase`` — the values are readings of a running total (things that happen:
+    #: vouchers redeemed), the quantity is the period's last reading minus the last one before it;
+    #: ``sum`` — each day's value is that day's own amount (requests)
+    aggregate: str = "max"
 
 
 METERS: dict[str, Meter] = {}
+AGGREGATES = ("max", "increase", "sum")
 
 
 def register_meter(meter: Meter) -> Meter:
     """Add a meter to the registry (modules call this at import); a code is registered once."""
+    if meter.aggregate not in AGGREGATES:
+        raise ValueError(f"meter {meter.code!r}: aggregate is one of {', '.join(AGGREGATES)}")
     if meter.code in METERS and METERS[meter.code] != meter:
         raise ValueError(f"meter {meter.code!r} is already registered")
     if (meter.count_sql is None) == (meter.measure is None) and not (

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 METER = "api_requests"
 # counted here, not by the daily metering run (no count_sql, no measure); a plan may still price it
-register_meter(Meter(METER, _l("Requests"), _l("request"), external=True))
+register_meter(Meter(METER, _l("Requests"), _l("request"), external=True, aggregate="sum"))
 #: distinct slugs held between flushes; requests for more (e.g. a scan of made-up slugs) are not counted
 MAX_PENDING = 10_000
 

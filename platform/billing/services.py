@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from schemehost.platform.billing import meters as meter_registry
@@ -384,15 +384,30 @@ def meter_usage(session: Session, *, day: date | None = None, now: datetime | No
 
 
 def usage_maxima(session: Session, subscription_ids: list[int]) -> dict[int, dict[str, int]]:
-    """The maximum daily value of each meter in each subscription's current period (one query)."""
+    """Each meter's quantity in each subscription's current period (one query): the highest daily value,
+    the increase of a running total over the period, or the sum of daily amounts, as the meter says."""
+    period = (Usage.day >= Subscription.current_period_start) & (Usage.day < Subscription.current_period_end)
+    before = Usage.day < Subscription.current_period_start
     rows = session.execute(
-        select(Subscription.id, Usage.meter, func.max(Usage.value))
-        .join(Usage, (Usage.tenant_id == Subscription.tenant_id)
-              & (Usage.day >= Subscription.current_period_start) & (Usage.day < Subscription.current_period_end))
+        select(Subscription.id, Usage.meter, func.max(Usage.value).filter(period),
+               func.sum(Usage.value).filter(period), func.max(Usage.value).filter(before))
+        .join(Usage, (Usage.tenant_id == Subscription.tenant_id) & (Usage.day < Subscription.current_period_end)
+              # the reading before the period: a running total is looked up at most a year back
+              & (Usage.day >= Subscription.current_period_start - literal_column("interval '366 days'")))
         .where(Subscription.id.in_(subscription_ids)).group_by(Subscription.id, Usage.meter)).all()
     out: dict[int, dict[str, int]] = {}
-    for sub_id, meter, value in rows:
-        out.setdefault(sub_id, {})[meter] = int(value)
+    for sub_id, meter, highest, total, earlier in rows:
+        if highest is None:  # readings before the period only
+            continue
+        known = meter_registry.METERS.get(meter)
+        aggregate = known.aggregate if known else "max"
+        if aggregate == "sum":
+            value = int(total)
+        elif aggregate == "increase":
+            value = max(0, int(highest) - int(earlier or 0))
+        else:
+            value = int(highest)
+        out.setdefault(sub_id, {})[meter] = value
     return out
 
 
@@ -410,7 +425,11 @@ def tenant_usage(session: Session, tenant_id: int, *, start: date, end: date) ->
     for code, entry in meters.items():
         known = meter_registry.METERS.get(code)
         entry["label"] = str(known.label) if known else code
-        entry["billable"] = known.billable(entry["max"]) if known else entry["max"]
+        entry["aggregate"] = aggregate = known.aggregate if known else "max"
+        values = [d["value"] for d in entry["days"]]
+        quantity = (sum(values) if aggregate == "sum"
+                    else max(values) - min(values) if aggregate == "increase" else entry["max"])
+        entry["billable"] = known.billable(quantity) if known else quantity
     return {"start": start.isoformat(), "end": end.isoformat(), "meters": list(meters.values())}
 
 
@@ -456,8 +475,12 @@ def _period_lines(sub: Subscription, maxima: dict[str, int], pending: list[Pendi
         measured = maxima.get(price.meter, 0)
         quantity = meter.billable(measured) if meter else measured
         label = str(meter.label) if meter else price.meter
-        line = pricing.metered_line(price.meter, _("%(meter)s: highest daily count %(n)s, %(included)s included",
-                                                   meter=label, n=quantity, included=price.included),
+        aggregate = meter.aggregate if meter else "max"
+        wording = (_("%(meter)s: %(n)s in the period, %(included)s included", meter=label, n=quantity,
+                     included=price.included) if aggregate != "max" else
+                   _("%(meter)s: highest daily count %(n)s, %(included)s included", meter=label, n=quantity,
+                     included=price.included))
+        line = pricing.metered_line(price.meter, wording,
                                     quantity, price.included, price.tiers)
         if meter and quantity != measured:
             line.detail["measured_value"] = measured

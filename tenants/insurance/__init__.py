@@ -11,6 +11,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from schemehost.tenants.insurance import api, views
+    from schemehost.tenants.insurance import meters  # noqa: F401  (billing meters)
 
     api.init_app(app)
     views.init_app(app)

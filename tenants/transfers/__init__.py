@@ -10,6 +10,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from schemehost.tenants.payments.disbursements import register_payout
     from schemehost.tenants.transfers import api, services, views
+    from schemehost.tenants.transfers import meters  # noqa: F401  (billing meters)
 
     register_payout(services.PAYOUT_KIND, services.line_paid)
     api.init_app(app)

@@ -17,6 +17,7 @@ TASKS = "schemehost.tenants.vouchers.tasks"
 def init_app(app: Flask) -> None:
     from schemehost.platform.jobs import JOB_MODULES
     from schemehost.tenants.vouchers import api, privacy, tasks, views
+    from schemehost.tenants.vouchers import meters  # noqa: F401  (billing meters)
 
     if TASKS not in JOB_MODULES:
         JOB_MODULES.append(TASKS)
