@@ -60,9 +60,9 @@ def onboarding_link(session: Session, partner: Partner, *, refresh_url: str, ret
     return link.url
 
 
-def start_card_payment(session: Session, invoice: Invoice) -> dict[str, Any]:
-    """A PaymentIntent for what is outstanding on ``invoice``, on its partner's connected account, with
-    the platform fee; the same outstanding amount gives back the same PaymentIntent (idempotency key)."""
+def _payable(session: Session, invoice: Invoice) -> tuple[Invoice, PartnerBilling, int, int]:
+    """The locked invoice, its partner's billing profile, what is outstanding and the platform's fee on it;
+    409 unless the invoice is open and its partner takes card payments."""
     invoice = billing.get_invoice(session, invoice.id, for_update=True)
     if invoice.kind != InvoiceKind.invoice or invoice.status not in (InvoiceStatus.issued, InvoiceStatus.uncollectible):
         raise Conflict(_("Only an open invoice can be paid."), errors={"status": [invoice.status]})
@@ -70,7 +70,23 @@ def start_card_payment(session: Session, invoice: Invoice) -> dict[str, Any]:
     if profile is None or not profile.stripe_account_id or not profile.stripe_charges_enabled:
         raise Conflict(_("This partner does not take card payments yet."), errors={"partner": [_("not onboarded")]})
     due = billing.outstanding(invoice)
-    fee = min(invoice.platform_fee, due)
+    return invoice, profile, due, min(invoice.platform_fee, due)
+
+
+def takes_cards(session: Session, invoice: Invoice) -> bool:
+    """Whether ``invoice`` can be paid by card now (Stripe configured, partner onboarded, invoice open)."""
+    if not current_app.config.get("STRIPE_SECRET_KEY") or billing.outstanding(invoice) <= 0:
+        return False
+    profile = session.get(PartnerBilling, invoice.partner_id)
+    return bool(profile and profile.stripe_account_id and profile.stripe_charges_enabled
+                and invoice.kind == InvoiceKind.invoice
+                and invoice.status in (InvoiceStatus.issued, InvoiceStatus.uncollectible))
+
+
+def start_card_payment(session: Session, invoice: Invoice) -> dict[str, Any]:
+    """A PaymentIntent for what is outstanding on ``invoice``, on its partner's connected account, with
+    the platform fee; the same outstanding amount gives back the same PaymentIntent (idempotency key)."""
+    invoice, profile, due, fee = _payable(session, invoice)
     intent = client().v1.payment_intents.create(
         params={"amount": due, "currency": invoice.currency.lower(), "application_fee_amount": fee,
                 "automatic_payment_methods": {"enabled": True},
@@ -81,6 +97,26 @@ def start_card_payment(session: Session, invoice: Invoice) -> dict[str, Any]:
     session.flush()
     return {"id": intent.id, "client_secret": intent.client_secret, "amount": due, "currency": invoice.currency,
             "account": profile.stripe_account_id}
+
+
+def start_checkout(session: Session, invoice: Invoice, *, success_url: str, cancel_url: str) -> str:
+    """The address of a Stripe Checkout page where the tenant pays what is outstanding on ``invoice`` by
+    card: a Checkout Session on the partner's connected account whose PaymentIntent carries the platform
+    fee and the invoice id (so ``payment_intent.succeeded`` records it like any card payment). Stripe
+    hosts the card form: no card data and no Stripe script reach our pages (decision 0066). The same
+    outstanding amount on the same day gives back the same session (idempotency key)."""
+    invoice, profile, due, fee = _payable(session, invoice)
+    label = _("Invoice %(number)s", number=invoice.number)
+    metadata = {"invoice_id": str(invoice.id), "invoice_number": invoice.number or ""}
+    checkout = client().v1.checkout.sessions.create(
+        params={"mode": "payment", "success_url": success_url, "cancel_url": cancel_url,
+                "client_reference_id": str(invoice.id), "metadata": metadata,
+                "line_items": [{"quantity": 1, "price_data": {"currency": invoice.currency.lower(), "unit_amount": due,
+                                                              "product_data": {"name": label}}}],
+                "payment_intent_data": {"application_fee_amount": fee, "metadata": metadata, "description": label}},
+        options={"idempotency_key": f"invoice-{invoice.id}-{due}-checkout-{date.today().isoformat()}",
+                 "stripe_account": profile.stripe_account_id})
+    return checkout.url
 
 
 # ---- webhooks ----------------------------------------------------------------------------------------
@@ -185,6 +221,18 @@ def _charge_refunded(session, event, charge, today) -> str:
     return "refund applied"
 
 
+def _checkout_completed(session, event, checkout, today) -> str:
+    """A paid Checkout Session: record its PaymentIntent (fetched, as the session carries only its id);
+    ``payment_intent.succeeded`` may have recorded it already, or may come later and find it done."""
+    intent_id = checkout.get("payment_intent")
+    if checkout.get("payment_status") != "paid" or not intent_id:
+        return "not paid"
+    intent = _plain(client().v1.payment_intents.retrieve(intent_id, options={"stripe_account": event.get("account")}))
+    if intent.get("status") != "succeeded":
+        return "not paid"
+    return _record_card_payment(session, intent, today, event.get("account"))
+
+
 def _account_updated(session, event, account, today) -> str:
     """Fetch the account's current state (an older update arriving late must not win)."""
     current = _plain(client().v1.accounts.retrieve(account["id"]))
@@ -197,6 +245,7 @@ def _account_updated(session, event, account, today) -> str:
 
 
 HANDLERS = {
+    "checkout.session.completed": _checkout_completed,
     "payment_intent.created": _intent_created,
     "payment_intent.succeeded": _intent_succeeded,
     "charge.refunded": _charge_refunded,

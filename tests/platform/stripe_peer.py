@@ -42,9 +42,11 @@ class FakeStripe:
         self.keys: dict[str, tuple[dict, dict]] = {}
         self.intents: dict[str, dict] = {}
         self.accounts: dict[str, dict] = {}
+        self.checkouts: dict[str, dict] = {}
         httpserver.expect_request("/v1/accounts", method="POST").respond_with_handler(self._account)
         httpserver.expect_request("/v1/account_links", method="POST").respond_with_handler(self._link)
         httpserver.expect_request("/v1/payment_intents", method="POST").respond_with_handler(self._intent)
+        httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_handler(self._checkout)
         httpserver.expect_request(__import__("re").compile(r"^/v1/payment_intents/[^/]+$"), method="GET"
                                   ).respond_with_handler(self._get_intent)
         httpserver.expect_request(__import__("re").compile(r"^/v1/accounts/[^/]+$"), method="GET"
@@ -97,6 +99,34 @@ class FakeStripe:
             self.intents[pi["id"]] = pi
             return pi
         return self._idempotent(request, make)
+
+    def _checkout(self, request):
+        """A Checkout Session and the PaymentIntent behind it (amount from the line, fee and metadata from
+        ``payment_intent_data``)."""
+        def make(params, r):
+            pi = {"id": f"pi_{next(_ids):08d}", "object": "payment_intent",
+                  "amount": int(params["line_items[0][price_data][unit_amount]"]),
+                  "currency": params["line_items[0][price_data][currency]"], "status": "requires_payment_method",
+                  "application_fee_amount": int(params.get("payment_intent_data[application_fee_amount]", 0)),
+                  "created": int(time.time()), "on_behalf_of": r.headers.get("Stripe-Account"),
+                  "metadata": {k[30:-1]: v for k, v in params.items()
+                               if k.startswith("payment_intent_data[metadata][")}}
+            self.intents[pi["id"]] = pi
+            cs = {"id": f"cs_test_{next(_ids):08d}", "object": "checkout.session", "mode": params["mode"],
+                  "payment_intent": pi["id"], "payment_status": "unpaid", "status": "open",
+                  "client_reference_id": params.get("client_reference_id"),
+                  "success_url": params["success_url"], "cancel_url": params["cancel_url"]}
+            cs["url"] = f"https://checkout.stripe.com/c/pay/{cs['id']}"
+            self.checkouts[cs["id"]] = cs
+            return cs
+        return self._idempotent(request, make)
+
+    def complete_checkout(self, checkout_id: str) -> dict:
+        """The customer paid on the Checkout page: the session as Stripe would now send it."""
+        cs = self.checkouts[checkout_id]
+        self.succeed(cs["payment_intent"])
+        cs.update(payment_status="paid", status="complete")
+        return dict(cs)
 
     def _get_intent(self, request):
         pi = self.intents.get(request.path.rsplit("/", 1)[1])

@@ -147,3 +147,39 @@ def test_events_out_of_order(app, api, client, fake_stripe, open_invoice):
                                paid_on=date(2026, 2, 10), actor="test")
         db.session.commit()
     assert state(app, open_invoice["id"])[:2] == ("paid", 30000)
+
+
+def test_checkout_page_on_the_partners_account_then_completed_session_records_the_payment_once(
+        app, api, client, fake_stripe, open_invoice):
+    from schemehost.platform.billing import stripe_connect
+
+    account, _url = onboard(api, client, fake_stripe, open_invoice["partner"])
+    with app.app_context():
+        inv = db.session.get(Invoice, open_invoice["id"])
+        assert stripe_connect.takes_cards(db.session, inv)
+        url = stripe_connect.start_checkout(db.session, inv, success_url="http://localhost/ok",
+                                            cancel_url="http://localhost/no")
+        again = stripe_connect.start_checkout(db.session, inv, success_url="http://localhost/ok",
+                                              cancel_url="http://localhost/no")
+        db.session.commit()
+    assert url == again and url.startswith("https://checkout.stripe.com/")  # same key: the same session
+    [created] = [r for r in fake_stripe.requests if r["path"] == "/v1/checkout/sessions"][:1]
+    assert created["account"] == account
+    assert created["params"]["line_items[0][price_data][unit_amount]"] == "30000"
+    assert created["params"]["payment_intent_data[application_fee_amount]"] == "3000"
+    assert created["params"]["payment_intent_data[metadata][invoice_id]"] == str(open_invoice["id"])
+    [checkout] = fake_stripe.checkouts.values()
+
+    # an unpaid session records nothing; the paid one records the payment; its PaymentIntent's own
+    # event, arriving after, finds it done
+    unpaid = event("checkout.session.completed", dict(checkout), account=account)
+    assert deliver(client, unpaid).json["outcome"] == "not paid"
+    paid = fake_stripe.complete_checkout(checkout["id"])
+    assert deliver(client, event("checkout.session.completed", paid, account=account)).json["outcome"] == \
+        "payment recorded"
+    intent = fake_stripe.intents[paid["payment_intent"]]
+    assert deliver(client, event("payment_intent.succeeded", intent, account=account)).json["outcome"] == \
+        "already recorded"
+    assert state(app, open_invoice["id"])[:3] == ("paid", 30000, [(30000, 0)])
+    with app.app_context():
+        assert not stripe_connect.takes_cards(db.session, db.session.get(Invoice, open_invoice["id"]))
