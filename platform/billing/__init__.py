@@ -17,7 +17,7 @@ INVOICE_STATUS_LABELS = {"draft": _l("draft"), "issued": _l("issued"), "paid": _
                          "uncollectible": _l("uncollectible")}
 PERIOD_LABELS = {"monthly": _l("monthly"), "quarterly": _l("quarterly"), "yearly": _l("yearly")}
 METHOD_LABELS = {"bank": _l("bank transfer"), "cash": _l("cash"), "mobile_money": _l("mobile money"),
-                 "card": _l("card")}
+                 "card": _l("card"), "control_number": _l("control number")}
 
 
 def _template_helpers() -> dict:
@@ -85,6 +85,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(console_bp)
     app.register_blueprint(tenant_views.bp)
     csrf_exempt_path(r"^/billing/stripe/webhook$")  # signed by Stripe, no cookie
+    csrf_exempt_path(r"^/billing/gateways/[^/]+/callbacks$")  # signed by the partner's gateway, no cookie
     app.register_blueprint(webhooks_bp)
     add_nav("tenant_billing.index", _l("Plan and invoices"), permission="billing.manage", order=90)
     app.context_processor(_template_helpers)

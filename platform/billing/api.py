@@ -351,3 +351,56 @@ def cost_of_service(query):
         None if scope.all_tenants else scope.partner_id)
     start, end = month_window(query["month"])
     return report(db.session, start=start, end=end, partner_id=partner_id)
+
+
+def _callback_url(partner_slug: str) -> str:
+    from flask import url_for
+
+    return url_for("billing_webhooks.gateway_callback", partner=partner_slug, _external=True)
+
+
+@bp.route("/billing/partners/<slug>/gateway")
+class Gateway(MethodView):
+    @bp.response(200, s.GatewaySchema)
+    def get(self, slug):
+        """The partner's control-number gateway (keys never shown: which are set, our public key, the
+        callback address to give the gateway)."""
+        from schemehost.platform.billing import control_numbers
+
+        partner = visible_partner(slug)
+        gw = control_numbers.get_gateway(db.session, partner.id)
+        if gw is None:
+            raise NotFound(_("The partner has no control-number gateway."), errors={"gateway": [_("not configured")]})
+        return control_numbers.gateway_out(gw, _callback_url(partner.slug))
+
+    @bp.arguments(s.GatewaySchema)
+    @bp.response(200, s.GatewaySchema)
+    def put(self, body, slug):
+        """Set the partner's control-number gateway (keys encrypted with the key ring)."""
+        from schemehost.platform.billing import control_numbers
+
+        partner = visible_partner(slug)
+        gw = control_numbers.save_gateway(db.session, partner, **body)
+        return control_numbers.gateway_out(gw, _callback_url(partner.slug))
+
+
+@bp.route("/billing/invoices/<int:invoice_id>/control-number")
+class ControlNumber(MethodView):
+    @bp.response(200, s.ControlBillSchema)
+    def get(self, invoice_id):
+        """The invoice's latest bill on the partner's gateway, with its control number once issued."""
+        from schemehost.platform.billing import control_numbers
+
+        bill = control_numbers.latest_bill(db.session, visible_invoice(invoice_id).id)
+        if bill is None:
+            raise NotFound(_("The invoice has no control number."), errors={"invoice": [_("no control number")]})
+        return control_numbers.bill_dict(bill)
+
+    @bp.response(200, s.ControlBillSchema)
+    def post(self, invoice_id):
+        """Post a bill for what the invoice has outstanding to the partner's gateway (its control number
+        comes by callback); an open bill is answered as it is."""
+        from schemehost.platform.billing import control_numbers
+
+        bill = control_numbers.request_control_number(db.session, visible_invoice(invoice_id), actor=actor())
+        return control_numbers.bill_dict(bill)

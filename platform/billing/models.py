@@ -75,6 +75,7 @@ class PaymentMethod(StrEnum):
     cash = "cash"
     mobile_money = "mobile_money"
     card = "card"
+    control_number = "control_number"  # paid to a control number of the partner's gateway (decision 0506)
 
 
 class FeeKind(StrEnum):
@@ -386,3 +387,105 @@ class WebhookEvent(ControlBase):
     created: Mapped[int] = mapped_column(BigInteger)
     outcome: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+
+
+class ControlBillStatus(StrEnum):
+    pending = "pending"  # recorded; not (yet) accepted by the gateway
+    submitted = "submitted"  # accepted; the control number comes by callback
+    issued = "issued"  # has its control number: the tenant can pay it
+    rejected = "rejected"
+    closed = "closed"  # the invoice is settled, voided or the bill was replaced
+
+
+class GatewayNotificationStatus(StrEnum):
+    applied = "applied"
+    unmatched = "unmatched"
+    refused = "refused"
+
+
+class BillingGateway(TimestampMixin, ControlBase):
+    """A partner's control-number gateway (decision 0506): the same settings as a scheme's gateway in the
+    payments module, read by the same adapter. ``secret`` is key-ring ciphertext of a JSON object
+    (``hmac_secret``, ``private_key``, ``gateway_public_key``), never returned."""
+
+    __tablename__ = "billing_gateways"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(String(500))
+    sp_code: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[str] = mapped_column(String(20))
+    timeout_s: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    secret: Mapped[str | None] = mapped_column(Text)
+
+    partner = relationship("Partner", lazy="select")
+
+    @property
+    def code(self) -> str:  # what the payments adapter calls the gateway (logs)
+        return f"billing-{self.partner.slug}"
+
+    __table_args__ = (
+        CheckConstraint("signature IN ('rsa-sha256', 'rsa-sha1', 'hmac-sha256')", name="signature"),
+        CheckConstraint("timeout_s BETWEEN 1 AND 120", name="timeout_s"),
+    )
+
+
+class ControlBill(TimestampMixin, ControlBase):
+    """A bill posted to the partner's gateway for what an invoice has outstanding; paid to its control
+    number. At most one open bill per invoice."""
+
+    __tablename__ = "billing_control_bills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("billing_invoices.id", ondelete="RESTRICT"), index=True)
+    gateway_id: Mapped[int] = mapped_column(ForeignKey("billing_gateways.id", ondelete="RESTRICT"))
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    control_number: Mapped[str | None] = mapped_column(String(40))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(12), default=ControlBillStatus.pending)
+    gateway_status: Mapped[str | None] = mapped_column(String(10))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    submit_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paid_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'submitted', 'issued', 'rejected', 'closed')", name="status"),
+        UniqueConstraint("gateway_id", "control_number", name="uq_billing_control_bills_gateway_id"),
+        Index("uq_billing_control_bills_open", "invoice_id", unique=True,
+              postgresql_where=text("status IN ('pending', 'submitted', 'issued')")),
+    )
+
+
+class GatewayNotification(ControlBase):
+    """A payment notification of a partner's gateway, stored once per gateway transaction id."""
+
+    __tablename__ = "billing_gateway_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gateway_id: Mapped[int] = mapped_column(ForeignKey("billing_gateways.id", ondelete="RESTRICT"))
+    gateway_txn_id: Mapped[str] = mapped_column(String(100))
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("billing_control_bills.id", ondelete="SET NULL"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("billing_payments.id", ondelete="SET NULL"))
+    bill_reference: Mapped[str | None] = mapped_column(String(40))
+    control_number: Mapped[str | None] = mapped_column(String(40))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    receipt: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    deliveries: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    raw: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('applied', 'unmatched', 'refused')", name="status"),
+        UniqueConstraint("gateway_id", "gateway_txn_id", name="uq_billing_gateway_notifications_txn"),
+    )

@@ -185,7 +185,8 @@ class CreditNoteSchema(Schema):
 
 
 class PaymentCreateSchema(Schema):
-    method = fields.String(required=True, validate=validate.OneOf([m.value for m in PaymentMethod if m != "card"]))
+    method = fields.String(required=True, validate=validate.OneOf([m.value for m in PaymentMethod
+                                                                             if m not in ("card", "control_number")]))
     amount = fields.Integer(required=True, validate=validate.Range(min=1, max=10**15))
     reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
     paid_on = fields.Date(required=True)
@@ -245,3 +246,37 @@ class CostRowSchema(Schema):
     requests = fields.Integer(metadata={"description": "requests answered under /t/<slug>/ in the month"})
     billed = fields.Integer()
     currency = fields.String(allow_none=True)
+
+
+class GatewaySchema(Schema):
+    """A partner's control-number gateway. ``secrets`` are written only: the answer says which are set."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    base_url = fields.String(required=True)
+    sp_code = fields.String(required=True)
+    signature = fields.String(load_default="rsa-sha256")
+    timeout_s = fields.Integer(load_default=10)
+    active = fields.Boolean(load_default=True)
+    options = fields.Dict(load_default=dict)
+    secrets = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), load_only=True,
+                          load_default=dict)
+    partner = fields.String(dump_only=True)
+    has_hmac_secret = fields.Boolean(dump_only=True)
+    has_private_key = fields.Boolean(dump_only=True)
+    has_gateway_public_key = fields.Boolean(dump_only=True)
+    public_key = fields.String(dump_only=True, allow_none=True)
+    callback_url = fields.String(dump_only=True)
+
+
+class ControlBillSchema(Schema):
+    id = fields.Integer()
+    invoice = fields.Integer()
+    reference = fields.String()
+    status = fields.String()
+    control_number = fields.String(allow_none=True)
+    amount = fields.Integer()
+    paid_amount = fields.Integer()
+    currency = fields.String()
+    expires_at = fields.String()
+    gateway_status = fields.String(allow_none=True)
+    last_error = fields.String(allow_none=True)

@@ -51,9 +51,14 @@ def _invoices():
 @bp.get("/")
 @permission_required("billing.manage")
 def index():
+    from schemehost.platform.billing import control_numbers
+
     sub = billing.live_subscription(db.session, g.tenant.id)
-    return render_template("tenant/billing.html", subscription=sub, usage=_usage(), invoices=_invoices(),
-                           outstanding=billing.outstanding)
+    invoices = _invoices()
+    return render_template("tenant/billing.html", subscription=sub, usage=_usage(), invoices=invoices,
+                           outstanding=billing.outstanding,
+                           control_numbers=control_numbers.issued_for([i.id for i in invoices if i.status == "issued"],
+                                                                     db.session))
 
 
 @bp.get("/invoices/<int:invoice_id>")

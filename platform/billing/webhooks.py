@@ -1,4 +1,5 @@
-"""``POST /billing/stripe/webhook``: Stripe's signed events (no operator token, no cookie, no CSRF).
+"""``POST /billing/gateways/<partner>/callbacks``: the partner's control-number gateway (signed XML, checked
+by the payments adapter; decision 0506). ``POST /billing/stripe/webhook``: Stripe's signed events (no operator token, no cookie, no CSRF).
 
 The signature is checked on the raw request bytes with ``stripe.Webhook.construct_event`` (tolerance
 300 s): a forged or stale event answers 400 problem+json and changes nothing. A verified event is applied
@@ -40,3 +41,17 @@ def stripe_webhook():
     outcome = stripe_connect.handle_event(db.session, event, today=billing.billing_today())
     log.info("stripe event %s (%s): %s", event["id"], event["type"], outcome)
     return jsonify({"received": True, "outcome": outcome})
+
+
+@bp.post("/billing/gateways/<partner>/callbacks")
+def gateway_callback(partner: str):
+    """Verify, store once and apply a callback of the partner's control-number gateway; answer its signed
+    acknowledgement. Under ``/billing/``, not ``/t/<slug>/``: a suspended or read-only tenant's payment
+    still arrives and resumes it."""
+    from flask import Response
+
+    from schemehost.platform.billing import control_numbers
+
+    answer = control_numbers.handle_callback(db.session, partner, request.get_data(cache=False),
+                                             dict(request.headers.items()), today=billing.billing_today())
+    return Response(answer.body, status=answer.status, content_type=answer.content_type)
