@@ -10,8 +10,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from schemehost.tenants.insurance import api, views
+    from schemehost.tenants.insurance import api, privacy, views
     from schemehost.tenants.insurance import meters  # noqa: F401  (billing meters)
 
     api.init_app(app)
     views.init_app(app)
+    privacy.init_app()  # subject access, erasure of copies, retention holds (docs/registry.md)
