@@ -450,6 +450,8 @@ def _insert_with_fresh_code(session: Session, **values: Any) -> Voucher:
 
 
 _temp = MetaData()
+#: vouchers written per statement by a bulk issue; the job reports its progress after each
+BULK_SLICE = 10_000
 TARGETS = Table("vouchers_bulk_targets", _temp, Column("rn", Integer, primary_key=True),
                 Column("individual_id", BigInteger), prefixes=["TEMPORARY"],
                 postgresql_on_commit="DROP")
@@ -483,11 +485,16 @@ def issue_bulk(session: Session, programme_id: int, *, issued_by: str | None = N
     if n:
         _fill_codes(session, n)
         expires = expiry_for(session, programme)
-        session.execute(insert(Voucher).from_select(
-            ["programme_id", "individual_id", "code", "status", "value", "issued_by", "expires_on"],
-            select(literal(programme.id), TARGETS.c.individual_id, CODES.c.code, literal(VoucherStatus.issued.value),
-                   literal(value), literal(issued_by, String), literal(expires))
-            .select_from(TARGETS.join(CODES, CODES.c.rn == TARGETS.c.rn))))
+        # in slices of BULK_SLICE people (rn ranges over both primary keys), so the job's progress moves
+        for low in range(0, n, BULK_SLICE):
+            session.execute(insert(Voucher).from_select(
+                ["programme_id", "individual_id", "code", "status", "value", "issued_by", "expires_on"],
+                select(literal(programme.id), TARGETS.c.individual_id, CODES.c.code,
+                       literal(VoucherStatus.issued.value), literal(value), literal(issued_by, String), literal(expires))
+                .select_from(TARGETS.join(CODES, CODES.c.rn == TARGETS.c.rn))
+                .where(TARGETS.c.rn > low, TARGETS.c.rn <= low + BULK_SLICE)))
+            if low + BULK_SLICE < n:
+                report(low + BULK_SLICE, n)
     audit.record_bulk(session, "vouchers.issue_bulk", "voucher_programme", counts={"issued": n},
                       input_ref={"programme": programme.code}, actor=actor)
     session.execute(TARGETS.delete())

@@ -92,6 +92,18 @@ def test_bulk_issuance_is_set_wise_and_skips_holders(world):
         assert vs.issue_bulk(s, world.programme_id)["issued"] == 0
 
 
+def test_bulk_issuance_reports_progress_slice_by_slice(world, monkeypatch):
+    monkeypatch.setattr(vs, "BULK_SLICE", 2)
+    seen = []
+    with world.tenant.session() as s:
+        result = vs.issue_bulk(s, world.programme_id, progress=lambda done, total=None: seen.append((done, total)))
+        issued = s.execute(select(func.count()).select_from(Voucher)
+                           .where(Voucher.programme_id == world.programme_id)).scalar_one()
+    # four eligible people in slices of two: the count, the first slice, then the end
+    assert result["issued"] == issued == 4
+    assert seen == [(0, 4), (2, 4), (4, 4)]
+
+
 def test_every_refusal_reason(world):
     code = _issue(world, "amina")
     wrong_digit = code[:-1] + str((int(code[-1]) + 1) % 10)
