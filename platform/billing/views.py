@@ -152,8 +152,13 @@ def subscribe():
 
 
 def _invoice_page(invoice, *, payment_form=None, reason_form=None, extend_form=None, status=200):
+    from schemehost.platform.billing import control_numbers
+
     payments = billing.list_payments(db.session, invoice.id)
+    gateway = control_numbers.get_gateway(db.session, invoice.partner_id)
     return render_template("billing/invoice.html", invoice=invoice, payments=payments,
+                           control_bill=control_numbers.latest_bill(db.session, invoice.id),
+                           has_gateway=gateway is not None and gateway.active,
                            outstanding=billing.outstanding(invoice),
                            payment_form=payment_form or PaymentForm(formdata=None),
                            reason_form=reason_form or ReasonForm(formdata=None),
@@ -190,6 +195,26 @@ def record_payment(invoice_id: int):
             flash(_("Payment recorded."), "success")
             return redirect(url_for(".invoice", invoice_id=invoice_id))
     return _invoice_page(visible_invoice(invoice_id), payment_form=form, status=422)
+
+
+@bp.post("/invoices/<int:invoice_id>/control-number")
+def control_number(invoice_id: int):
+    """Post a bill for the invoice to the partner's control-number gateway (decision 0506)."""
+    from schemehost.platform.billing import control_numbers
+
+    _require_change()
+    try:
+        bill = control_numbers.request_control_number(db.session, visible_invoice(invoice_id), actor=actor())
+    except AppError as err:
+        db.session.rollback()
+        flash(str(err.detail), "error")
+    else:
+        db.session.commit()
+        if bill.status == "rejected" or bill.last_error:
+            flash(bill.last_error or _("The gateway refused the bill."), "error")
+        else:
+            flash(_("The bill is with the gateway; its control number arrives by callback."), "success")
+    return redirect(url_for(".invoice", invoice_id=invoice_id))
 
 
 @bp.post("/invoices/<int:invoice_id>/<action>")

@@ -250,3 +250,23 @@ def test_the_tenants_billing_page_shows_the_control_number_and_amount(app, api, 
     html = client.get(f"/t/{handle.slug}/billing/", headers=HTML).get_data(as_text=True)
     assert 'id="control-numbers"' in html and "995500000042" in html
     assert "25,000.00" in html.split('id="control-numbers"')[1].split("</div>")[0]
+
+
+def test_the_operator_console_gets_a_control_number_for_an_invoice(app, api, client, peer, key_pairs):
+    from _console_support import csrf_from, make_operator, sign_in
+
+    inv = _invoice(app)
+    page_path = f"/console/billing/invoices/{inv['id']}"
+    sign_in(client, make_operator(app))
+    assert 'id="control-number"' not in client.get(page_path, headers=HTML).get_data(as_text=True)  # no gateway yet
+    assert api.put(f"/api/v1/billing/partners/{inv['partner']}/gateway",
+                   json=gateway_body(peer, key_pairs)).status_code == 200
+    page = client.get(page_path, headers=HTML).get_data(as_text=True)
+    assert 'id="control-number-form"' in page
+    resp = client.post(f"{page_path}/control-number", data={"csrf_token": csrf_from(page)}, headers=HTML)
+    assert resp.status_code == 302 and len(peer.bills()) == 1
+    reference = peer.bills()[0].findtext("BillTrxInf/BillId")
+    assert client.post(f"/billing/gateways/{inv['partner']}/callbacks", data=peer.control_number(reference, "995500000077"),
+                       content_type="application/xml").status_code == 200
+    page = client.get(page_path, headers=HTML).get_data(as_text=True)
+    assert "995500000077" in page and 'id="control-number-form"' not in page  # an open bill: no second one
