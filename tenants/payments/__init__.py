@@ -9,10 +9,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from schemehost.tenants.payments import api, callbacks, tasks, views
+    from schemehost.tenants.payments import api, callbacks, privacy, tasks, views
 
     tasks.register_tasks()
     tasks.register_send_task()
     api.init_app(app)
     callbacks.init_app(app)
     views.init_app(app)
+    privacy.init_app()  # subject access, erasure of copies, retention holds (docs/registry.md)
