@@ -1,7 +1,8 @@
 """The vouchers module's part in the registry's personal-data rules: people holding a live voucher
 are kept from the retention rule until it ends, and :func:`subject_vouchers` gives a person's
-vouchers and redemptions for a subject-access export (not registered as a provider yet: the
-registry's own test expects exactly its providers; see docs/vouchers.md)."""
+vouchers and redemptions for a subject-access export. Vouchers keep no copy of personal data (a
+voucher refers to the individual by id), so there is no erasure handler: an erased person's vouchers
+and redemptions stay as they are, for the claims and reports they back."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def holders_of_live_vouchers(session: Session) -> Select:
 
 
 def init_app() -> None:
-    from schemehost.tenants.registry.privacy import register_retention_hold
+    from schemehost.tenants.registry.privacy import register_retention_hold, register_subject_provider
 
+    register_subject_provider("vouchers", subject_vouchers)
     register_retention_hold("vouchers", holders_of_live_vouchers)
