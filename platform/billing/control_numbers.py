@@ -3,8 +3,9 @@
 The partner's gateway is configured in the control plane (``control.billing_gateways``, keys encrypted with
 the installation's key ring, never returned). Everything said to or heard from the gateway goes through
 the payments module's control-number adapter (``tenants/payments/adapters/control_number.py``: signed XML
-bills, callbacks, acknowledgements) with the configuration built by the payments module's own
-``gateway_config`` — one implementation of the protocol and the signatures for schemes and for billing.
+bills, callbacks, acknowledgements), and its keys are read, checked and encrypted by
+``tenants/payments/gateway_keys.py`` — one implementation of the protocol, the keys and the signatures for
+schemes and for billing.
 
 Flow: an issued invoice gets a bill for what it has outstanding (``request_control_number``), posted to the
 gateway; the control number comes by callback; each payment notification is verified, stored once per
@@ -15,7 +16,6 @@ invoice settles and dunning resumes the tenant in the same way. Functions only `
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -34,15 +34,13 @@ from schemehost.platform.billing.models import (BillingGateway, ControlBill, Con
                                                 PaymentMethod)
 from schemehost.platform.db import utcnow
 from schemehost.platform.errors import AppError, Conflict, NotFound, ValidationError
-from schemehost.platform.secrets import key_ring
-from schemehost.tenants.payments import signing
 from schemehost.tenants.payments.adapters import BadMessage, GatewayRefused, GatewayUnavailable, adapter_for
+from schemehost.tenants.payments.gateway_keys import (SECRET_FIELDS, decrypt_keys, encrypt_keys, gateway_config,
+                                                      merge_keys, public_key_of)
 from schemehost.tenants.payments.models import SignatureAlgorithm
-from schemehost.tenants.payments.services import gateway_config
 
 log = logging.getLogger("schemehost.billing")
 
-SECRET_FIELDS = ("hmac_secret", "private_key", "gateway_public_key")
 OPEN = (ControlBillStatus.pending, ControlBillStatus.submitted, ControlBillStatus.issued)
 DEFAULT_VALIDITY_DAYS = 30
 
@@ -64,20 +62,10 @@ def get_gateway(session: Session, partner_id: int) -> BillingGateway | None:
     return session.execute(select(BillingGateway).where(BillingGateway.partner_id == partner_id)).scalar_one_or_none()
 
 
-def _keys(gw: BillingGateway) -> dict[str, str]:
-    return json.loads(key_ring().decrypt(gw.secret.encode())) if gw.secret else {}
-
-
 def gateway_out(gw: BillingGateway, callback_url: str | None = None) -> dict[str, Any]:
     """Settings, which keys are set (never their values), our public key and the callback address."""
-    from cryptography.hazmat.primitives import serialization
-
-    keys = _keys(gw)
-    public = None
-    if keys.get("private_key"):
-        private = serialization.load_pem_private_key(keys["private_key"].encode(), password=None)
-        public = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    keys = decrypt_keys(gw)
+    public = public_key_of(keys)
     out = {c: getattr(gw, c) for c in ("name", "base_url", "sp_code", "signature", "timeout_s", "active", "options")}
     out["partner"] = gw.partner.slug
     out.update({f"has_{k}": bool(keys.get(k)) for k in SECRET_FIELDS})
@@ -106,22 +94,7 @@ def save_gateway(session: Session, partner, *, name: str, base_url: str, sp_code
         errors["options"] = [_("not an object")]
     gw = session.execute(select(BillingGateway).where(BillingGateway.partner_id == partner.id)
                          .with_for_update()).scalar_one_or_none()
-    keys = _keys(gw) if gw is not None else {}
-    for key, value in (secrets or {}).items():
-        if key not in SECRET_FIELDS:
-            errors[f"secrets.{key}"] = [_("unknown key")]
-        elif value:
-            check = {"private_key": signing.check_private_key, "gateway_public_key": signing.check_public_key}.get(key)
-            if check and (problem := check(value)):
-                errors[f"secrets.{key}"] = [_("Not usable: %(reason)s.", reason=problem)]
-            keys[key] = value
-        else:
-            keys.pop(key, None)
-    if not errors:
-        needed = ("hmac_secret",) if signature == SignatureAlgorithm.hmac_sha256 else ("private_key", "gateway_public_key")
-        for key in needed:
-            if not keys.get(key):
-                errors[f"secrets.{key}"] = [_("Needed by the signature algorithm %(alg)s.", alg=signature)]
+    keys = merge_keys(decrypt_keys(gw) if gw is not None else {}, secrets, signature, errors)
     if errors:
         raise ValidationError(_("The gateway settings are not valid."), errors=errors)
     if gw is None:
@@ -129,7 +102,7 @@ def save_gateway(session: Session, partner, *, name: str, base_url: str, sp_code
         session.add(gw)
     gw.name, gw.base_url, gw.sp_code, gw.signature = name.strip(), base_url, sp_code.strip(), signature
     gw.timeout_s, gw.active, gw.options = timeout_s, active, dict(options or {})
-    gw.secret = key_ring().encrypt(json.dumps(keys).encode()).decode() if keys else None
+    gw.secret = encrypt_keys(keys)
     session.flush()
     session.refresh(gw)
     return gw

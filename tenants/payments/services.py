@@ -22,8 +22,6 @@ from urllib.parse import urlparse
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from cryptography.fernet import InvalidToken
-from cryptography.hazmat.primitives import serialization
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -33,10 +31,10 @@ from sqlalchemy.orm import Session
 from schemehost.platform.db import utcnow
 from schemehost.platform.errors import AppError, Conflict, NotFound, ValidationError
 from schemehost.platform.money import is_currency
-from schemehost.platform.secrets import key_ring
 from schemehost.tenants.identity import audit
-from schemehost.tenants.payments import signing
-from schemehost.tenants.payments.adapters import (BadMessage, Callback, GatewayConfig, GatewayRefused,
+from schemehost.tenants.payments import gateway_keys
+from schemehost.tenants.payments.gateway_keys import SECRET_FIELDS, gateway_config  # noqa: F401  (used here, and re-exported)
+from schemehost.tenants.payments.adapters import (BadMessage, Callback, GatewayRefused,
                                                   GatewayUnavailable, adapter_for)
 from schemehost.tenants.payments.models import (Bill, BillStatus, GatewayKind, NotificationStatus, PaymentGateway,
                                                 PaymentNotification, PaymentOption, Reconciliation,
@@ -45,7 +43,6 @@ from schemehost.tenants.payments.models import (Bill, BillStatus, GatewayKind, N
 log = logging.getLogger("schemehost.payments")
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
-SECRET_FIELDS = ("hmac_secret", "private_key", "gateway_public_key")
 OPEN_BILL = (BillStatus.pending, BillStatus.submitted, BillStatus.issued, BillStatus.partially_paid)
 #: bills that can still receive money (an expired bill that the payer paid anyway is still applied)
 PAYABLE_BILL = OPEN_BILL + (BillStatus.expired,)
@@ -84,34 +81,14 @@ def payable_kinds() -> list[str]:
 
 
 def _secrets_of(gw: PaymentGateway) -> dict[str, str]:
-    if not gw.secret:
-        return {}
-    try:
-        return json.loads(key_ring().decrypt(gw.secret.encode()))
-    except InvalidToken:
-        from schemehost.platform.secrets.services import SecretKeyError
-
-        raise SecretKeyError(_("The keys of gateway '%(code)s' cannot be decrypted with the configured keys.",
-                               code=gw.code)) from None
-
-
-def gateway_config(gw: PaymentGateway) -> GatewayConfig:
-    """What the adapter needs, keys decrypted (kept in memory for this operation only)."""
-    keys = _secrets_of(gw)
-    return GatewayConfig(code=gw.code, base_url=gw.base_url, sp_code=gw.sp_code, timeout_s=gw.timeout_s,
-                         keys=signing.Keys(algorithm=gw.signature, **{k: keys.get(k) for k in SECRET_FIELDS}),
-                         options=dict(gw.options or {}))
+    return gateway_keys.decrypt_keys(gw)
 
 
 def gateway_out(gw: PaymentGateway) -> dict[str, Any]:
     """The public view of a gateway: settings, which keys are set (never their values), and our
     public key (to give to the gateway)."""
     keys = _secrets_of(gw)
-    public = None
-    if keys.get("private_key"):
-        private = serialization.load_pem_private_key(keys["private_key"].encode(), password=None)
-        public = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    public = gateway_keys.public_key_of(keys)
     out = {c: getattr(gw, c) for c in ("id", "code", "name", "kind", "base_url", "sp_code", "signature",
                                         "timeout_s", "active", "options", "created_at", "updated_at")}
     out.update({f"has_{k}": bool(keys.get(k)) for k in SECRET_FIELDS})
@@ -171,23 +148,7 @@ def save_gateway(session: Session, code: str, *, name: str, kind: str, base_url:
             errors["options.timezone"] = [_("not a time zone")]
     gw = session.execute(select(PaymentGateway).where(PaymentGateway.code == code).with_for_update()
                          ).scalar_one_or_none() if not errors else None
-    keys = _secrets_of(gw) if gw is not None else {}
-    for key, value in (secrets or {}).items():
-        if key not in SECRET_FIELDS:
-            errors[f"secrets.{key}"] = [_("unknown key")]
-        elif value:
-            check = {"private_key": signing.check_private_key, "gateway_public_key": signing.check_public_key}.get(key)
-            problem = check(value) if check else None
-            if problem:
-                errors[f"secrets.{key}"] = [_("Not usable: %(reason)s.", reason=problem)]
-            keys[key] = value
-        else:
-            keys.pop(key, None)
-    if not errors:
-        needed = ("hmac_secret",) if signature == SignatureAlgorithm.hmac_sha256 else ("private_key", "gateway_public_key")
-        for key in needed:
-            if not keys.get(key):
-                errors[f"secrets.{key}"] = [_("Needed by the signature algorithm %(alg)s.", alg=signature)]
+    keys = gateway_keys.merge_keys(_secrets_of(gw) if gw is not None else {}, secrets, signature, errors)
     if errors:
         raise ValidationError(_("The gateway settings are not valid."), errors=errors)
     before = gateway_out(gw) if gw is not None else None
@@ -196,7 +157,7 @@ def save_gateway(session: Session, code: str, *, name: str, kind: str, base_url:
         session.add(gw)
     gw.name, gw.kind, gw.base_url, gw.sp_code = name.strip(), kind, base_url, sp_code.strip()
     gw.signature, gw.timeout_s, gw.active, gw.options = signature, timeout_s, active, options
-    gw.secret = key_ring().encrypt(json.dumps(keys).encode()).decode() if keys else None
+    gw.secret = gateway_keys.encrypt_keys(keys)
     session.flush()
     after = gateway_out(gw)
     audit.record(session, "payments.gateway.saved", "payment_gateway", gw.code,
