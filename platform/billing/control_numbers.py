@@ -33,7 +33,7 @@ from schemehost.platform.billing.models import (BillingGateway, ControlBill, Con
                                                 GatewayNotificationStatus, Invoice, InvoiceKind, InvoiceStatus,
                                                 PaymentMethod)
 from schemehost.platform.db import utcnow
-from schemehost.platform.errors import AppError, Conflict, NotFound, ValidationError
+from schemehost.platform.errors import Conflict, NotFound, ValidationError
 from schemehost.tenants.payments.adapters import BadMessage, GatewayRefused, GatewayUnavailable, adapter_for
 from schemehost.tenants.payments.gateway_keys import (SECRET_FIELDS, decrypt_keys, encrypt_keys, gateway_config,
                                                       merge_keys, public_key_of)
@@ -43,12 +43,6 @@ log = logging.getLogger("schemehost.billing")
 
 OPEN = (ControlBillStatus.pending, ControlBillStatus.submitted, ControlBillStatus.issued)
 DEFAULT_VALIDITY_DAYS = 30
-
-
-class GatewayError(AppError):
-    status = 502
-    type = "gateway-error"
-    title = "The payment gateway did not accept the request"
 
 
 def _adapter():
