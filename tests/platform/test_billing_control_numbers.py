@@ -154,6 +154,23 @@ def test_a_notification_delivered_again_is_applied_once(app, api, client, peer, 
     assert _state(app, inv["id"]) == ("issued", 1000000, [("control_number", 1000000)], (1, 3))
 
 
+def test_one_notification_delivered_five_times_at_once_is_applied_once(app, api, client, peer, key_pairs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    inv = _setup(app, api, peer, key_pairs)
+    bill = _issue(api, client, peer, inv)
+    body = peer.payment("TXC1", bill["reference"], None, "30000.00")
+
+    def deliver(_n):
+        return app.test_client().post(f"/billing/gateways/{inv['partner']}/callbacks", data=body,
+                                      content_type="application/xml")
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(deliver, range(5)))
+    assert [a.status_code for a in answers] == [200] * 5 and all(b"7101" in a.data for a in answers)
+    assert _state(app, inv["id"]) == ("paid", inv["total"], [("control_number", inv["total"])], (1, 5))
+
+
 def test_a_forged_signature_is_refused_and_changes_nothing(app, api, client, peer, key_pairs):
     inv = _setup(app, api, peer, key_pairs)
     bill = _issue(api, client, peer, inv)
