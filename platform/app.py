@@ -59,6 +59,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     metrics.init_app(app)  # wrapped before the host rewrite below, so it sees the rewritten paths
     routing.init_app(app)  # before auth: an unknown or archived tenant answers 404/410 first
+    from schemehost.tenants import modules as tenant_modules
+
+    tenant_modules.init_app(app)  # then a module the tenant has not enabled answers 404 (decision 0230)
     operator_auth.init_app(app)
     from schemehost.platform import ratelimit
     from schemehost.tenants import console as tenant_console

@@ -6,8 +6,14 @@ from __future__ import annotations
 from flask import Blueprint, g
 
 
-def bind_to_tenant(bp: Blueprint) -> Blueprint:
-    """Drop ``slug`` from ``bp``'s view arguments and default it in ``url_for`` to the request's tenant."""
+def bind_to_tenant(bp: Blueprint, module: str | None = None) -> Blueprint:
+    """Drop ``slug`` from ``bp``'s view arguments and default it in ``url_for`` to the request's tenant.
+    With ``module``, ``bp``'s routes answer 404 and its menu entries are hidden in tenants that have not
+    enabled that module (``schemehost.tenants.modules``)."""
+    if module is not None:
+        from schemehost.tenants.modules import declare
+
+        declare(bp.name, module)
 
     @bp.url_value_preprocessor
     def _drop_slug(endpoint, values):

@@ -4,7 +4,7 @@ Each part adds its pages in its own blueprint (url_prefix ``/t/<slug>/...``,
 using :func:`tenant_blueprint`) with templates under
 ``platform/templates/tenant/`` extending ``tenant/base.html``, and puts its
 entry in the menu with :func:`add_nav`; the menu shows an entry only to
-principals holding its permission.
+principals holding its permission, and only when the entry's module is enabled.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, g, render_template
 
 from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal
+from schemehost.tenants.modules import endpoint_enabled
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,11 @@ def add_nav(endpoint: str, label, *, permission: str | None = None, order: int =
         _nav.sort(key=lambda item: item.order)
 
 
-def tenant_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:
+def tenant_blueprint(name: str, import_name: str, url_prefix: str = "", *, module: str | None = None) -> Blueprint:
     """A blueprint under ``/t/<slug><url_prefix>`` whose views need not take ``slug``:
-    it is dropped from view arguments and filled in by ``url_for`` from the current tenant."""
-    return bind_to_tenant(Blueprint(name, import_name, url_prefix=f"/t/<slug>{url_prefix}"))
+    it is dropped from view arguments and filled in by ``url_for`` from the current tenant. With
+    ``module``, its pages answer 404 and its menu entries are hidden where the module is not enabled."""
+    return bind_to_tenant(Blueprint(name, import_name, url_prefix=f"/t/<slug>{url_prefix}"), module=module)
 
 
 bp = tenant_blueprint("tenant_console", __name__)
@@ -56,5 +58,6 @@ def init_app(app: Flask) -> None:
         if g.get("tenant") is None:
             return {}
         principal = current_principal()
-        items = [i for i in _nav if principal is not None and (i.permission is None or principal.can(i.permission))]
+        items = [i for i in _nav if principal is not None and (i.permission is None or principal.can(i.permission))
+                 and endpoint_enabled(i.endpoint)]
         return {"tenant_nav": items, "principal": principal}

@@ -48,6 +48,10 @@ def put_setting(session: Session, key: str, value: Any) -> Setting:
     previous = session.execute(select(Setting.value).where(Setting.key == key).with_for_update()).first()
     session.execute(insert(Setting).values(key=key, value=value)
                     .on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+    if key == "modules":  # the module gate's cache forgets this tenant at commit (tenants/modules.py)
+        from schemehost.tenants.modules import note_changed
+
+        note_changed(session)
     if previous is None or previous.value != value:  # audited with before/after; an identical put changes nothing
         audit.record(session, "update" if previous else "create", "setting", key,
                      before=None if previous is None else {"value": previous.value}, after={"value": value})

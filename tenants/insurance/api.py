@@ -31,7 +31,7 @@ from schemehost.tenants.insurance.services.products import FIELDS
 
 bp = Blueprint("insurance", __name__, url_prefix="/t/<slug>/api/v1",
                description="Insurance: products, policies, contributions, eligibility")
-bind_to_tenant(bp)
+bind_to_tenant(bp, module="insurance")
 
 PRODUCTS = "insurance.products.manage"
 POLICIES = "insurance.policies.manage"

@@ -31,7 +31,7 @@ from schemehost.tenants.insurance.models import PaymentMethod
 from schemehost.tenants.insurance.services.products import AMOUNT_FIELDS, COST_KEYS
 from schemehost.tenants.registry import services as reg
 
-bp = tenant_blueprint("tenant_insurance", __name__, "/insurance")
+bp = tenant_blueprint("tenant_insurance", __name__, "/insurance", module="insurance")
 CODE_KW = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}
 AMOUNT_KW = {"inputmode": "decimal", "autocomplete": "off"}
 

@@ -25,7 +25,7 @@ READ = "payments.read"
 RECONCILE = "payments.reconcile"
 MANAGE = "payments.gateways.manage"
 
-bind_to_tenant(bp)
+bind_to_tenant(bp, module="payments")
 
 
 def gateway_dict(gw: PaymentGateway) -> dict[str, Any]:

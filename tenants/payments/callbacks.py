@@ -15,7 +15,8 @@ from schemehost.platform.tenancy import tenant_session
 from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.payments import services
 
-bp = bind_to_tenant(Blueprint("payment_callbacks", __name__, url_prefix="/t/<slug>/payments/callbacks"))
+bp = bind_to_tenant(Blueprint("payment_callbacks", __name__, url_prefix="/t/<slug>/payments/callbacks"),
+                    module="payments")
 
 
 @bp.post("/<code>")

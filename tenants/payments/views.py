@@ -14,7 +14,7 @@ from schemehost.tenants.identity.principal import permission_required
 from schemehost.tenants.payments import services as pay
 from schemehost.tenants.payments.models import BillStatus
 
-bp = tenant_blueprint("tenant_payments", __name__, "/payments")
+bp = tenant_blueprint("tenant_payments", __name__, "/payments", module="payments")
 READ = "payments.read"
 STATUS_LABELS = {
     "pending": _l("Pending"), "submitted": _l("Submitted"), "issued": _l("Control number issued"),

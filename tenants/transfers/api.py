@@ -32,7 +32,7 @@ PREPARE = "transfers.payroll.prepare"
 APPROVE = "transfers.payroll.approve"
 ANY = (MANAGE, ENROL, PREPARE, APPROVE)
 
-bind_to_tenant(bp)
+bind_to_tenant(bp, module="transfers")
 
 
 def any_transfers_permission(view):

@@ -20,7 +20,7 @@ from schemehost.tenants.identity.principal import current_principal, permission_
 from schemehost.tenants.transfers import services as tr
 from schemehost.tenants.transfers.models import Beneficiary, PaymentCycle, Payroll
 
-bp = tenant_blueprint("tenant_transfers", __name__, "/transfers")
+bp = tenant_blueprint("tenant_transfers", __name__, "/transfers", module="transfers")
 MANAGE, ENROL = "transfers.programmes.manage", "transfers.enrol"
 PREPARE, APPROVE = "transfers.payroll.prepare", "transfers.payroll.approve"
 ANY = (MANAGE, ENROL, PREPARE, APPROVE)

@@ -38,7 +38,7 @@ REDEEM = "vouchers.redeem"
 ANY = (MANAGE, ISSUE, REDEEM, "vouchers.reimburse")
 JOB_KIND = "vouchers.issue_bulk"
 
-bind_to_tenant(bp)
+bind_to_tenant(bp, module="vouchers")
 
 
 def require_any(*permissions: str):

@@ -36,7 +36,7 @@ from schemehost.tenants.vouchers import services as vs
 from schemehost.tenants.vouchers.api import ANY, ISSUE, MANAGE, REDEEM, require_any, start_bulk
 from schemehost.tenants.vouchers.models import LIVE, Voucher, VoucherStatus
 
-bp = tenant_blueprint("tenant_vouchers", __name__, "/vouchers")
+bp = tenant_blueprint("tenant_vouchers", __name__, "/vouchers", module="vouchers")
 CODE_KW = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"}
 SERVICE_ROWS = 8
 CARDS_PER_PAGE = 8  # one A4 sheet: two columns of four cards
