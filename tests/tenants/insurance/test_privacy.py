@@ -12,7 +12,7 @@ from schemehost.tenants.insurance.models import Contribution, Policy
 from schemehost.tenants.registry import privacy
 from schemehost.tenants.registry.people import Individual
 
-from .test_policies import TODAY, _enrol, _pay, setup  # noqa: F401  (fixture)
+from .test_policies import _enrol, _pay, setup  # noqa: F401  (fixture)
 
 PERSONAL = ("registry.read", "registry.write", "registry.personal_data")
 
