@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from billing_support import new_partner, plan, tenant_row  # noqa: E402
 
 HTML = {"Accept": "text/html"}
-DUNNING = {"due_days": 7, "reminder_days": 3, "read_only_after_days": 5, "suspend_after_days": 10, "prices": [],
+# due 30 days after issue (2026-03-03): clear of the dates the dunning tests run the whole database at
+DUNNING = {"due_days": 30, "reminder_days": 3, "read_only_after_days": 5, "suspend_after_days": 10, "prices": [],
            "currency": "TZS", "fixed_fee": 3000000}
 
 
@@ -213,7 +214,12 @@ def test_a_payment_resumes_a_tenant_suspended_by_dunning(app, api, client, peer,
     inv = _setup(app, api, peer, key_pairs)
     bill = _issue(api, client, peer, inv)
     with app.app_context():
-        dunning.run_dunning(db.session, today=date(2026, 2, 25), send=lambda *a: None)
+        # what the dunning pass does to this tenant 17 days after the due date (the pass itself would move
+        # every overdue tenant of the shared test database)
+        tenant = db.session.execute(select(Tenant).where(Tenant.slug == inv["tenant"])).scalar_one()
+        overdue = dunning._overdue(db.session, tenant_id=tenant.id)
+        assert dunning._required_status(overdue, date(2026, 3, 20)) == "suspended"
+        dunning._move(db.session, tenant, "suspended", "billing_suspended", actor="billing", data={})
         db.session.commit()
         assert db.session.execute(select(Tenant.status).where(Tenant.slug == inv["tenant"])).scalar() == "suspended"
     assert _pay(client, peer, inv, bill, "TXS1", "30000.00").status_code == 200
