@@ -9,7 +9,7 @@ Reads run on the control session, never under the tenant's role.
 
 from __future__ import annotations
 
-from flask import g, render_template
+from flask import flash, g, redirect, render_template, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint as ApiBlueprint
@@ -53,12 +53,31 @@ def _invoices():
 def index():
     from schemehost.platform.billing import control_numbers
 
+    from schemehost.platform.billing import stripe_connect
+
     sub = billing.live_subscription(db.session, g.tenant.id)
     invoices = _invoices()
+    if request.args.get("card") == "done":
+        flash(_("Thank you. Your card payment is being confirmed; the invoice shows it as paid once Stripe "
+                "has told us."), "success")
     return render_template("tenant/billing.html", subscription=sub, usage=_usage(), invoices=invoices,
                            outstanding=billing.outstanding,
+                           card_payable={i.id for i in invoices if stripe_connect.takes_cards(db.session, i)},
                            control_numbers=control_numbers.issued_for([i.id for i in invoices if i.status == "issued"],
                                                                      db.session))
+
+
+@bp.post("/invoices/<int:invoice_id>/card")
+@permission_required("billing.manage")
+def pay_by_card(invoice_id: int):
+    """To Stripe's Checkout page for what is outstanding on one of the scheme's invoices (open while the
+    scheme is read-only or suspended, like the rest of this page)."""
+    from schemehost.platform.billing import stripe_connect
+
+    back = url_for("tenant_billing.index", _external=True)
+    url = stripe_connect.start_checkout(db.session, _own_invoice(invoice_id), success_url=f"{back}?card=done",
+                                        cancel_url=back)
+    return redirect(url, code=303)
 
 
 @bp.get("/invoices/<int:invoice_id>")

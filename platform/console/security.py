@@ -27,7 +27,8 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 DEFAULT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "font-src 'self'; connect-src 'self'; form-action 'self' https://checkout.stripe.com; "
+    "frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
 

@@ -183,3 +183,53 @@ def test_checkout_page_on_the_partners_account_then_completed_session_records_th
     assert state(app, open_invoice["id"])[:3] == ("paid", 30000, [(30000, 0)])
     with app.app_context():
         assert not stripe_connect.takes_cards(db.session, db.session.get(Invoice, open_invoice["id"]))
+
+
+def test_tenant_admin_pays_an_invoice_by_card_from_the_billing_page_even_when_suspended(
+        app, api, client, fake_stripe, make_tenant, tenant_user):
+    from _console_support import csrf_from
+
+    from tests.tenants.test_sessions import sign_in as tenant_sign_in
+
+    mine, other = make_tenant("blank"), make_tenant("blank")
+    ids = {}
+    with app.app_context():
+        from schemehost.platform.tenants.models import Tenant
+
+        for handle in (mine, other):
+            tenant = db.session.get(Tenant, handle.id)
+            billing.subscribe(db.session, tenant, plan(tenant.partner, f"card{handle.id}", prices=[]),
+                              start=date(2026, 1, 1), actor="test")
+            [inv] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), tenant_ids=[handle.id])
+            ids[handle.slug] = (inv.id, tenant.partner.slug)
+        db.session.commit()
+    my_invoice, my_partner = ids[mine.slug]
+    _uid, email, password = tenant_user(mine)
+    assert tenant_sign_in(client, mine, email, password).status_code == 302
+
+    # the partner has not onboarded yet: no card button
+    assert "pay-by-card" not in client.get(f"/t/{mine.slug}/billing/").get_data(as_text=True)
+    account, _url = onboard(api, client, fake_stripe, my_partner)
+    with app.app_context():
+        from schemehost.provisioning.lifecycle import suspend_tenant
+
+        suspend_tenant(db.session, mine.slug, actor="test", reason="unpaid")
+        db.session.commit()
+    page = client.get(f"/t/{mine.slug}/billing/").get_data(as_text=True)
+    assert 'class="pay-by-card"' in page
+    token = csrf_from(page)
+    # another tenant's invoice is unknown here
+    assert client.post(f"/t/{mine.slug}/billing/invoices/{ids[other.slug][0]}/card",
+                       data={"csrf_token": token}).status_code == 404
+    resp = client.post(f"/t/{mine.slug}/billing/invoices/{my_invoice}/card", data={"csrf_token": token})
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("https://checkout.stripe.com/c/pay/")
+    [checkout] = fake_stripe.checkouts.values()
+    assert checkout["success_url"].endswith(f"/t/{mine.slug}/billing/?card=done")
+
+    paid = fake_stripe.complete_checkout(checkout["id"])
+    assert deliver(client, event("checkout.session.completed", paid, account=account)).json["outcome"] == \
+        "payment recorded"
+    with app.app_context():
+        assert db.session.get(Invoice, my_invoice).status == "paid"
+    back = client.get(f"/t/{mine.slug}/billing/?card=done").get_data(as_text=True)
+    assert "being confirmed" in back and 'class="pay-by-card"' not in back
