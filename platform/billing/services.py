@@ -411,6 +411,22 @@ def usage_maxima(session: Session, subscription_ids: list[int]) -> dict[int, dic
     return out
 
 
+def latest_usage(session: Session, meter: str, *, since: date, partner_id: int | None = None) -> list[dict[str, Any]]:
+    """Each tenant's latest value of ``meter`` measured since ``since`` (of one partner when given),
+    largest first: the partner overview's usage chart (one query)."""
+    from schemehost.platform.tenants.models import Tenant
+
+    latest = (select(Usage.tenant_id, Usage.value, Usage.day)
+              .where(Usage.meter == meter, Usage.day >= since)
+              .distinct(Usage.tenant_id).order_by(Usage.tenant_id, Usage.day.desc()).subquery())
+    stmt = (select(Tenant.slug, Tenant.partner_id, latest.c.value, latest.c.day)
+            .join(latest, latest.c.tenant_id == Tenant.id).order_by(latest.c.value.desc(), Tenant.slug))
+    if partner_id is not None:
+        stmt = stmt.where(Tenant.partner_id == partner_id)
+    return [{"tenant": slug, "partner_id": pid, "value": int(value), "day": day}
+            for slug, pid, value, day in session.execute(stmt)]
+
+
 def tenant_usage(session: Session, tenant_id: int, *, start: date, end: date) -> dict[str, Any]:
     """A tenant's daily values per meter in ``[start, end)`` and each meter's maximum (the billable
     quantity if the period were those days)."""

@@ -8,6 +8,7 @@ support only reads (``operators.roles``).
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -76,8 +77,13 @@ def index():
         stats[inv.partner_id][("outstanding", inv.currency)] += billing.outstanding(inv)
         if inv.due_on and dunning.effective_due(inv) < today:
             stats[inv.partner_id][("overdue", inv.currency)] += billing.outstanding(inv)
+    meter = request.args.get("meter") or "active_individuals"
+    if meter not in meter_registry.METERS:
+        meter = "active_individuals"
+    usage = billing.latest_usage(db.session, meter, since=today - timedelta(days=31), partner_id=partner_id)
     return render_template("billing/index.html", partners=_partners(), stats=stats, invoices=invoices,
-                           status=request.args.get("status") or "", today=today)
+                           status=request.args.get("status") or "", today=today, usage=usage, meter=meter,
+                           meters=meter_registry.METERS, usage_max=max([u["value"] for u in usage] or [1]) or 1)
 
 
 @bp.route("/plans", methods=["GET", "POST"])

@@ -206,3 +206,28 @@ def test_change_plan_and_cancel_from_the_console(app, admin, bare_tenant):
         assert [(l.kind, l.amount) for l in invoice.lines] == [("proration", 10000), ("fixed", 42000)]
         assert billing.live_subscription(db.session, tenant_id) is None
         db.session.rollback()
+
+
+def test_overview_charts_each_tenants_latest_usage_of_a_meter(app, admin, make_tenant):
+    from datetime import timedelta
+
+    from schemehost.platform.billing.meters import store_usage
+
+    small, large = make_tenant("blank"), make_tenant("blank")
+    with app.app_context():
+        today = billing.billing_today()
+        store_usage(db.session, [(small.id, "active_households", today - timedelta(days=40), 900),  # too old
+                                 (small.id, "active_households", today - timedelta(days=2), 40),
+                                 (small.id, "active_households", today - timedelta(days=1), 45),
+                                 (large.id, "active_households", today - timedelta(days=1), 300)])
+        db.session.commit()
+    html = admin.get("/console/billing/?meter=active_households", headers=HTML).get_data(as_text=True)
+    rows = re.findall(r'<tr data-tenant="([^"]+)">.*?class="num">(\d+)</td>.*?<progress max="(\d+)" value="(\d+)"',
+                      html, re.S)
+    mine = [(t, int(v), int(m)) for t, v, m, _p in rows if t in (small.slug, large.slug)]
+    # largest first; the latest day counts, not the highest or an old one
+    assert [t for t, _v, _m in mine] == [large.slug, small.slug]
+    assert dict((t, v) for t, v, _m in mine) == {large.slug: 300, small.slug: 45}
+    assert all(m >= 300 for _t, _v, m in mine)
+    # an unknown meter falls back to the default one instead of failing
+    assert admin.get("/console/billing/?meter=nope", headers=HTML).status_code == 200
