@@ -1,6 +1,8 @@
 """Benchmark: a billing run (usage metering + invoice generation) for 1,000 tenants.
 
-Run by hand: ``.venv/bin/python benchmarks/billing.py [--tenants 1000] [--rounds 3]``.
+Run by hand: ``.venv/bin/python benchmarks/billing.py [--tenants 1000] [--rounds 3] [--full-schemas]``
+(``--full-schemas``: real ``health-insurance`` tenants from the warm pool, every module's tables; slower
+to set up).
 
 One scratch database (dropped at the end). Untimed set-up: 10 partners (tax rate, platform fee, a
 monthly plan each with tiered prices on active individuals and households and per-GB storage), N
@@ -33,8 +35,36 @@ TIERS = [{"up_to": 500, "unit_amount": "100"}, {"up_to": 5000, "unit_amount": "6
          {"up_to": None, "unit_amount": "25.5"}]
 
 
-def setup(n: int) -> None:
+def full_schema(s, slug: str, partner_slug: str, people: int) -> str:
+    """A real tenant (``health-insurance``: every module's tables) claimed from the warm pool, with
+    ``people`` registry individuals in ``people // 4`` households; its schema name."""
     from sqlalchemy import text
+
+    from schemehost.provisioning.create import create_tenant
+    from schemehost.provisioning.pool import refill_pool
+
+    refill_pool(s, size=1)
+    result = create_tenant(s, slug, name=f"Bench {slug}", partner=partner_slug, template="health-insurance",
+                           actor="bench")
+    s.commit()
+    schema = result.tenant.schema_name
+    s.execute(text(
+        f"WITH n AS (SELECT nextval(pg_get_serial_sequence('\"{schema}\".locations', 'id'))::int AS id) "
+        f'INSERT INTO "{schema}".locations (id, code, name, level, path) OVERRIDING SYSTEM VALUE '
+        f"SELECT id, 'V', 'Village', 0, ARRAY[id] FROM n"))
+    s.execute(text(f'INSERT INTO "{schema}".households (location_id, status) SELECT l.id, CASE WHEN g % 10 = 0 '
+                   f"THEN 'inactive' ELSE 'active' END FROM generate_series(1, :n) g, \"{schema}\".locations l"),
+              {"n": people // 4})
+    s.execute(text(
+        f'INSERT INTO "{schema}".individuals (given_name, family_name, name_search, sex, birth_date, scheme_number, '
+        f"location_id, status) SELECT 'A', 'B', 'a b', 'female', date '1990-01-01', 'S' || g, l.id, "
+        f"CASE WHEN g % 20 = 0 THEN 'inactive' ELSE 'active' END "
+        f'FROM generate_series(1, :n) g, "{schema}".locations l'), {"n": people})
+    return schema
+
+
+def setup(n: int, full: bool = False) -> None:
+    from sqlalchemy import select, text
 
     from schemehost.platform.billing import services as billing
     from schemehost.platform.extensions import db
@@ -57,7 +87,14 @@ def setup(n: int) -> None:
                     {"meter": "active_households", "included": 50, "tiers": TIERS},
                     {"meter": "storage_mb", "included": 1, "tiers": [{"up_to": None, "unit_amount": "5000"}]}]))
     tenants = []
-    for i in range(n):
+    if full:
+        s.commit()
+        for i in range(n):
+            partner = s.get(Partner, plans[i % PARTNERS].partner_id)
+            full_schema(s, f"bench{i}", partner.slug, (i * 7919) % 2001)
+            s.commit()
+        tenants = list(s.execute(select(Tenant).order_by(Tenant.id)).scalars())
+    for i in range(0 if full else n):
         slug = f"bench{i}"
         schema = f"tenant_{slug}"
         s.execute(text(f"CREATE SCHEMA {schema}"))
@@ -119,12 +156,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--full-schemas", action="store_true",
+                        help="real health-insurance tenants (every module's tables) from the warm pool")
     args = parser.parse_args()
     with scratch_app("billing") as (app, _url, _name):
         with app.app_context():
             t0 = time.perf_counter()
-            setup(args.tenants)
-            print(f"# set-up of {args.tenants} tenants: {time.perf_counter() - t0:.1f} s (untimed)")
+            setup(args.tenants, full=args.full_schemas)
+            print(f"# set-up of {args.tenants} tenants{' (full schemas)' if args.full_schemas else ''}: {time.perf_counter() - t0:.1f} s (untimed)")
             note = MachineNote()
             results = []
             for r in range(args.rounds):
@@ -141,7 +180,7 @@ def main() -> None:
     scale = 1000 / args.tenants
     print(f"\nbilling benchmark — commit {commit_id()}")
     print(note)
-    print(f"{'tenants':<30} {args.tenants:>10}")
+    print(f"{'tenants':<30} {args.tenants:>10}{' full schemas' if args.full_schemas else ''}")
     print(f"{'run median / min / max':<30} {median:.2f} / {min(totals):.2f} / {max(totals):.2f} s")
     print(f"{'median: metering / invoicing':<30} {mid[1]:.2f} / {mid[2]:.2f} s")
     print(f"{'dunning pass median':<30} {dunning_median:.2f} s")
