@@ -60,15 +60,24 @@ def onboarding_link(session: Session, partner: Partner, *, refresh_url: str, ret
     return link.url
 
 
+def _refusal(session: Session, invoice: Invoice) -> tuple[Conflict | None, PartnerBilling | None]:
+    """Why ``invoice`` cannot be paid by card (``None`` when it can), and its partner's billing profile."""
+    if invoice.kind != InvoiceKind.invoice or invoice.status not in (InvoiceStatus.issued, InvoiceStatus.uncollectible):
+        return Conflict(_("Only an open invoice can be paid."), errors={"status": [invoice.status]}), None
+    profile = session.get(PartnerBilling, invoice.partner_id)
+    if profile is None or not profile.stripe_account_id or not profile.stripe_charges_enabled:
+        return Conflict(_("This partner does not take card payments yet."),
+                        errors={"partner": [_("not onboarded")]}), profile
+    return None, profile
+
+
 def _payable(session: Session, invoice: Invoice) -> tuple[Invoice, PartnerBilling, int, int]:
     """The locked invoice, its partner's billing profile, what is outstanding and the platform's fee on it;
     409 unless the invoice is open and its partner takes card payments."""
     invoice = billing.get_invoice(session, invoice.id, for_update=True)
-    if invoice.kind != InvoiceKind.invoice or invoice.status not in (InvoiceStatus.issued, InvoiceStatus.uncollectible):
-        raise Conflict(_("Only an open invoice can be paid."), errors={"status": [invoice.status]})
-    profile = session.get(PartnerBilling, invoice.partner_id)
-    if profile is None or not profile.stripe_account_id or not profile.stripe_charges_enabled:
-        raise Conflict(_("This partner does not take card payments yet."), errors={"partner": [_("not onboarded")]})
+    refusal, profile = _refusal(session, invoice)
+    if refusal is not None:
+        raise refusal
     due = billing.outstanding(invoice)
     return invoice, profile, due, min(invoice.platform_fee, due)
 
@@ -77,10 +86,7 @@ def takes_cards(session: Session, invoice: Invoice) -> bool:
     """Whether ``invoice`` can be paid by card now (Stripe configured, partner onboarded, invoice open)."""
     if not current_app.config.get("STRIPE_SECRET_KEY") or billing.outstanding(invoice) <= 0:
         return False
-    profile = session.get(PartnerBilling, invoice.partner_id)
-    return bool(profile and profile.stripe_account_id and profile.stripe_charges_enabled
-                and invoice.kind == InvoiceKind.invoice
-                and invoice.status in (InvoiceStatus.issued, InvoiceStatus.uncollectible))
+    return _refusal(session, invoice)[0] is None
 
 
 def start_card_payment(session: Session, invoice: Invoice) -> dict[str, Any]:
