@@ -52,6 +52,18 @@ METERS: dict[str, Meter] = {}
 AGGREGATES = ("max", "increase", "sum")
 
 
+def period_quantity(meter: Meter | None, *, highest: int, total: int, before: int | None) -> int:
+    """A period's quantity of ``meter`` from its daily values there (``highest``, ``total``) and the
+    reading before the period (``before``; none counts as 0), as the meter's aggregate says (0065);
+    an unknown meter counts its highest day."""
+    aggregate = meter.aggregate if meter else "max"
+    if aggregate == "sum":
+        return total
+    if aggregate == "increase":
+        return max(0, highest - (before or 0))
+    return highest
+
+
 def register_meter(meter: Meter) -> Meter:
     """Add a meter to the registry (modules call this at import); a code is registered once."""
     if meter.aggregate not in AGGREGATES:

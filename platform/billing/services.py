@@ -399,15 +399,9 @@ def usage_maxima(session: Session, subscription_ids: list[int]) -> dict[int, dic
     for sub_id, meter, highest, total, earlier in rows:
         if highest is None:  # readings before the period only
             continue
-        known = meter_registry.METERS.get(meter)
-        aggregate = known.aggregate if known else "max"
-        if aggregate == "sum":
-            value = int(total)
-        elif aggregate == "increase":
-            value = max(0, int(highest) - int(earlier or 0))
-        else:
-            value = int(highest)
-        out.setdefault(sub_id, {})[meter] = value
+        out.setdefault(sub_id, {})[meter] = meter_registry.period_quantity(
+            meter_registry.METERS.get(meter), highest=int(highest), total=int(total),
+            before=None if earlier is None else int(earlier))
     return out
 
 
@@ -441,10 +435,10 @@ def tenant_usage(session: Session, tenant_id: int, *, start: date, end: date) ->
     for code, entry in meters.items():
         known = meter_registry.METERS.get(code)
         entry["label"] = str(known.label) if known else code
-        entry["aggregate"] = aggregate = known.aggregate if known else "max"
+        entry["aggregate"] = known.aggregate if known else "max"
         values = [d["value"] for d in entry["days"]]
-        quantity = (sum(values) if aggregate == "sum"
-                    else max(values) - min(values) if aggregate == "increase" else entry["max"])
+        # no reading before the window here: a running total counts from the window's first day
+        quantity = meter_registry.period_quantity(known, highest=entry["max"], total=sum(values), before=min(values))
         entry["billable"] = known.billable(quantity) if known else quantity
     return {"start": start.isoformat(), "end": end.isoformat(), "meters": list(meters.values())}
 
