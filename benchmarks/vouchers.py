@@ -44,6 +44,13 @@ def fill(session, people: int) -> None:
     session.execute(text("SET LOCAL search_path TO DEFAULT"))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=200_000)
@@ -126,7 +133,12 @@ def main() -> None:
                 out_times, out_refused = [], []
                 with app.app_context():
                     mine = all_codes[k * per_client:(k + 1) * per_client]
+                    s = open_tenant_session(db.engine, schema, role)
+                    backend = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                    s.rollback()
+                    s.close()
                     start_line.wait()
+                    cpu0, server0 = time.process_time(), cpu_seconds(backend)
                     for i, code in enumerate(mine):
                         service = ("CPN", "TRANS", "CPN")[i % 3]
                         t = time.perf_counter()
@@ -140,7 +152,8 @@ def main() -> None:
                         finally:
                             s.close()
                         out_times.append(time.perf_counter() - t)
-                results.put((out_times, out_refused))
+                    cpu = (time.process_time() - cpu0, cpu_seconds(backend) - server0)
+                results.put((out_times, out_refused, cpu))
 
             procs = [ctx.Process(target=client, args=(k,)) for k in range(args.clients)]
             start = time.perf_counter()
@@ -148,10 +161,13 @@ def main() -> None:
                 p.start()
             timings: list[float] = []
             refused: list[str] = []
+            client_cpu = server_cpu = 0.0
             for _p in procs:
-                got_times, got_refused = results.get()
+                got_times, got_refused, (got_client, got_server) = results.get()
                 timings += got_times
                 refused += got_refused
+                client_cpu += got_client
+                server_cpu += got_server
             for p in procs:
                 p.join()
             wall = time.perf_counter() - start
@@ -165,6 +181,10 @@ def main() -> None:
     print(f"{'redemptions (clients)':<32} {len(timings):>8} ({args.clients})  refused {len(refused)}")
     print(f"{'redemption p50 / p95 / max':<32} {statistics.median(timings) * 1000:.1f} / {p95:.1f} / "
           f"{timings[-1] * 1000:.1f} ms   ({len(timings) / wall:.0f} per s)")
+    # CPU per redemption moves far less with the machine's load than latency does: the figure to
+    # compare across runs on a shared machine (latency ≈ clients ÷ throughput once the cores are busy)
+    print(f"{'CPU per redemption':<32} client {client_cpu / len(timings) * 1000:.2f} ms + database backend "
+          f"{server_cpu / len(timings) * 1000:.2f} ms")
     scale = 100_000 / max(result["issued"], 1)
     print(f"issue_100k_s={issue_s * scale:.2f} redeem_p95_ms={p95:.1f}")
 

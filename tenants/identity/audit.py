@@ -21,18 +21,25 @@ def record(session: Session, action: str, entity_type: str | None = None, entity
            before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
            details: dict[str, Any] | None = None, actor: tuple[str, str | None, str | None] | None = None) -> None:
     """Append an audit entry; the actor defaults to the request's principal (else "system")."""
+    session.execute(insert(AuditEntry).values(
+        action=action, entity_type=entity_type, entity_id=None if entity_id is None else str(entity_id),
+        before=before, after=after, details=details, **origin(actor),
+    ))
+
+
+def origin(actor: tuple[str, str | None, str | None] | None = None) -> dict[str, Any]:
+    """Who and where an entry comes from — ``actor_type``, ``actor_id``, ``actor_name``, ``request_id``,
+    ``ip`` — for :func:`record`, and for statements that write their audit entry themselves (a
+    redemption's ledger row, status and entry in one statement). The actor defaults to the request's
+    principal, else "system"."""
+    in_request = has_request_context()
     if actor is None:
-        principal = g.get("principal") if has_request_context() else None
+        principal = g.get("principal") if in_request else None
         actor = principal.audit_actor if principal is not None else ("system", None, None)
     actor_type, actor_id, actor_name = actor
-    in_request = has_request_context()
-    session.execute(insert(AuditEntry).values(
-        actor_type=actor_type, actor_id=None if actor_id is None else str(actor_id), actor_name=actor_name,
-        action=action, entity_type=entity_type, entity_id=None if entity_id is None else str(entity_id),
-        before=before, after=after, details=details,
-        request_id=g.get("request_id") if in_request else None,
-        ip=request.remote_addr if in_request else None,
-    ))
+    return {"actor_type": actor_type, "actor_id": None if actor_id is None else str(actor_id),
+            "actor_name": actor_name, "request_id": g.get("request_id") if in_request else None,
+            "ip": request.remote_addr if in_request else None}
 
 
 

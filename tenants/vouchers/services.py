@@ -19,10 +19,12 @@ from sqlalchemy import (BigInteger, Column, Integer, MetaData, String, Table, ca
                         literal, select, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from schemehost.platform import money
 from schemehost.platform.db import utcnow
 from schemehost.platform.errors import AppError, Conflict, NotFound, ValidationError
+from schemehost.platform.tenancy import quote_ident, run_at_begin
 from schemehost.tenants.core.models import Setting
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
@@ -586,114 +588,175 @@ def voucher_view(session: Session, voucher: Voucher) -> dict[str, Any]:
             "services": services}
 
 
+@dataclass(frozen=True)
+class Redeemed:
+    """One ledger entry as a redemption answers it (the API's and the desk's view of it)."""
+
+    id: int
+    voucher_code: str
+    voucher_status: str
+    service: str
+    occurrence: int
+    facility: str
+    amount: int
+    currency: str
+    redeemed_at: datetime
+    redeemed_by: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+#: The voucher locked, with what the checks before the ledger need. Travels with BEGIN and the role
+#: switch when the transaction is not open yet (one round trip: decision 0205).
+_LOCK_SQL = """
+SELECT v.id, v.status, v.expires_on, p.id AS programme_id, p.status AS programme_status, p.currency,
+       (SELECT value #>> '{{}}' FROM {schema}.settings WHERE key = 'timezone') AS tz,
+       (SELECT r.id FROM {schema}.voucher_redemptions r WHERE r.idempotency_key = %(key)s) AS replay_id
+  FROM {schema}.vouchers v JOIN {schema}.voucher_programmes p ON p.id = v.programme_id
+ WHERE v.code = %(code)s
+   FOR UPDATE OF v
+"""
+
+#: With the voucher locked (a new snapshot sees every committed use of it): the rules that need its
+#: uses, then — only when none refuses — the ledger row, the voucher's status and the audit entry,
+#: in one statement (decision 0205). ``reason`` is NULL when redeemed.
+_REDEEM_SQL = """
+WITH svc AS (
+    SELECT s.id, s.code, s.name, s.count, s.tariff, s.requires_code, s.requires_count,
+           (SELECT count(*) FROM {schema}.voucher_redemptions r
+             WHERE r.voucher_id = %(vid)s AND r.service_id = s.id) AS used
+      FROM {schema}.voucher_programme_services s
+     WHERE s.programme_id = %(pid)s
+), t AS (
+    SELECT * FROM svc WHERE code = %(service)s
+), req AS (
+    SELECT b.code, b.name, b.used FROM svc b JOIN t ON b.code = t.requires_code
+), fac AS (
+    SELECT f.id, f.code,
+           f.status = 'active'
+           AND (EXISTS (SELECT 1 FROM {schema}.voucher_programme_facilities pf
+                         WHERE pf.programme_id = %(pid)s AND pf.facility_id = f.id)
+                OR NOT EXISTS (SELECT 1 FROM {schema}.voucher_programme_facilities pf
+                                WHERE pf.programme_id = %(pid)s)) AS allowed
+      FROM {schema}.health_facilities f
+     WHERE f.id = %(fid)s
+), replay AS (
+    SELECT r.id FROM {schema}.voucher_redemptions r WHERE r.idempotency_key = %(key)s
+), verdict AS (
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM replay) THEN 'replay'
+                WHEN NOT EXISTS (SELECT 1 FROM t) THEN 'unknown_service'
+                WHEN NOT EXISTS (SELECT 1 FROM fac) THEN 'unknown_facility'
+                WHEN NOT (SELECT allowed FROM fac) THEN 'wrong_facility'
+                WHEN (SELECT used >= count FROM t) THEN 'already_redeemed'
+                WHEN EXISTS (SELECT 1 FROM req, t WHERE req.used < t.requires_count) THEN 'wrong_order'
+           END AS reason
+), ins AS (
+    INSERT INTO {schema}.voucher_redemptions
+           (voucher_id, service_id, occurrence, facility_id, amount, currency, redeemed_by, idempotency_key)
+    SELECT %(vid)s, t.id, t.used + 1, fac.id, t.tariff, %(currency)s, %(by)s, %(key)s
+      FROM t, fac, verdict WHERE verdict.reason IS NULL
+    RETURNING id, occurrence, redeemed_at
+), upd AS (
+    UPDATE {schema}.vouchers
+       SET status = CASE WHEN (SELECT bool_and(s.used + (s.id = t.id)::int >= s.count) FROM svc s, t)
+                         THEN 'redeemed' ELSE 'partially_redeemed' END
+      FROM ins
+     WHERE vouchers.id = %(vid)s
+    RETURNING vouchers.status
+), aud AS (
+    INSERT INTO {schema}.audit_log (actor_type, actor_id, actor_name, action, entity_type, entity_id, details,
+                                    request_id, ip)
+    SELECT %(actor_type)s, %(actor_id)s, %(actor_name)s, 'vouchers.redeem', 'voucher', %(vid)s::text,
+           jsonb_build_object('service', t.code, 'occurrence', ins.occurrence, 'facility', fac.code,
+                              'amount', t.tariff, 'redemption_id', ins.id),
+           %(request_id)s, %(ip)s
+      FROM ins, t, fac
+)
+SELECT verdict.reason, ins.id, ins.occurrence, ins.redeemed_at, upd.status AS voucher_status,
+       t.name AS service_name, t.tariff, t.requires_count, fac.code AS facility_code,
+       req.code AS requires_code, req.name AS requires_name
+  FROM verdict LEFT JOIN ins ON true LEFT JOIN upd ON true LEFT JOIN t ON true LEFT JOIN fac ON true
+       LEFT JOIN req ON true
+"""
+
+
 def redeem(session: Session, code_text: str | None, *, service_code: str, facility_id: Any,
-           redeemed_by: str | None = None, idempotency_key: str | None = None) -> tuple[Redemption, bool]:
+           redeemed_by: str | None = None, idempotency_key: str | None = None) -> tuple[Redeemed, bool]:
     """Redeem the next use of one service of a voucher at a facility, exactly once: the voucher's row
     lock serialises attempts and the unique (voucher, service, occurrence) lets the database refuse a
     second one whatever happens. Returns (ledger entry, replayed): a retry with the same
-    ``idempotency_key`` answers the first redemption again. Refusals: see :data:`REASONS`."""
+    ``idempotency_key`` answers the first redemption again. Refusals: see :data:`REASONS`.
+
+    Two statements (decision 0205): the voucher locked (with BEGIN when the transaction is not open),
+    then the rules on its uses with the ledger row, status and audit entry written only if none refuses."""
     if idempotency_key is not None and not (0 < len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH):
         raise ValidationError(_("An idempotency key has 1 to %(n)s characters.", n=IDEMPOTENCY_KEY_LENGTH),
                               errors={"idempotency_key": [_("too long")]})
     code = parse_code(code_text)
-    if idempotency_key is not None:
-        first = _replay(session, idempotency_key, code, service_code)
-        if first is not None:
-            return first, True
-    # one round trip: the voucher (locked), its programme and the tenant's time zone
-    zone = select(Setting.value).where(Setting.key == "timezone").scalar_subquery()
-    row = session.execute(select(Voucher, VoucherProgramme, zone).join(VoucherProgramme,
-                                                                       VoucherProgramme.id == Voucher.programme_id)
-                          .where(Voucher.code == code).with_for_update(of=Voucher)).first()
-    if row is None:
+    locked = run_at_begin(session, _LOCK_SQL, {"code": code, "key": idempotency_key})
+    if locked is None:
         raise NotFound(str(REASONS["unknown"]), errors={"code": [_("unknown voucher")]}, reason="unknown")
-    voucher, programme, tz = row
-    if idempotency_key is not None:  # a retry may have committed while this one waited for the lock
-        first = _replay(session, idempotency_key, code, service_code)
-        if first is not None:
-            return first, True
-    status = effective_status(session, voucher, today=_today_in(tz))
+    if locked.replay_id is not None:
+        return _replay(session, idempotency_key, code, service_code), True
+    status = locked.status
+    if status in LIVE and _today_in(locked.tz) > locked.expires_on:
+        status = VoucherStatus.expired.value
     if status == VoucherStatus.cancelled:
         raise refuse("cancelled")
     if status == VoucherStatus.expired:
         raise refuse("expired")
-    if programme.status != ProgrammeStatus.active:
+    if locked.programme_status != ProgrammeStatus.active:
         raise refuse("inactive_programme")
-    # one round trip: the programme's services with this voucher's uses of each
-    rows = session.execute(select(ProgrammeService, func.count(Redemption.id))
-                           .outerjoin(Redemption, (Redemption.service_id == ProgrammeService.id)
-                                      & (Redemption.voucher_id == voucher.id))
-                           .where(ProgrammeService.programme_id == programme.id)
-                           .group_by(ProgrammeService.id)).all()
-    services = {svc.code: svc for svc, _n in rows}
-    used = {svc.id: n for svc, n in rows}
-    service = services.get(service_code) if isinstance(service_code, str) else None
-    if service is None:
+    if not isinstance(service_code, str):
         raise ValidationError(_("The programme has no service %(code)s.", code=service_code),
                               errors={"service": [_("unknown service")]})
-    # one round trip: the facility, and whether the programme lists it (or lists none)
-    listed = exists().where(ProgrammeFacility.programme_id == programme.id,
-                            ProgrammeFacility.facility_id == HealthFacility.id)
-    any_listed = exists().where(ProgrammeFacility.programme_id == programme.id)
-    place = None
-    if isinstance(facility_id, int) and not isinstance(facility_id, bool) and 0 < facility_id < 2 ** 31:
-        place = session.execute(select(HealthFacility.id, HealthFacility.code, HealthFacility.status,
-                                       listed.label("listed"), any_listed.label("any_listed"))
-                                .where(HealthFacility.id == facility_id)).first()
-    if place is None:
+    if not (isinstance(facility_id, int) and not isinstance(facility_id, bool) and 0 < facility_id < 2 ** 31):
+        facility_id = None
+    sql = _REDEEM_SQL.format(schema=quote_ident(session.info["tenant_schema"]))
+    row = session.connection().exec_driver_sql(sql, {
+        "vid": locked.id, "pid": locked.programme_id, "service": service_code, "fid": facility_id,
+        "key": idempotency_key, "currency": locked.currency, "by": redeemed_by, **audit.origin()}).first()
+    reason = row.reason
+    if reason == "replay":  # a retry committed while this one waited for the lock
+        return _replay(session, idempotency_key, code, service_code), True
+    if reason == "unknown_service":
+        raise ValidationError(_("The programme has no service %(code)s.", code=service_code),
+                              errors={"service": [_("unknown service")]})
+    if reason == "unknown_facility":
         raise ValidationError(_("Unknown facility."), errors={"facility_id": [_("unknown facility")]})
-    if place.status != "active" or (place.any_listed and not place.listed):
-        raise refuse("wrong_facility")
-    n = used.get(service.id, 0)
-    if n >= service.count:
-        raise refuse("already_redeemed")
-    if service.requires_code:
-        before = services.get(service.requires_code)
-        if before is not None and used.get(before.id, 0) < service.requires_count:
-            raise refuse("wrong_order", _("%(service)s needs %(n)s × %(before)s first.", service=service.name,
-                                          n=service.requires_count, before=before.name),
-                         requires=before.code)
-    entry = Redemption(voucher_id=voucher.id, service_id=service.id, occurrence=n + 1, facility_id=place.id,
-                       amount=service.tariff, currency=programme.currency, redeemed_by=redeemed_by,
-                       idempotency_key=idempotency_key)
-    used[service.id] = n + 1
-    done = all(used.get(x.id, 0) >= x.count for x in services.values())
-    voucher.status = VoucherStatus.redeemed if done else VoucherStatus.partially_redeemed
-    session.add(entry)
-    try:
-        session.flush()
-    except IntegrityError as err:
-        # the backstop when the lock was bypassed: the transaction is spoilt, the caller rolls back
-        if "uq_voucher_redemptions_voucher_id_service_id_occurrence" in str(err.orig):
-            raise refuse("already_redeemed") from None
-        raise
-    audit.record(session, "vouchers.redeem", "voucher", voucher.id,
-                 details={"service": service.code, "occurrence": n + 1, "facility": place.code,
-                          "amount": service.tariff, "redemption_id": entry.id})
-    return entry, False
+    if reason == "wrong_order":
+        raise refuse("wrong_order", _("%(service)s needs %(n)s × %(before)s first.", service=row.service_name,
+                                      n=row.requires_count, before=row.requires_name),
+                     requires=row.requires_code)
+    if reason is not None:
+        raise refuse(reason)
+    stale = session.identity_map.get(identity_key(Voucher, locked.id))
+    if stale is not None:
+        session.expire(stale)
+    return Redeemed(id=row.id, voucher_code=code, voucher_status=row.voucher_status, service=service_code,
+                    occurrence=row.occurrence, facility=row.facility_code, amount=row.tariff,
+                    currency=locked.currency, redeemed_at=row.redeemed_at, redeemed_by=redeemed_by), False
 
 
-def _replay(session: Session, key: str, code: str, service_code: str) -> Redemption | None:
-    row = session.execute(select(Redemption, Voucher.code, ProgrammeService.code)
+def _replay(session: Session, key: str, code: str, service_code: str) -> Redeemed:
+    row = session.execute(select(Redemption, Voucher.code, Voucher.status, ProgrammeService.code,
+                                 HealthFacility.code)
                           .join(Voucher, Voucher.id == Redemption.voucher_id)
                           .join(ProgrammeService, ProgrammeService.id == Redemption.service_id)
-                          .where(Redemption.idempotency_key == key)).first()
-    if row is None:
-        return None
-    if (row[1], row[2]) != (code, service_code):
+                          .join(HealthFacility, HealthFacility.id == Redemption.facility_id)
+                          .where(Redemption.idempotency_key == key)).one()
+    entry, voucher_code, voucher_status, service, facility = row
+    if (voucher_code, service) != (code, service_code):
         raise ValidationError(_("This idempotency key was used for another redemption."),
                               errors={"idempotency_key": [_("used for another request")]})
-    return row[0]
+    return Redeemed(id=entry.id, voucher_code=voucher_code, voucher_status=voucher_status, service=service,
+                    occurrence=entry.occurrence, facility=facility, amount=entry.amount, currency=entry.currency,
+                    redeemed_at=entry.redeemed_at, redeemed_by=entry.redeemed_by)
 
 
-def redemption_dict(session: Session, entry: Redemption) -> dict[str, Any]:
-    service = session.get(ProgrammeService, entry.service_id)
-    voucher = session.get(Voucher, entry.voucher_id)
-    facility = reg.get_facility(session, entry.facility_id)
-    return {"id": entry.id, "voucher_code": voucher.code, "voucher_status": voucher.status,
-            "service": service.code, "occurrence": entry.occurrence,
-            "facility": facility.code, "amount": entry.amount, "currency": entry.currency,
-            "redeemed_at": entry.redeemed_at, "redeemed_by": entry.redeemed_by}
+def redemption_dict(session: Session, entry: Redeemed) -> dict[str, Any]:
+    return entry.as_dict()
 
 
 # ---- lifecycle -----------------------------------------------------------------------------------
