@@ -7,8 +7,8 @@ from schemehost.tenants.identity.models import (AuditEntry, OAuthClient, OAuthTo
 from schemehost.tenants.registry.models import CatalogueEntry, HealthFacility, Location, PriceList, PriceListLine
 from schemehost.tenants.registry.people import Consent, DuplicateFlag, Household, Individual
 from schemehost.tenants.registry.imports.models import RegistryImport, RegistryImportChunk, RegistryImportProblem
-from schemehost.tenants.insurance.models import (Contribution, InsuranceProduct, Policy, PolicyMember,
-                                                 ProductCoverage)
+from schemehost.tenants.insurance.models import (Contribution, Employer, InsuranceProduct, Policy, PolicyMember,
+                                                 ProductCoverage, WorkIncident)
 from schemehost.tenants.payments.models import (Bill, Disbursement, PaymentGateway, PaymentNotification,
                                                 Reconciliation)
 from schemehost.tenants.transfers.models import (Beneficiary, PaymentCycle, PaymentPoint, Payroll, PayrollLine,
@@ -21,7 +21,7 @@ __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthT
            "CatalogueEntry", "HealthFacility", "Location", "PriceList", "PriceListLine",
            "Consent", "DuplicateFlag", "Household", "Individual",
            "RegistryImport", "RegistryImportChunk", "RegistryImportProblem",
-           "Contribution", "InsuranceProduct", "Policy", "PolicyMember", "ProductCoverage",
+           "Contribution", "InsuranceProduct", "Policy", "PolicyMember", "ProductCoverage", "Employer", "WorkIncident",
            "Bill", "Disbursement", "PaymentGateway", "PaymentNotification", "Reconciliation",
            "VoucherProgramme", "ProgrammeService", "ProgrammeFacility", "Voucher", "Redemption", "Claim",
            "Beneficiary", "PaymentCycle", "PaymentPoint", "Payroll", "PayrollLine", "Programme"]
