@@ -19,6 +19,13 @@ Rules, in minor units of the product's currency (decision 0101):
   (never to fees), once, rounded half-even to the minor unit.
 * **Fees.** Registration (``registration_lump_sum`` + ``registration_fee`` per member) for a new
   policy only; general assembly (``assembly_lump_sum`` + ``assembly_fee`` per member) every period.
+
+An employer's policy (:func:`employer_policy_value`, decision 0321) has the same period, discount and
+fees, with workers for members; its contribution is the ``lump_sum`` plus, for each worker, a monthly
+amount times the *policy months* the worker is covered in. Policy month *i* runs from the start date
+plus *i* months to the day before the next one; a worker covered on any day of a month pays the whole
+month. The monthly amount is ``wage_rate_percent`` of the worker's monthly wage, rounded half-even to
+the minor unit once per worker, or ``premium_worker`` when the product has no wage rate.
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ class Terms:
     renewal_discount_days: int = 0
     cycle_starts: tuple[str, ...] = ()
     grace_period_days: int = 0
+    wage_rate_percent: Decimal | None = None
+    premium_worker: int = 0
 
     @classmethod
     def of(cls, product: Any) -> "Terms":
@@ -63,6 +72,9 @@ class Terms:
         values["cycle_starts"] = tuple(values["cycle_starts"] or ())
         for name in ("enrolment_discount_percent", "renewal_discount_percent"):
             values[name] = Decimal(values[name] or 0)
+        if values["wage_rate_percent"] is not None:
+            values["wage_rate_percent"] = Decimal(values["wage_rate_percent"])
+        values["premium_worker"] = values["premium_worker"] or 0
         return cls(**values)
 
 
@@ -74,6 +86,16 @@ class Composition:
     @property
     def members(self) -> int:
         return self.adults + self.children
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A worker on an employer's policy: monthly wage (minor units; needed with a wage rate) and the
+    days covered (None: from the policy's start, to its expiry)."""
+
+    wage: int | None = None
+    covered_from: date | None = None
+    covered_to: date | None = None
 
 
 @dataclass(frozen=True)
@@ -131,17 +153,28 @@ def policy_value(terms: Terms, household: Composition, stage: str, enrol_date: d
                  start_date: date | None = None) -> Value:
     """The value of a policy; ``start_date`` defaults to the one the enrolment cycles give (a renewal
     starts the day after the policy it renews)."""
-    if stage not in (NEW, RENEWAL):
-        raise ValueError("stage")
-    if start_date is None:
-        start_date, expiry = period_for(terms, enrol_date)
-    else:
-        expiry = expiry_for(terms, start_date)
+    start_date, expiry = _period(terms, stage, enrol_date, start_date)
     members = household.members
     extra_adults = max(0, household.adults - terms.threshold)
     extra_children = max(0, household.children - max(0, terms.threshold - household.adults))
     premiums = extra_adults * terms.premium_adult + extra_children * terms.premium_child
     contribution = terms.lump_sum + premiums
+    total, parts = _discount_and_fees(terms, contribution, members, stage, enrol_date, start_date)
+    return Value(total=total, start_date=start_date, expiry_date=expiry, parts={
+        "lump_sum": terms.lump_sum, "extra_adults": extra_adults, "extra_children": extra_children,
+        "premiums": premiums, **parts})
+
+
+def _period(terms: Terms, stage: str, enrol_date: date, start_date: date | None) -> tuple[date, date]:
+    if stage not in (NEW, RENEWAL):
+        raise ValueError("stage")
+    if start_date is None:
+        return period_for(terms, enrol_date)
+    return start_date, expiry_for(terms, start_date)
+
+
+def _discount_and_fees(terms: Terms, contribution: int, members: int, stage: str, enrol_date: date,
+                       start_date: date) -> tuple[int, dict[str, int]]:
     if stage == NEW:
         percent, days = terms.enrolment_discount_percent, terms.enrolment_discount_days
     else:
@@ -152,7 +185,48 @@ def policy_value(terms: Terms, household: Composition, stage: str, enrol_date: d
     registration = terms.registration_lump_sum + terms.registration_fee * members if stage == NEW else 0
     assembly = terms.assembly_lump_sum + terms.assembly_fee * members
     total = contribution - discount + registration + assembly
+    return total, {"contribution": contribution, "discount": discount, "registration": registration,
+                   "assembly": assembly}
+
+
+def monthly_cost(terms: Terms, wage: int | None) -> int:
+    """What one worker costs per month: the wage rate of the wage (half-even), or the premium."""
+    if terms.wage_rate_percent is None:
+        return terms.premium_worker
+    if wage is None or wage < 0:
+        raise ValueError("wage")
+    return round_minor(Decimal(wage) * terms.wage_rate_percent / 100)
+
+
+def covered_months(start: date, expiry: date, covered_from: date | None, covered_to: date | None) -> int:
+    """How many policy months (from ``start`` to ``expiry``) have a day in [covered_from, covered_to]."""
+    first = max(start, covered_from or start)
+    last = min(expiry, covered_to or expiry)
+    if first > last:
+        return 0
+    months, i = 0, 0
+    while True:
+        month_start = add_months(start, i)
+        if month_start > last or month_start > expiry:
+            return months
+        month_end = add_months(start, i + 1) - timedelta(days=1)
+        if month_end >= first:
+            months += 1
+        i += 1
+
+
+def employer_policy_value(terms: Terms, workers: Iterable[Worker], stage: str, enrol_date: date,
+                          start_date: date | None = None) -> Value:
+    """The value of an employer's policy for its workers (the rules above)."""
+    start_date, expiry = _period(terms, stage, enrol_date, start_date)
+    workers = list(workers)
+    premiums = worker_months = 0
+    for worker in workers:
+        months = covered_months(start_date, expiry, worker.covered_from, worker.covered_to)
+        worker_months += months
+        premiums += months * monthly_cost(terms, worker.wage)
+    contribution = terms.lump_sum + premiums
+    total, parts = _discount_and_fees(terms, contribution, len(workers), stage, enrol_date, start_date)
     return Value(total=total, start_date=start_date, expiry_date=expiry, parts={
-        "lump_sum": terms.lump_sum, "extra_adults": extra_adults, "extra_children": extra_children,
-        "premiums": premiums, "contribution": contribution, "discount": discount,
-        "registration": registration, "assembly": assembly})
+        "lump_sum": terms.lump_sum, "workers": len(workers), "worker_months": worker_months,
+        "premiums": premiums, **parts})
