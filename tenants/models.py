@@ -9,6 +9,7 @@ from schemehost.tenants.registry.people import Consent, DuplicateFlag, Household
 from schemehost.tenants.registry.imports.models import RegistryImport, RegistryImportChunk, RegistryImportProblem
 from schemehost.tenants.insurance.models import (Contribution, Employer, InsuranceProduct, Policy, PolicyMember,
                                                  ProductCoverage, WorkIncident)
+from schemehost.tenants.insurance.claims.models import ClaimLine, InsuranceClaim
 from schemehost.tenants.payments.models import (Bill, Disbursement, PaymentGateway, PaymentNotification,
                                                 Reconciliation)
 from schemehost.tenants.transfers.models import (Beneficiary, PaymentCycle, PaymentPoint, Payroll, PayrollLine,
@@ -22,6 +23,7 @@ __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthT
            "Consent", "DuplicateFlag", "Household", "Individual",
            "RegistryImport", "RegistryImportChunk", "RegistryImportProblem",
            "Contribution", "InsuranceProduct", "Policy", "PolicyMember", "ProductCoverage", "Employer", "WorkIncident",
+           "InsuranceClaim", "ClaimLine",
            "Bill", "Disbursement", "PaymentGateway", "PaymentNotification", "Reconciliation",
            "VoucherProgramme", "ProgrammeService", "ProgrammeFacility", "Voucher", "Redemption", "Claim",
            "Beneficiary", "PaymentCycle", "PaymentPoint", "Payroll", "PayrollLine", "Programme"]

@@ -1,0 +1,1 @@
+"""Insurance claims: entry (console, API, CSV batch), automatic checks, review and valuation."""
