@@ -10,6 +10,7 @@ from schemehost.tenants.registry.imports.models import RegistryImport, RegistryI
 from schemehost.tenants.insurance.models import (Contribution, Employer, InsuranceProduct, Policy, PolicyMember,
                                                  ProductCoverage, WorkIncident)
 from schemehost.tenants.insurance.claims.models import ClaimLine, InsuranceClaim
+from schemehost.tenants.insurance.statements.models import ClaimStatement
 from schemehost.tenants.payments.models import (Bill, Disbursement, PaymentGateway, PaymentNotification,
                                                 Reconciliation)
 from schemehost.tenants.transfers.models import (Beneficiary, PaymentCycle, PaymentPoint, Payroll, PayrollLine,
@@ -23,7 +24,7 @@ __all__ = ["TenantBase", "Setting", "User", "AuditEntry", "OAuthClient", "OAuthT
            "Consent", "DuplicateFlag", "Household", "Individual",
            "RegistryImport", "RegistryImportChunk", "RegistryImportProblem",
            "Contribution", "InsuranceProduct", "Policy", "PolicyMember", "ProductCoverage", "Employer", "WorkIncident",
-           "InsuranceClaim", "ClaimLine",
+           "InsuranceClaim", "ClaimLine", "ClaimStatement",
            "Bill", "Disbursement", "PaymentGateway", "PaymentNotification", "Reconciliation",
            "VoucherProgramme", "ProgrammeService", "ProgrammeFacility", "Voucher", "Redemption", "Claim",
            "Beneficiary", "PaymentCycle", "PaymentPoint", "Payroll", "PayrollLine", "Programme"]

@@ -8,8 +8,8 @@ per line) → ``valuated`` (priced from the product, :mod:`.valuation`), or to `
 line is. ``version`` is the optimistic lock every change of a claim checks and bumps (decision 0311).
 
 Amounts are integers in the currency's minor unit with the currency beside them (decision 0101).
-``incident_id`` (work incidents) and ``statement_id`` (facility statements) are plain columns here;
-the revisions that bring those tables add their foreign keys.
+``incident_id`` (work incidents) is a plain column here; ``statement_id`` references the facility
+statement that pays the claim (:mod:`schemehost.tenants.insurance.statements`).
 """
 
 from __future__ import annotations
@@ -98,9 +98,11 @@ class InsuranceClaim(TimestampMixin, TenantBase):
                                                  server_default="not_selected")
     #: the reviewer's note on the claim
     review_note: Mapped[str | None] = mapped_column(String(NOTE_LENGTH))
-    #: a work incident (employment injury) and the facility statement that paid it: no foreign key here
+    #: a work incident (employment injury): no foreign key here
     incident_id: Mapped[int | None] = mapped_column(BigInteger)
-    statement_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: the facility statement that pays it (t0018; at most one, decision 0325)
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("claim_statements.id", ondelete="RESTRICT"),
+                                                     index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     entered_by: Mapped[str | None] = mapped_column(String(USER_LENGTH))
     processed_by: Mapped[str | None] = mapped_column(String(USER_LENGTH))
