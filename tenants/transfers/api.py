@@ -270,6 +270,158 @@ class PayrollReconcile(MethodView):
         return tr.reconcile_upload(tenant_session(), payroll_id, upload.read())
 
 
+# ---- bulk work as jobs, payment points, reports -----------------------------------------------------
+
+
+def start_job(kind: str, programme_id: int, params: dict) -> dict:
+    """Queue (or, with ``TRANSFERS_JOBS_INLINE``, run) a bulk job of a programme after its input was
+    checked; the job's view (``GET .../transfers/jobs/<id>``)."""
+    from flask import current_app
+
+    from schemehost.platform.extensions import db
+    from schemehost.platform.jobs import create_job, defer_job, run_job
+    from schemehost.tenants.transfers import enrolment as en
+
+    session = tenant_session()
+    principal = current_principal()
+    job = create_job(db.session, kind, tenant_id=principal.tenant_id, actor=principal.name,
+                     params={"programme_id": programme_id, "audit_actor": list(principal.audit_actor),
+                             "principal": en.principal_params(principal), **params})
+    job_id = job.id
+    session.commit()
+    db.session.commit()
+    if current_app.config.get("TRANSFERS_JOBS_INLINE"):
+        run_job(job_id)
+    else:
+        defer_job(job_id)
+    return job_view(job_id)
+
+
+def job_view(job_id: int, *, programme_id: int | None = None) -> dict:
+    """A transfers job of this scheme: status, progress, result (404 for any other job)."""
+    from flask import g
+
+    from schemehost.platform.errors import NotFound
+    from schemehost.platform.extensions import db
+    from schemehost.platform.jobs import Job
+    from schemehost.tenants.transfers.enrolment import JOB_KINDS
+
+    job = db.session.get(Job, job_id)
+    if job is not None:
+        db.session.refresh(job)
+    if (job is None or job.tenant_id != g.tenant.id or job.kind not in JOB_KINDS
+            or (programme_id is not None and (job.params or {}).get("programme_id") != programme_id)):
+        raise NotFound(_("No job %(id)s.", id=job_id))
+    return {"job_id": job.id, "kind": job.kind, "status": job.status, "result": job.result, "error": job.error,
+            "progress": {"done": job.progress_done or 0, "total": job.progress_total}}
+
+
+@bp.route("/programmes/<int:programme_id>/enrolment-jobs")
+class EnrolJob(MethodView):
+    @permission_required(ENROL)
+    @bp.arguments(s.BulkEnrolInSchema)
+    @bp.response(202, s.TransfersJobOutSchema)
+    def post(self, body, programme_id):
+        """Enrol everyone eligible as ``potential`` in a background job with progress (the same people as
+        the preview); the reason is audited. Follow it at ``.../transfers/jobs/<job_id>``."""
+        tr.get_programme(tenant_session(), programme_id)
+        return start_job("transfers.enrol_bulk", programme_id, {"reason": body["reason"]})
+
+
+@bp.route("/programmes/<int:programme_id>/status-jobs")
+class StatusJob(MethodView):
+    @permission_required(ENROL)
+    @bp.arguments(s.BulkStatusInSchema)
+    @bp.response(202, s.TransfersJobOutSchema)
+    def post(self, body, programme_id):
+        """Move every beneficiary a filter selects (``filter.status`` required: e.g. ``potential`` to
+        ``active`` validates them) in a background job with progress; the reason is audited."""
+        from schemehost.tenants.transfers import enrolment as en
+
+        session = tenant_session()
+        tr.get_programme(session, programme_id)
+        spec = en.check_status_change(session, body["status"], body["reason"], body["filter"])
+        return start_job("transfers.status_bulk", programme_id,
+                         {"to": body["status"], "reason": body["reason"], "filter": spec})
+
+
+@bp.route("/programmes/<int:programme_id>/beneficiaries/count")
+class BeneficiaryCount(MethodView):
+    @any_transfers_permission
+    @bp.arguments(s.FilterCountInSchema)
+    @bp.response(200, s.CountSchema)
+    def post(self, body, programme_id):
+        """How many beneficiaries a filter selects now (what a bulk change would reach)."""
+        from schemehost.tenants.transfers import enrolment as en
+
+        return {"count": en.count_matching(tenant_session(), programme_id, body["filter"], current_principal())}
+
+
+@bp.route("/programmes/<int:programme_id>/beneficiaries/payment-point-by-filter")
+class BeneficiaryPointByFilter(MethodView):
+    @permission_required(ENROL)
+    @bp.arguments(s.AssignFilterSchema)
+    @bp.response(200, s.CountSchema)
+    def post(self, body, programme_id):
+        """Assign every beneficiary a filter selects to a payment point (``null``: to none)."""
+        from schemehost.tenants.transfers import enrolment as en
+
+        return {"count": en.assign_point_bulk(tenant_session(), programme_id, body["payment_point_id"],
+                                              spec=body["filter"], principal=current_principal())}
+
+
+@bp.route("/jobs/<int:job_id>")
+class TransfersJob(MethodView):
+    @any_transfers_permission
+    @bp.response(200, s.TransfersJobOutSchema)
+    def get(self, job_id):
+        """A bulk job of this scheme's cash transfers: status, progress (done / total) and result."""
+        return job_view(job_id)
+
+
+@bp.route("/payment-points/<int:point_id>")
+class PaymentPointItem(MethodView):
+    @any_transfers_permission
+    @bp.response(200, s.PaymentPointOutSchema)
+    def get(self, point_id):
+        from schemehost.tenants.transfers import points
+
+        return points.get_payment_point(tenant_session(), point_id)
+
+    @permission_required(MANAGE)
+    @bp.arguments(s.PaymentPointPatchSchema)
+    @bp.response(200, s.PaymentPointOutSchema)
+    def patch(self, body, point_id):
+        """Change a payment point (``active: false`` deactivates it: nobody new is assigned to it)."""
+        from schemehost.tenants.transfers import points
+
+        return points.update_payment_point(tenant_session(), point_id, **body)
+
+
+REPORT_READERS = ("reports.read", *ANY)
+
+
+@bp.route("/programmes/<int:programme_id>/reports/<kind>")
+class Report(MethodView):
+    @bp.arguments(s.ReportQuerySchema, location="query")
+    @bp.response(200)
+    def get(self, query, programme_id, kind):
+        """A report of the programme as rows: ``beneficiaries`` (by status and area: ``level``),
+        ``cycles`` (planned, paid, failed and pending per cycle), ``failed`` (failed payments). Only
+        beneficiaries within the caller's locations count. ``format=csv`` answers CSV. Needs
+        ``reports.read`` or a transfers permission."""
+        from schemehost.tenants.transfers import reports as rp
+
+        principal = current_principal()
+        if principal is None or not any(principal.can(p) for p in REPORT_READERS):
+            require("reports.read")
+        rows = rp.report(tenant_session(), programme_id, kind, principal=principal, level=query.get("level"))
+        if query["format"] == "csv":
+            return Response(rp.to_csv(rows), mimetype="text/csv", headers={
+                "Content-Disposition": f'attachment; filename="transfers-{programme_id}-{kind}.csv"'})
+        return rows
+
+
 def export_response(payroll_id: int, fmt: str) -> Response:
     session = tenant_session()
     tr.get_payroll(session, payroll_id)

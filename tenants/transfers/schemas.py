@@ -173,3 +173,56 @@ class CarryInSchema(Schema):
 class CarryOutSchema(Schema):
     carried = fields.Integer()
     amount = fields.Integer(metadata=MINOR)
+
+
+class BeneficiaryFilterSchema(Schema):
+    status = _choice(BeneficiaryStatus)
+    location_id = fields.Integer(metadata={"description": "beneficiaries living within this location's subtree"})
+    payment_point_id = fields.Integer(metadata={"description": "assigned to this payment point (0: to none)"})
+
+
+class BulkEnrolInSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class BulkStatusInSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "the status to move them to"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    filter = fields.Nested(BeneficiaryFilterSchema, required=True)
+
+
+class FilterCountInSchema(Schema):
+    filter = fields.Nested(BeneficiaryFilterSchema, load_default=dict)
+
+
+class AssignFilterSchema(Schema):
+    payment_point_id = fields.Integer(required=True, allow_none=True)
+    filter = fields.Nested(BeneficiaryFilterSchema, load_default=dict)
+
+
+class JobProgressSchema(Schema):
+    done = fields.Integer()
+    total = fields.Integer(allow_none=True)
+
+
+class TransfersJobOutSchema(Schema):
+    job_id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    progress = fields.Nested(JobProgressSchema)
+    result = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class PaymentPointPatchSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = _choice(PaymentPointKind)
+    location_id = fields.Integer()
+    manager_user_id = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+
+
+class ReportQuerySchema(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    level = fields.String(load_default=None)

@@ -1,8 +1,11 @@
 """Console pages of cash transfers (``/t/<slug>/transfers/``): the programmes with their beneficiaries
 by status, and a programme's page with how many qualify under its rule and where (the registry's
-preview), its cycles and payrolls, and the buttons staff need: enrol the eligible, generate a cycle's
-payroll, approve it (never by whoever generated it), pay it offline, export it. A refused action shows
-the service's message; the rules live in the services."""
+preview), its cycles and payrolls, and the buttons staff need: enrol the eligible (at once, or as a
+job with progress), generate a cycle's payroll, approve it (never by whoever generated it), pay it
+offline, export it. Further pages: a programme's beneficiaries with a filter and the bulk changes it
+drives (status with a reason, payment point), the payment points, a payroll's totals with the upload
+of the paid list and its per-row report, and the programme's reports. A refused action shows the
+service's message; the rules live in the services."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from schemehost.tenants.console import add_nav, tenant_blueprint
 from schemehost.tenants.identity.principal import current_principal, permission_required, require
 from schemehost.tenants.transfers import services as tr
 from schemehost.tenants.transfers.models import Beneficiary, PaymentCycle, Payroll
+from schemehost.tenants.transfers.views_more import JOB_LABELS, register_more
 
 bp = tenant_blueprint("tenant_transfers", __name__, "/transfers", module="transfers")
 MANAGE, ENROL = "transfers.programmes.manage", "transfers.enrol"
@@ -65,7 +69,8 @@ def programme(programme_id: int):
                                     .order_by(Payroll.id.desc())).scalars())
     return render_template("tenant/transfers/programme.html", programme=prog, preview=preview, cycles=cycles,
                            payrolls=payrolls, counts=_counts(session, [prog.id]).get(prog.id, {}),
-                           payroll_labels=PAYROLL_LABELS, today=date.today().replace(day=1).isoformat())
+                           payroll_labels=PAYROLL_LABELS, today=date.today().replace(day=1).isoformat(),
+                           jobs=recent_jobs(programme_id), job_labels=JOB_LABELS)
 
 
 def _act(programme_id: int, action):
@@ -132,6 +137,24 @@ def export(payroll_id: int, fmt: str):
     from schemehost.tenants.transfers.api import export_response
 
     return export_response(payroll_id, fmt)
+
+
+register_more(bp, _read, _act)
+
+
+def recent_jobs(programme_id: int) -> list[dict]:
+    """The programme's five latest bulk jobs with their progress (control-plane rows of this scheme)."""
+    from flask import g
+
+    from schemehost.platform.extensions import db
+    from schemehost.platform.jobs import Job
+    from schemehost.tenants.transfers.enrolment import JOB_KINDS
+
+    jobs = db.session.execute(select(Job).where(Job.tenant_id == g.tenant.id, Job.kind.in_(JOB_KINDS),
+                                                Job.params["programme_id"].as_integer() == programme_id)
+                              .order_by(Job.id.desc()).limit(5)).scalars()
+    return [{"id": j.id, "kind": j.kind, "status": j.status, "done": j.progress_done or 0, "total": j.progress_total,
+             "result": j.result or {}, "error": j.error} for j in jobs]
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,209 @@
+"""Bulk enrolment and bulk validation as jobs with progress, audited with their reason; payment points
+changed and deactivated; reports (beneficiaries by status and district, planned vs paid per cycle,
+failed payments) against sums worked out by hand, as JSON and CSV, within a user's locations.
+
+One scheme for the whole file: each test works on its own programme of the same registry."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import select
+
+from schemehost.tenants.identity.models import AuditEntry
+from tests.tenants.test_audit import sign_in_tenant_user
+from tests.tenants.transfers.test_transfers import MAKER, RULE, _programme, _url
+
+HOUSEHOLDS = {"A1": ("LN-E", 2, 1), "A2": ("LN-E", 0, 1), "A3": ("LN-E", 4, 1), "B1": ("NE-K", 1, 1),
+              "B2": ("NE-K", 0, 0)}
+
+
+@pytest.fixture(scope="module")
+def scheme(make_module_tenant):
+    """(tenant, {location code: id}, {household: id}): the households of test_transfers' village."""
+    from schemehost.tenants.registry import services as reg
+    from schemehost.tenants.registry.services.people import create_household
+
+    tenant = make_module_tenant("cash-transfer", prefix="ctb")
+    ids: dict[str, int] = {}
+    households = {}
+    with tenant.session() as s:
+        for code, parent in [("R1", None), ("LN", "R1"), ("LN-E", "LN"), ("R2", None), ("NE", "R2"), ("NE-K", "NE")]:
+            ids[code] = reg.create_location(s, code=code, name=f"Place {code}", parent_id=ids.get(parent)).id
+        for n, (name, (village_code, kids, adults)) in enumerate(HOUSEHOLDS.items()):
+            head = {"given_name": f"Head{name}", "family_name": "Jallow", "sex": "female", "birth_date": "1980-01-01",
+                    "phone": f"+2207000{n:03d}"}
+            members = [{"given_name": f"Kid{name}{k}", "family_name": "Jallow", "sex": "male",
+                        "birth_date": "2018-05-05", "relationship": "child"} for k in range(kids)]
+            members += [{"given_name": f"Adult{name}{k}", "family_name": "Jallow", "sex": "male",
+                         "birth_date": "1975-02-02", "relationship": "spouse"} for k in range(adults)]
+            households[name] = create_household(s, principal=None, location_id=ids[village_code], head=head,
+                                                members=members).id
+    return tenant, ids, households
+
+
+@pytest.fixture
+def inline_jobs(app, monkeypatch):
+    monkeypatch.setitem(app.config, "TRANSFERS_JOBS_INLINE", True)
+
+
+def _audit(tenant, action):
+    with tenant.session() as s:
+        return list(s.execute(select(AuditEntry).where(AuditEntry.action == action)
+                              .order_by(AuditEntry.id)).scalars())
+
+
+def test_bulk_enrolment_job_enrols_the_preview_count_with_progress_and_its_reason(client, scheme, client_token,
+                                                                                  inline_jobs):
+    tenant, _ids, _hh = scheme
+    headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    programme = _programme(client, tenant, headers, code="BULK1")
+    pid = programme["id"]
+    preview = client.post(_url(tenant, f"/programmes/{pid}/preview"), json={}, headers=headers).json
+    refused = client.post(_url(tenant, f"/programmes/{pid}/enrolment-jobs"), json={"reason": ""}, headers=headers)
+    assert refused.status_code == 422 and "reason" in refused.json["errors"]
+    started = client.post(_url(tenant, f"/programmes/{pid}/enrolment-jobs"), headers=headers,
+                          json={"reason": "targeting round of December"})
+    assert started.status_code == 202, started.get_data(as_text=True)
+    job = client.get(_url(tenant, f"/jobs/{started.json['job_id']}"), headers=headers).json
+    assert job["status"] == "succeeded" and job["kind"] == "transfers.enrol_bulk"
+    assert job["result"]["enrolled"] == preview["count"] == 4 == job["progress"]["done"] == job["progress"]["total"]
+    listed = client.get(_url(tenant, f"/programmes/{pid}/beneficiaries?status=potential"), headers=headers).json
+    assert len(listed) == 4
+    entry = [e for e in _audit(tenant, "transfers.enrolment") if e.details["input"]["programme"] == "BULK1"][-1]
+    assert entry.details["reason"] == "targeting round of December" and entry.details["counts"]["enrolled"] == 4
+    again = client.post(_url(tenant, f"/programmes/{pid}/enrolment-jobs"), headers=headers, json={"reason": "again"})
+    assert again.json["result"]["enrolled"] == 0  # nobody twice
+    other = client.get(_url(tenant, "/jobs/999999999"), headers=headers)
+    assert other.status_code == 404 and other.mimetype == "application/problem+json"
+
+
+def test_bulk_validation_by_district_moves_only_what_the_filter_selects(client, scheme, client_token, inline_jobs):
+    tenant, ids, _hh = scheme
+    headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    pid = _programme(client, tenant, headers, code="BULK2")["id"]
+    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers)
+    count = client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/count"), headers=headers,
+                        json={"filter": {"status": "potential", "location_id": ids["LN"]}})
+    assert count.json == {"count": 3}
+    bad = client.post(_url(tenant, f"/programmes/{pid}/status-jobs"), headers=headers,
+                      json={"status": "graduated", "reason": "x", "filter": {"status": "potential"}})
+    assert bad.status_code == 422 and "filter.status" in bad.json["errors"]
+    unknown = client.post(_url(tenant, f"/programmes/{pid}/status-jobs"), headers=headers,
+                          json={"status": "active", "reason": "x", "filter": {"status": "potential", "location_id": 0}})
+    assert unknown.status_code == 422 and "filter.location_id" in unknown.json["errors"]
+    no_reason = client.post(_url(tenant, f"/programmes/{pid}/status-jobs"), headers=headers,
+                            json={"status": "active", "reason": " ", "filter": {"status": "potential"}})
+    assert no_reason.status_code == 422 and "reason" in no_reason.json["errors"]
+    done = client.post(_url(tenant, f"/programmes/{pid}/status-jobs"), headers=headers,
+                       json={"status": "active", "reason": "validated at the Lower Niumi meeting",
+                             "filter": {"status": "potential", "location_id": ids["LN"]}})
+    assert done.status_code == 202 and done.json["result"] == {"matched": 3, "changed": 3}
+    active = client.get(_url(tenant, f"/programmes/{pid}/beneficiaries?status=active"), headers=headers).json
+    assert len(active) == 3 and {b["status_reason"] for b in active} == {"validated at the Lower Niumi meeting"}
+    assert len(client.get(_url(tenant, f"/programmes/{pid}/beneficiaries?status=potential"), headers=headers).json) == 1
+    entry = _audit(tenant, "transfers.beneficiaries.status")[-1]
+    assert entry.details["reason"] == "validated at the Lower Niumi meeting"
+    assert entry.details["counts"]["changed"] == 3 and entry.details["to"] == "active"
+
+
+def test_payment_points_are_changed_deactivated_and_assigned_by_filter(client, scheme, client_token):
+    tenant, ids, _hh = scheme
+    headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    pid = _programme(client, tenant, headers, code="BULK3")["id"]
+    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers)
+    point = client.post(_url(tenant, "/payment-points"), headers=headers,
+                        json={"code": "PP-LN3", "name": "Essau agent", "kind": "agent", "location_id": ids["LN-E"]}).json
+    moved = client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/payment-point-by-filter"), headers=headers,
+                        json={"payment_point_id": point["id"], "filter": {"location_id": ids["LN"]}})
+    assert moved.json == {"count": 3}
+    bad = client.patch(_url(tenant, f"/payment-points/{point['id']}"), headers=headers,
+                       json={"name": "", "location_id": 0})
+    assert bad.status_code == 422 and {"name", "location_id"} <= set(bad.json["errors"])
+    off = client.patch(_url(tenant, f"/payment-points/{point['id']}"), headers=headers,
+                       json={"name": "Essau agent (closed)", "active": False})
+    assert off.status_code == 200 and off.json["active"] is False and off.json["name"] == "Essau agent (closed)"
+    refused = client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/payment-point-by-filter"), headers=headers,
+                          json={"payment_point_id": point["id"], "filter": {"location_id": ids["NE"]}})
+    assert refused.status_code == 422 and "payment_point_id" in refused.json["errors"]
+    entry = _audit(tenant, "transfers.payment_point.updated")[-1]
+    assert entry.before["active"] is True and entry.after["active"] is False
+
+
+def _paid_cycle(client, tenant, headers, checker, pid, start):
+    cycle = client.post(_url(tenant, f"/programmes/{pid}/cycles"), headers=headers, json={"period_start": start}).json
+    payroll = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=headers).json
+    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/approve"), headers=checker).status_code == 200
+    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={}).status_code == 200
+    return payroll
+
+
+def test_reports_match_hand_computed_sums_in_json_and_csv_and_honour_locations(app, client, scheme, client_token,
+                                                                             tenant_user):
+    from schemehost.tenants.identity.models import UserLocation
+
+    tenant, ids, _hh = scheme
+    headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    checker = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    pid = _programme(client, tenant, headers, code="REP1")["id"]
+    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers)
+    listed = client.get(_url(tenant, f"/programmes/{pid}/beneficiaries"), headers=headers).json
+    by_household = {b["household_id"]: b["id"] for b in listed}
+    hh = scheme[2]
+    client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/status"), headers=headers,
+                json={"ids": [by_household[hh[h]] for h in ("A1", "A3", "B1")], "status": "active", "reason": "ok"})
+    client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/status"), headers=headers,
+                json={"ids": [by_household[hh["A3"]]], "status": "suspended", "reason": "moved away"})
+    client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/status"), headers=headers,
+                json={"ids": [by_household[hh["A3"]]], "status": "active", "reason": "came back"})
+    # benefit: 100000 + 25000 per child (at most 3), capped at 160000: A1 150000, A3 160000, B1 125000
+    payroll = _paid_cycle(client, tenant, headers, checker, pid, "2026-10-01")
+    assert payroll["total"] == 435000
+    lines = {row["beneficiary_id"]: row for row in csv.DictReader(io.StringIO(client.get(
+        _url(tenant, f"/payrolls/{payroll['id']}/export"), headers=headers).get_data(as_text=True)))}
+    paid_list = "line_id,status,reference\n{},paid,R1\n{},failed,\n".format(
+        lines[str(by_household[hh["A1"]])]["line_id"], lines[str(by_household[hh["B1"]])]["line_id"])
+    up = client.post(_url(tenant, f"/payrolls/{payroll['id']}/reconcile"), headers=headers,
+                     data={"file": (io.BytesIO(paid_list.encode()), "paid.csv")})
+    assert up.status_code == 200, up.get_data(as_text=True)
+    client.post(_url(tenant, f"/programmes/{pid}/cycles"), headers=headers, json={"period_start": "2026-11-01"})
+
+    base = _url(tenant, f"/programmes/{pid}/reports")
+    benef = {r["area"]: r for r in client.get(f"{base}/beneficiaries", headers=headers).json}
+    assert benef["LN"]["active"] == 2 and benef["LN"]["potential"] == 1 and benef["LN"]["total"] == 3
+    assert benef["NE"]["active"] == 1 and benef["NE"]["total"] == 1 and benef["LN"]["suspended"] == 0
+    cycles = client.get(f"{base}/cycles", headers=headers).json
+    assert [(c["period_start"], c["planned"], c["paid"], c["failed"], c["pending"], c["lines"]) for c in cycles] == [
+        ("2026-10-01", 435000, 150000, 125000, 160000, 3), ("2026-11-01", 0, 0, 0, 0, 0)]
+    failed = client.get(f"{base}/failed", headers=headers).json
+    assert [(f["beneficiary_id"], f["amount"], f["district"]) for f in failed] == [
+        (by_household[hh["B1"]], 125000, "Place NE")]
+    as_csv = client.get(f"{base}/cycles?format=csv", headers=headers)
+    rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
+    assert as_csv.mimetype == "text/csv" and rows[0]["planned"] == "435000" and rows[0]["paid"] == "150000"
+    assert client.get(f"{base}/nonsense", headers=headers).status_code == 422
+    reader = {"Authorization": f"Bearer {client_token(tenant, scopes=('registry.read',))}"}
+    assert client.get(f"{base}/cycles", headers=reader).status_code == 403
+
+    # a user restricted to Niamina East sees only its beneficiaries' figures
+    user_id, email, password = tenant_user(tenant, roles=("tenant_admin",))
+    with tenant.session() as s:
+        s.add(UserLocation(user_id=user_id, location_id=ids["NE"]))
+    officer = app.test_client()
+    sign_in_tenant_user(officer, tenant, email, password)
+    from schemehost.tenants.identity.principal import Principal
+    from schemehost.tenants.transfers import reports as rp
+
+    district = Principal(kind="user", id=str(user_id), name="officer", tenant_id=0, permissions=frozenset({"*"}),
+                         location_ids=frozenset({ids["NE"]}))
+    with tenant.session() as s:
+        mine = rp.report(s, pid, "beneficiaries", principal=district)
+        assert [(r["area"], r["total"]) for r in mine] == [("NE", 1)]
+        first = rp.report(s, pid, "cycles", principal=district)[0]
+        assert (first["planned"], first["failed"], first["paid"]) == (125000, 125000, 0)
+    page = officer.get(f"/t/{tenant.slug}/transfers/programmes/{pid}/reports")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-area="NE"' in html and 'data-area="LN"' not in html
+    assert 'data-amount="125000"' in html and 'data-amount="435000"' not in html
