@@ -1,4 +1,5 @@
-"""The insurance module: products (versioned), policies, contributions and eligibility.
+"""The insurance module: products (versioned), policies, contributions and eligibility; employers,
+their workers and work incidents (employment-injury insurance).
 
 ``init_app`` registers the API (``/t/<slug>/api/v1/insurance/...`` and ``/eligibility``) and the console
 pages (``/t/<slug>/insurance/...``). Other modules call :mod:`schemehost.tenants.insurance.services`.
@@ -10,9 +11,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from schemehost.tenants.insurance import api, privacy, views
+    from schemehost.tenants.insurance import api, employers_api, employers_views, privacy, views
     from schemehost.tenants.insurance import meters  # noqa: F401  (billing meters)
 
     api.init_app(app)
+    employers_api.init_app(app)  # employment injury: employers, workers, work incidents
     views.init_app(app)
+    employers_views.init_app(app)
     privacy.init_app()  # subject access, erasure of copies, retention holds (docs/registry.md)

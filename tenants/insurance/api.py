@@ -77,7 +77,7 @@ def product_out(session, product: InsuranceProduct) -> dict[str, Any]:
 
 def policy_out(session, policy: Policy) -> dict[str, Any]:
     out = {f: getattr(policy, f) for f in (
-        "id", "product_id", "household_id", "previous_id", "stage", "enrol_date", "start_date", "effective_date",
+        "id", "product_id", "holder", "household_id", "employer_id", "previous_id", "stage", "enrol_date", "start_date", "effective_date",
         "expiry_date", "value", "paid", "currency", "adults", "children", "breakdown", "activation_forced",
         "created_at")}
     out["status"] = ins.status_on(policy, date.today())

@@ -55,6 +55,13 @@ def _product_fields() -> dict:
         "cost_sharing": fields.Dict(keys=fields.String(), values=fields.Integer(strict=True, allow_none=True),
                                     metadata={"description": "deductibles and ceilings: " + ", ".join(COST_KEYS)}),
         "coverage": fields.List(fields.Nested(CoverageLineSchema)),
+        "holder": fields.String(metadata={"description": "whom the policies insure: household (default) or "
+                                                         "employer (its workers); cannot change"}),
+        "wage_rate_percent": fields.Raw(allow_none=True, metadata={
+            "description": "employers' products: contribution per worker and month as a percentage of the "
+                           "worker's monthly wage (up to 3 decimals)"}),
+        "requires_incident": fields.Boolean(metadata={
+            "description": "claims need an accepted work incident of the insuree"}),
     }
     out.update({f: fields.Integer(strict=True, allow_none=True, metadata=MINOR) for f in AMOUNT_FIELDS})
     out.update({f: fields.Raw(allow_none=True, metadata=PERCENT) for f in PERCENT_FIELDS})
@@ -76,7 +83,8 @@ def _product_out() -> dict:
         "currency": fields.String(), "valid_from": fields.Date(), "valid_to": fields.Date(allow_none=True),
         "insurance_period_months": fields.Integer(), "max_members": fields.Integer(allow_none=True),
         "threshold": fields.Integer(), "adult_age": fields.Integer(), "cycle_starts": fields.List(fields.String()),
-        "cost_sharing": fields.Dict(), "in_use": fields.Boolean(),
+        "cost_sharing": fields.Dict(), "in_use": fields.Boolean(), "holder": fields.String(),
+        "wage_rate_percent": fields.Decimal(as_string=True, allow_none=True), "requires_incident": fields.Boolean(),
         "coverage": fields.List(fields.Nested(CoverageOutSchema)),
         "created_at": fields.DateTime(), "updated_at": fields.DateTime(),
     }
@@ -98,7 +106,9 @@ class ProductQuerySchema(PageQuerySchema):
 class PolicySchema(Schema):
     id = fields.Integer()
     product_id = fields.Integer()
-    household_id = fields.Integer()
+    holder = fields.String(metadata={"description": "household or employer"})
+    household_id = fields.Integer(allow_none=True)
+    employer_id = fields.Integer(allow_none=True)
     previous_id = fields.Integer(allow_none=True)
     stage = fields.String()
     status = fields.String(metadata={"description": "status today (" + ", ".join(s.value for s in PolicyStatus)
@@ -203,3 +213,115 @@ class EligibilitySchema(Schema):
     item = fields.Dict(allow_none=True)
     policy = fields.Dict(allow_none=True)
     limits = fields.Dict()
+
+
+# ---- employment injury: employers, their workers, work incidents ---------------------------------------
+
+
+class EmployerCreateSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    registration_no = fields.String(allow_none=True, metadata={"description": "unique when given"})
+    sector = fields.String(allow_none=True)
+    location_id = fields.Integer(strict=True, required=True)
+    address = fields.String(allow_none=True)
+    contact_name = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True, metadata={"description": "E.164, or national for the country"})
+    contact_email = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "active (default) or inactive"})
+
+
+EmployerUpdateSchema = Schema.from_dict({name: f for name, f in EmployerCreateSchema().declared_fields.items()
+                                         if name not in ("code", "name", "location_id")} | {
+    "code": fields.String(), "name": fields.String(), "location_id": fields.Integer(strict=True)},
+    name="EmployerUpdate")
+
+
+class EmployerSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    registration_no = fields.String(allow_none=True)
+    sector = fields.String(allow_none=True)
+    location_id = fields.Integer()
+    address = fields.String(allow_none=True)
+    contact_name = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    status = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class EmployerQuerySchema(PageQuerySchema):
+    q = fields.String(metadata={"description": "part of the code, name or registration number"})
+    status = fields.String(validate=validate.OneOf(["active", "inactive"]))
+    location_id = fields.Integer()
+
+
+class WorkerInSchema(Schema):
+    individual_id = fields.Integer(strict=True, required=True)
+    wage = fields.Integer(strict=True, allow_none=True, metadata={
+        "description": "monthly wage in minor units (needed when the product's contribution is a rate of wages)"})
+
+
+class WorkerAddSchema(WorkerInSchema):
+    covered_from = fields.Date(metadata={"description": "default today (or the policy's start when later)"})
+
+
+class WorkerLeaveSchema(Schema):
+    on = fields.Date(metadata={"description": "the last day covered (default today)"})
+
+
+class WorkerSchema(Schema):
+    individual_id = fields.Integer()
+    scheme_number = fields.String(allow_none=True)
+    given_name = fields.String()
+    family_name = fields.String()
+    wage = fields.Integer(allow_none=True, metadata=MINOR)
+    covered_from = fields.Date(allow_none=True, metadata={"description": "None: from the policy's start"})
+    covered_to = fields.Date(allow_none=True, metadata={"description": "None: until the policy's expiry"})
+
+
+class EmployerEnrolSchema(Schema):
+    product_id = fields.Integer(strict=True)
+    product_code = fields.String(metadata={"description": "the product's version valid on the enrolment date"})
+    enrol_date = fields.Date()
+    workers = fields.List(fields.Nested(WorkerInSchema), load_default=list)
+
+
+class IncidentCreateSchema(Schema):
+    employer_id = fields.Integer(strict=True, required=True)
+    individual_id = fields.Integer(strict=True, required=True)
+    incident_date = fields.Date(required=True)
+    reported_on = fields.Date(metadata={"description": "default today"})
+    kind = fields.String(required=True, metadata={"description": "accident, commuting or disease"})
+    place = fields.String(required=True)
+    description = fields.String(required=True)
+
+
+class IncidentDecisionSchema(Schema):
+    note = fields.String(allow_none=True, metadata={"description": "the reason (needed to reject)"})
+
+
+class IncidentSchema(Schema):
+    id = fields.Integer()
+    employer_id = fields.Integer()
+    individual_id = fields.Integer()
+    incident_date = fields.Date()
+    reported_on = fields.Date()
+    kind = fields.String()
+    place = fields.String()
+    description = fields.String()
+    status = fields.String(metadata={"description": "reported, accepted or rejected"})
+    decided_on = fields.Date(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class IncidentQuerySchema(Schema):
+    employer_id = fields.Integer()
+    individual_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(["reported", "accepted", "rejected"]))
+    after_id = fields.Integer(metadata={"description": "the last id of the previous page (newest first)"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))

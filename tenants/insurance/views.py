@@ -146,6 +146,13 @@ class ProductForm(FlaskForm):
                                          validators=[Optional()], default=30)
     renewal_grace_days = IntegerField(_l("Renewal accepted this many days after expiry"), validators=[Optional()],
                                       default=0)
+    holder = SelectField(_l("Insures"), choices=[SelectChoice("household", _l("Households")),
+                                                 SelectChoice("employer", _l("Workers of employers"))],
+                         default="household", description=_l("Who holds the policies; it cannot change later."))
+    wage_rate_percent = StringField(_l("Contribution: rate of the monthly wage (%)"), render_kw=AMOUNT_KW,
+                                    description=_l("Per worker and month, e.g. 1.4. Empty: a premium per worker."))
+    premium_worker = StringField(_l("Premium per worker and month"), render_kw=AMOUNT_KW)
+    requires_incident = BooleanField(_l("Claims need an accepted work incident"))
 
 
 for _key in COST_KEYS:
@@ -168,6 +175,8 @@ def _product_values(form: ProductForm, currency: str) -> dict[str, Any]:
         "copayment_percent": _blank(form.copayment_percent.data),
         "renewal_reminder_days": form.renewal_reminder_days.data if form.renewal_reminder_days.data is not None
         else 30, "renewal_grace_days": form.renewal_grace_days.data or 0,
+        "holder": form.holder.data or "household", "wage_rate_percent": _blank(form.wage_rate_percent.data),
+        "requires_incident": bool(form.requires_incident.data),
     }
     for f in AMOUNT_FIELDS:
         values[f] = _minor(getattr(form, f).data, currency, f, errors) or 0
@@ -197,7 +206,9 @@ def _product_form_data(session, product) -> dict[str, Any]:
     data = {f: getattr(product, f) for f in ("code", "name", "valid_from", "valid_to", "insurance_period_months",
                                               "max_members", "threshold", "adult_age", "enrolment_discount_days",
                                               "renewal_discount_days", "grace_period_days", "waiting_period_days",
-                                              "renewal_reminder_days", "renewal_grace_days")}
+                                              "renewal_reminder_days", "renewal_grace_days", "holder",
+                                              "requires_incident")}
+    data["wage_rate_percent"] = "" if product.wage_rate_percent is None else format(product.wage_rate_percent.normalize(), "f")
     for f in AMOUNT_FIELDS:
         data[f] = _major(getattr(product, f), currency)
     for f in ("enrolment_discount_percent", "renewal_discount_percent", "copayment_percent"):
@@ -260,10 +271,12 @@ def _product_page(product_id: int):
     status = 200
     if request.method == "POST":
         form = ProductForm()
+        form.holder.data = current.holder  # shown, not sent: it cannot change
         if form.validate_on_submit():
             try:
                 values = _product_values(form, current.currency)
                 values.pop("code")
+                values.pop("holder")
                 saved, new = ins.update_product(session, product_id, **values)
                 if new:
                     flash(_("Policies use this product: version %(v)d was made, valid from %(day)s.",
@@ -281,6 +294,7 @@ def _product_page(product_id: int):
     else:
         form = ProductForm(data=_product_form_data(session, current))
     form.code.render_kw = {**CODE_KW, "readonly": True}
+    form.holder.render_kw = {"disabled": True}
     return render_template("tenant/insurance/product.html", form=form, product=current, currency=current.currency,
                            in_use=ins.in_use(session, current.id), coverage=ins.coverage(session, current.id),
                            cost=_cost_grid(form), can_manage=_can(PRODUCTS)), status
@@ -373,13 +387,17 @@ def policy_save(policy_id: int):
     return _policy_page(policy_id)
 
 
-def _policy_page(policy_id: int):
+def _policy_page(policy_id: int, *, worker_form=None, status: int = 200):
+    """A policy with its contributions (and, for an employer's policy, its workers: ``worker_form`` is
+    the add-worker form to show again with its errors)."""
+    from schemehost.tenants.insurance.employers_views import WorkerForm, policy_extras
+
     session = tenant_session()
     principal = current_principal()
     current = ins.get_policy(session, policy_id, principal=principal)
-    form = ContributionForm(data={"paid_on": date.today()})
-    status = 200
-    if request.method == "POST":
+    form = ContributionForm(data={"paid_on": date.today()}) if worker_form is None else \
+        ContributionForm(formdata=None, data={"paid_on": date.today()})
+    if request.method == "POST" and worker_form is None:
         action = request.form.get("action")
         if action in ("suspend", "resume"):
             if FlaskForm().validate_on_submit():
@@ -411,7 +429,10 @@ def _policy_page(policy_id: int):
             status = 422
         current = ins.get_policy(session, policy_id, principal=principal)
     product = ins.get_product(session, current.product_id)
-    return render_template("tenant/insurance/policy.html", policy=current, product=product, form=form,
+    extras = policy_extras(session, current)
+    if extras:
+        extras["worker_form"] = worker_form or WorkerForm(formdata=None, data={"covered_from": None})
+    return render_template("tenant/insurance/policy.html", policy=current, product=product, form=form, **extras,
                            contributions=ins.contributions(session, current.id),
                            members=ins.policy_members(session, current.id), statuses=STATUSES, methods=METHODS,
                            state=ins.status_on(current, date.today()), can_manage=_can(POLICIES),

@@ -1,7 +1,8 @@
 """Eligibility: is this insuree covered for this item or service on this day, why not, and what is
 left of the limits.
 
-One query (decision 0303): the insuree's policies whose period contains the day, each with its
+One query (decision 0303): the insuree's policies whose period contains the day (for a worker on an
+employer's policy, the days they are covered: decision 0320), each with its
 product's coverage line for the entry and what was already used of it under the policy, read from the
 ``insurance_usage`` view. The view is empty until claims exist (the claims module replaces its
 definition with one over claimed lines), so the remaining limits are then the full limits; nothing
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Date, Integer, MetaData, Table, func, select, true
+from sqlalchemy import BigInteger, Column, Date, Integer, MetaData, Table, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from schemehost.platform.db import TENANT_PLACEHOLDER
@@ -57,7 +58,10 @@ def _policies_stmt(entry_id: Any, individual_id: Any, day: date):
             .join(InsuranceProduct, InsuranceProduct.id == Policy.product_id)
             .outerjoin(cov, (cov.product_id == Policy.product_id) & (cov.entry_id == entry_id))
             .outerjoin(used, cov.entry_id.is_not(None))
-            .where(PolicyMember.individual_id == individual_id, Policy.start_date <= day, Policy.expiry_date >= day)
+            .where(PolicyMember.individual_id == individual_id, Policy.start_date <= day, Policy.expiry_date >= day,
+                   # a worker is covered on the days the employer enrolled them for (None: the whole period)
+                   or_(PolicyMember.covered_from.is_(None), PolicyMember.covered_from <= day),
+                   or_(PolicyMember.covered_to.is_(None), PolicyMember.covered_to >= day))
             .order_by(Policy.start_date.desc(), Policy.id.desc()))
 
 

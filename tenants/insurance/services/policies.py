@@ -1,4 +1,4 @@
-"""Policies: enrol a household in a product, renew, suspend and resume, renewal reminders, an
+"""Policies: enrol a household in a product (an employer's policies: :mod:`.employer_policies`), renew, suspend and resume, renewal reminders, an
 insuree's coverage; contributions towards a policy and its activation.
 
 A policy insures the household's active members at enrolment (``insurance_policy_members``); its
@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,8 +27,9 @@ from schemehost.platform.errors import Conflict, Forbidden, NotFound, Validation
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.identity.scoping import restrict_to_locations
-from schemehost.tenants.insurance.models import (PAYER_LENGTH, RECEIPT_LENGTH, Contribution, InsuranceProduct,
-                                                 PaymentMethod, Policy, PolicyMember, PolicyStatus, Stage)
+from schemehost.tenants.insurance.models import (PAYER_LENGTH, RECEIPT_LENGTH, Contribution, Employer, Holder,
+                                                 InsuranceProduct, PaymentMethod, Policy, PolicyMember, PolicyStatus,
+                                                 Stage)
 from schemehost.tenants.insurance.services import _clean as c
 from schemehost.tenants.insurance.services.products import get_product, product_valid_on
 from schemehost.tenants.insurance.value import Terms, composition, period_for, policy_value
@@ -48,15 +49,26 @@ def get_policy(session: Session, policy_id: Any, *, principal: Principal | None,
     """The policy with this id, of a household within the principal's area (404 otherwise)."""
     found = None
     if isinstance(policy_id, int) and not isinstance(policy_id, bool) and 0 < policy_id < 2**63:
-        stmt = select(Policy).join(Household, Household.id == Policy.household_id).where(Policy.id == policy_id)
+        stmt = _with_holders(select(Policy)).where(Policy.id == policy_id)
         if principal is not None:
-            stmt = restrict_to_locations(stmt, principal, Household.location_id)
+            stmt = restrict_to_locations(stmt, principal, HOLDER_LOCATION)
         if lock:
             stmt = stmt.with_for_update(of=Policy)
         found = session.execute(stmt).scalar_one_or_none()
     if found is None:
         raise NotFound(_("No policy with id %(id)s.", id=policy_id), errors={"policy_id": [_("unknown policy")]})
     return found
+
+
+def _with_holders(stmt):
+    """``stmt`` over policies, outer-joined to their holder (a household or an employer) so that
+    :data:`HOLDER_LOCATION` is the holder's location."""
+    return (stmt.outerjoin(Household, Household.id == Policy.household_id)
+            .outerjoin(Employer, Employer.id == Policy.employer_id))
+
+
+#: the location of a policy's holder (in statements made with :func:`_with_holders`)
+HOLDER_LOCATION = func.coalesce(Household.location_id, Employer.location_id)
 
 
 def status_on(policy: Policy, day: date) -> str:
@@ -74,13 +86,16 @@ def status_on(policy: Policy, day: date) -> str:
 
 def list_policies(session: Session, *, principal: Principal | None, household_id: int | None = None,
                   product_id: int | None = None, status: str | None = None, after_id: int | None = None,
-                  limit: int = 100) -> list[Policy]:
-    stmt = (select(Policy).join(Household, Household.id == Policy.household_id)
-            .order_by(Policy.id).limit(limit))
+                  limit: int = 100, employer_id: int | None = None, holder: str | None = None) -> list[Policy]:
+    stmt = _with_holders(select(Policy)).order_by(Policy.id).limit(limit)
     if principal is not None:
-        stmt = restrict_to_locations(stmt, principal, Household.location_id)
+        stmt = restrict_to_locations(stmt, principal, HOLDER_LOCATION)
     if household_id is not None:
         stmt = stmt.where(Policy.household_id == household_id)
+    if employer_id is not None:
+        stmt = stmt.where(Policy.employer_id == employer_id)
+    if holder:
+        stmt = stmt.where(Policy.holder == holder)
     if product_id is not None:
         stmt = stmt.where(Policy.product_id == product_id)
     if status:
@@ -106,15 +121,15 @@ def renewal_reminders(session: Session, *, principal: Principal | None, today: d
     its ``renewal_grace_days``) and have no renewal yet, soonest first."""
     today = today or date.today()
     later = Policy.__table__.alias("later")
-    stmt = (select(Policy, InsuranceProduct).join(InsuranceProduct, InsuranceProduct.id == Policy.product_id)
-            .join(Household, Household.id == Policy.household_id)
+    stmt = (_with_holders(select(Policy, InsuranceProduct)
+                          .join(InsuranceProduct, InsuranceProduct.id == Policy.product_id))
             .where(Policy.status.in_([*COVERING, PolicyStatus.expired.value]), Policy.effective_date.is_not(None),
                    Policy.expiry_date - InsuranceProduct.renewal_reminder_days <= today,
                    Policy.expiry_date + InsuranceProduct.renewal_grace_days >= today,
                    ~exists().where(later.c.previous_id == Policy.id))
             .order_by(Policy.expiry_date, Policy.id).limit(limit))
     if principal is not None:
-        stmt = restrict_to_locations(stmt, principal, Household.location_id)
+        stmt = restrict_to_locations(stmt, principal, HOLDER_LOCATION)
     return [(row[0], row[1]) for row in session.execute(stmt)]
 
 
@@ -151,6 +166,9 @@ def enrol(session: Session, *, household_id: Any, product_id: Any = None, produc
         if product.valid_from > day or (product.valid_to is not None and product.valid_to < day):
             raise ValidationError(_("This product version is not valid on %(day)s.", day=day.isoformat()),
                                   errors={"product_id": [_("not valid on the enrolment date")]})
+    if product.holder != Holder.household:
+        raise ValidationError(_("Product %(code)s insures the workers of employers: enrol an employer.",
+                                code=product.code), errors={"product_id": [_("a product for employers")]})
     return _create(session, household, product, Stage.new.value, day, None, None)
 
 
@@ -168,6 +186,10 @@ def renew(session: Session, policy_id: Any, *, enrol_date: Any = None, principal
     if previous.effective_date is None:
         raise ValidationError(_("Only a policy that was paid can be renewed."),
                               errors={"policy_id": [_("this policy was never active")]})
+    if previous.holder == Holder.employer:
+        from schemehost.tenants.insurance.services.employer_policies import renew_employer_policy
+
+        return renew_employer_policy(session, previous, day, principal=principal)
     household = reg_people.get_household(session, previous.household_id, principal=principal, lock=True)
     old = get_product(session, previous.product_id)
     start = previous.expiry_date + timedelta(days=1)
@@ -354,7 +376,7 @@ def _receipt_taken(receipt: str) -> Conflict:
 
 def snapshot(policy: Policy) -> dict[str, Any]:
     out = {}
-    for f in ("product_id", "household_id", "previous_id", "stage", "status", "enrol_date", "start_date",
+    for f in ("product_id", "holder", "household_id", "employer_id", "previous_id", "stage", "status", "enrol_date", "start_date",
               "expiry_date", "effective_date", "value", "currency", "paid", "adults", "children",
               "activation_forced"):
         value = getattr(policy, f)

@@ -19,14 +19,14 @@ from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import Conflict, NotFound
 from schemehost.tenants.identity import audit
-from schemehost.tenants.insurance.models import NAME_LENGTH, InsuranceProduct, Policy, ProductCoverage
+from schemehost.tenants.insurance.models import NAME_LENGTH, Holder, InsuranceProduct, Policy, ProductCoverage
 from schemehost.tenants.insurance.services import _clean as c
 from schemehost.tenants.registry import services as reg
 from schemehost.tenants.registry.models import CatalogueEntry
 
 ENTITY = "insurance_product"
 AMOUNT_FIELDS = ("lump_sum", "premium_adult", "premium_child", "registration_lump_sum", "registration_fee",
-                 "assembly_lump_sum", "assembly_fee")
+                 "assembly_lump_sum", "assembly_fee", "premium_worker")
 DAY_FIELDS = {"enrolment_discount_days": 3650, "renewal_discount_days": 3650, "grace_period_days": 366,
               "waiting_period_days": 366, "renewal_reminder_days": 366, "renewal_grace_days": 366}
 PERCENT_FIELDS = ("enrolment_discount_percent", "renewal_discount_percent", "copayment_percent")
@@ -35,13 +35,18 @@ COST_KEYS = tuple(f"{kind}_{scope}_{care}" for kind in ("deductible", "ceiling")
                   for scope in ("insuree", "policy", "treatment") for care in ("in_patient", "out_patient"))
 #: every field a caller may give (``coverage`` is a list of covered items and services)
 FIELDS = ("code", "name", "valid_from", "valid_to", "insurance_period_months", "max_members", "threshold",
-          "adult_age", *AMOUNT_FIELDS, *PERCENT_FIELDS, *DAY_FIELDS, "cycle_starts", "cost_sharing")
+          "adult_age", *AMOUNT_FIELDS, *PERCENT_FIELDS, *DAY_FIELDS, "cycle_starts", "cost_sharing",
+          "holder", "wage_rate_percent", "requires_incident")
 #: fields whose change would alter existing policies: a product in use gets a new version instead
 VERSIONED = tuple(f for f in FIELDS if f not in ("name", "valid_to", "code"))
 DEFAULTS: dict[str, Any] = {
     "valid_to": None, "max_members": None, "threshold": 0, "adult_age": 18, **{f: 0 for f in AMOUNT_FIELDS},
     **{f: Decimal(0) for f in PERCENT_FIELDS}, **{f: 0 for f in DAY_FIELDS}, "renewal_reminder_days": 30,
-    "cycle_starts": [], "cost_sharing": {}}
+    "cycle_starts": [], "cost_sharing": {}, "holder": Holder.household.value, "wage_rate_percent": None,
+    "requires_incident": False}
+#: what only a product for households uses, and what only a product for employers uses (decision 0321)
+HOUSEHOLD_ONLY = ("threshold", "premium_adult", "premium_child", "max_members")
+EMPLOYER_ONLY = ("premium_worker", "wage_rate_percent")
 
 
 # ---- reading -----------------------------------------------------------------------------------------
@@ -147,6 +152,10 @@ def update_product(session: Session, product_id: int, *, coverage: list[dict[str
         problems = c.Problems()
         problems.add("code", _("The code of a product cannot change; make a new product."))
         problems.raise_if_any(_("The product cannot be changed."))
+    if "holder" in changes and changes["holder"] != product.holder:
+        problems = c.Problems()
+        problems.add("holder", _("Whom a product insures cannot change; make a new product."))
+        problems.raise_if_any(_("The product cannot be changed."))
     new_coverage = coverage if coverage is not None else [
         {"entry_id": e, **limits} for e, limits in old_lines.items()]
     clean, lines = _check(session, values, new_coverage, existing=product)
@@ -250,11 +259,30 @@ def _check(session: Session, values: dict[str, Any], coverage: list[dict[str, An
         out[f] = c.count(value, p, f, high=high) if value is not None else DEFAULTS[f]
     out["cycle_starts"] = _cycles(values.get("cycle_starts"), p)
     out["cost_sharing"] = _cost_sharing(values.get("cost_sharing"), p)
+    out["holder"] = c.choice(values.get("holder"), tuple(h.value for h in Holder), p, "holder")
+    out["wage_rate_percent"] = _wage_rate(values.get("wage_rate_percent"), p)
+    incident = values.get("requires_incident")
+    if not isinstance(incident, bool):
+        p.add("requires_incident", _("Yes or no (true or false)."))
+    out["requires_incident"] = bool(incident)
     if out["valid_from"] and out["valid_to"] and out["valid_to"] < out["valid_from"]:
         p.add("valid_to", _("The end of validity cannot be before its start."))
-    if "lump_sum" not in p and "premium_adult" not in p and "premium_child" not in p \
-            and not (out["lump_sum"] or out["premium_adult"] or out["premium_child"]):
-        p.add("lump_sum", _("A product needs a lump sum or a premium per adult or child."))
+    if out["holder"] == Holder.employer:
+        for f in HOUSEHOLD_ONLY:
+            if out[f] and f not in p:
+                p.add(f, _("A product for employers' workers does not use this: leave it empty."))
+        if "lump_sum" not in p and "premium_worker" not in p and "wage_rate_percent" not in p \
+                and not (out["lump_sum"] or out["premium_worker"] or out["wage_rate_percent"]):
+            p.add("wage_rate_percent", _("A product for employers needs a rate of wages or a premium per worker."))
+        if out["wage_rate_percent"] and out["premium_worker"]:
+            p.add("premium_worker", _("Give a rate of wages or a premium per worker, not both."))
+    elif out["holder"] == Holder.household:
+        for f in EMPLOYER_ONLY:
+            if out[f] and f not in p:
+                p.add(f, _("Only a product for employers' workers uses this: leave it empty."))
+        if "lump_sum" not in p and "premium_adult" not in p and "premium_child" not in p \
+                and not (out["lump_sum"] or out["premium_adult"] or out["premium_child"]):
+            p.add("lump_sum", _("A product needs a lump sum or a premium per adult or child."))
     if out["threshold"] and not out["lump_sum"] and "lump_sum" not in p:
         p.add("threshold", _("Members covered by the lump sum need a lump sum."))
     if out["max_members"] and out["threshold"] and out["threshold"] > out["max_members"]:
@@ -265,6 +293,20 @@ def _check(session: Session, values: dict[str, Any], coverage: list[dict[str, An
     lines = _coverage(session, coverage, p)
     p.raise_if_any(_("The product cannot be saved."))
     return out, lines
+
+
+def _wage_rate(value: Any, p: c.Problems) -> Decimal | None:
+    """A percentage of wages above 0 and up to 100 with at most 3 decimals (1.4 = 1.4 %), or None."""
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value)) if not isinstance(value, bool) else None
+    except ArithmeticError:
+        number = None
+    if number is None or not number.is_finite() or not 0 < number <= 100 or number != round(number, 3):
+        p.add("wage_rate_percent", _("A percentage of wages above 0 and up to 100, with at most 3 decimals."))
+        return None
+    return number.quantize(Decimal("0.001"))
 
 
 def _cycles(value: Any, p: c.Problems) -> list[str]:
