@@ -207,3 +207,100 @@ def test_reports_match_hand_computed_sums_in_json_and_csv_and_honour_locations(a
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'data-area="NE"' in html and 'data-area="LN"' not in html
     assert 'data-amount="125000"' in html and 'data-amount="435000"' not in html
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_console_payment_points_bulk_enrolment_and_bulk_validation(app, scheme, client_token, tenant_user,
+                                                                   inline_jobs):
+    tenant, ids, _hh = scheme
+    headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    pid = _programme(app.test_client(), tenant, headers, code="CONS1")["id"]
+    manager_id, email, password = tenant_user(tenant, roles=("tenant_admin",), name="Awa Manager")
+    browser = app.test_client()
+    sign_in_tenant_user(browser, tenant, email, password)
+    base = f"/t/{tenant.slug}/transfers"
+    token = _csrf(browser.get(f"{base}/payment-points").get_data(as_text=True))
+    bad = browser.post(f"{base}/payment-points", data={"csrf_token": token, "code": "PP C", "name": "Kudang",
+                                                      "kind": "agent", "location": "NOPE"})
+    assert bad.status_code == 422 and "unknown location" in bad.get_data(as_text=True)
+    made = browser.post(f"{base}/payment-points", follow_redirects=True, data={
+        "csrf_token": token, "code": "PP-KUD", "name": "Kudang agent", "kind": "agent", "location": "NE-K",
+        "manager_user_id": str(manager_id)})
+    html = made.get_data(as_text=True)
+    assert 'data-code="PP-KUD" data-active="yes"' in html and "Awa Manager" in html
+    with tenant.session() as s:
+        from schemehost.tenants.transfers.models import PaymentPoint
+
+        point_id = s.execute(select(PaymentPoint.id).where(PaymentPoint.code == "PP-KUD")).scalar_one()
+    edited = browser.post(f"{base}/payment-points/{point_id}", follow_redirects=True, data={
+        "csrf_token": token, "code": "PP-KUD", "name": "Kudang agent", "kind": "branch", "location": "NE-K",
+        "manager_user_id": ""})
+    assert 'data-code="PP-KUD" data-active="no"' in edited.get_data(as_text=True)  # the box was left unticked
+
+    page = f"{base}/programmes/{pid}"
+    no_reason = browser.post(f"{page}/enrolment-job", data={"csrf_token": token, "reason": ""}, follow_redirects=True)
+    assert "Say why." in no_reason.get_data(as_text=True)
+    enrolled = browser.post(f"{page}/enrolment-job", data={"csrf_token": token, "reason": "first round"},
+                            follow_redirects=True).get_data(as_text=True)
+    assert "4 newly enrolled" in enrolled and 'data-status="succeeded"' in enrolled and "4 / 4" in enrolled
+    listing = browser.get(f"{page}/beneficiaries?status=potential&location=LN").get_data(as_text=True)
+    assert 'data-count="3"' in listing
+    moved = browser.post(f"{page}/beneficiaries/status", follow_redirects=True, data={
+        "csrf_token": token, "status": "potential", "location": "LN", "point": "", "to": "active",
+        "reason": "community validation"}).get_data(as_text=True)
+    assert "3 beneficiaries are now Active" in moved
+    refused = browser.post(f"{page}/beneficiaries/status", data={
+        "csrf_token": token, "status": "potential", "location": "", "point": "", "to": "graduated", "reason": "x"})
+    assert refused.status_code == 422 and "cannot become graduated" in refused.get_data(as_text=True)
+    bad_filter = browser.get(f"{page}/beneficiaries?location=NOWHERE")
+    assert bad_filter.status_code == 422 and "unknown location" in bad_filter.get_data(as_text=True)
+    inactive = browser.post(f"{page}/beneficiaries/payment-point", data={
+        "csrf_token": token, "status": "potential", "location": "", "point": "", "payment_point_id": str(point_id)})
+    assert inactive.status_code == 422
+    active = browser.get(f"{page}/beneficiaries?status=active").get_data(as_text=True)
+    assert active.count('data-status="active"') == 3 and "community validation" in active
+
+
+def test_console_paid_list_upload_reports_each_row_and_applies_nothing_until_clean(app, scheme, client_token,
+                                                                                  tenant_user):
+    tenant, _ids, _hh = scheme
+    headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    checker = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    api = app.test_client()
+    pid = _programme(api, tenant, headers, code="CONS2")["id"]
+    api.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers)
+    ids = [b["id"] for b in api.get(_url(tenant, f"/programmes/{pid}/beneficiaries"), headers=headers).json]
+    api.post(_url(tenant, f"/programmes/{pid}/beneficiaries/status"), headers=headers,
+             json={"ids": ids, "status": "active", "reason": "ok"})
+    payroll = _paid_cycle(api, tenant, headers, checker, pid, "2026-09-01")
+    lines = [int(r["line_id"]) for r in csv.DictReader(io.StringIO(api.get(
+        _url(tenant, f"/payrolls/{payroll['id']}/export"), headers=headers).get_data(as_text=True)))]
+    _uid, email, password = tenant_user(tenant, roles=("tenant_admin",))
+    browser = app.test_client()
+    sign_in_tenant_user(browser, tenant, email, password)
+    page = f"/t/{tenant.slug}/transfers/payrolls/{payroll['id']}"
+    html = browser.get(page).get_data(as_text=True)
+    assert 'id="paid-list-form"' in html and 'data-code="LN"' in html
+    token = _csrf(html)
+    bad = f"line_id,status,reference\nabc,paid,R1\n{lines[0]},maybe,R2\n999999,paid,R3\n{lines[1]},paid,R4\n"
+    refused = browser.post(f"{page}/paid-list", content_type="multipart/form-data",
+                           data={"csrf_token": token, "file": (io.BytesIO(bad.encode()), "paid.csv")})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="upload-problems"' in text
+    assert "row 2" in text and "line_id is not a number" in text and "row 3" in text and "status must be paid or failed" in text
+    assert "line 999999" in text and "not a line of this payroll" in text
+    with tenant.session() as s:
+        from schemehost.tenants.transfers.models import PayrollLine
+
+        assert set(s.execute(select(PayrollLine.status).where(PayrollLine.payroll_id == payroll["id"])).scalars()) == {"pending"}
+    good = "line_id,status,reference\n" + "".join(f"{n},paid,R{n}\n" for n in lines[:-1]) + f"{lines[-1]},failed,\n"
+    applied = browser.post(f"{page}/paid-list", content_type="multipart/form-data",
+                           data={"csrf_token": token, "file": (io.BytesIO(good.encode()), "paid.csv")})
+    text = applied.get_data(as_text=True)
+    assert applied.status_code == 200 and f'data-count="paid">{len(lines) - 1}<' in text
+    assert 'data-status="reconciled"' in text
