@@ -18,4 +18,10 @@ def init_app(app: Flask) -> None:
     employers_api.init_app(app)  # employment injury: employers, workers, work incidents
     views.init_app(app)
     employers_views.init_app(app)
+    from schemehost.tenants.insurance import claims
+
+    claims.init_app(app)  # claims: entry, CSV batches, checks, review, valuation
+    from schemehost.tenants.insurance import statements
+
+    statements.init_app(app)  # facility payment: statements of valuated claims
     privacy.init_app()  # subject access, erasure of copies, retention holds (docs/registry.md)
