@@ -129,6 +129,10 @@ def seed_tenant(conn: Connection, schema: str, template: Template, *, demo_data:
         from schemehost.tenants.insurance.demo import seed_products
 
         seed_products(conn, schema, template)  # the template's insurance products and paid demo policies
+    if demo_data and "transfers" in template.modules:
+        from schemehost.tenants.transfers.demo import seed_programmes as seed_transfers
+
+        seed_transfers(conn, schema, template)  # programmes, payment points, beneficiaries, an open cycle's payroll
 
 
 def create_tenant(session: Session, slug: str, *, name: str, partner: str, template: str,
