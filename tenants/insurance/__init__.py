@@ -21,4 +21,7 @@ def init_app(app: Flask) -> None:
     from schemehost.tenants.insurance import claims
 
     claims.init_app(app)  # claims: entry, CSV batches, checks, review, valuation
+    from schemehost.tenants.insurance import statements
+
+    statements.init_app(app)  # facility payment: statements of valuated claims
     privacy.init_app()  # subject access, erasure of copies, retention holds (docs/registry.md)
