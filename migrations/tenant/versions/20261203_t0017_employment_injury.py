@@ -2,7 +2,8 @@
 
 Products say whom they insure (``holder``), what a worker costs per month (a rate of the wage, or a
 premium) and whether claims need a work incident; policies are held by a household or an employer;
-an employer policy's members carry a monthly wage and the days they are covered (decision 0320).
+an employer policy's members carry a monthly wage and the days they are covered (decision 0320);
+``claims.incident_id`` references the work incident a claim treats.
 
 Revision ID: t0017
 Revises: t0016
@@ -105,9 +106,15 @@ def upgrade() -> None:
     op.create_index(op.f('ix_work_incidents_employer_id'), 'work_incidents', ['employer_id'], unique=False)
     op.create_index('ix_work_incidents_individual_id_status', 'work_incidents', ['individual_id', 'status'],
                     unique=False)
+    # claims (t0016) name the work incident they treat
+    op.create_foreign_key(op.f('fk_claims_incident_id_work_incidents'), 'claims', 'work_incidents',
+                          ['incident_id'], ['id'], ondelete='RESTRICT')
+    op.create_index(op.f('ix_claims_incident_id'), 'claims', ['incident_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_claims_incident_id'), table_name='claims')
+    op.drop_constraint(op.f('fk_claims_incident_id_work_incidents'), 'claims', type_='foreignkey')
     op.drop_index('ix_work_incidents_individual_id_status', table_name='work_incidents')
     op.drop_index(op.f('ix_work_incidents_employer_id'), table_name='work_incidents')
     op.drop_table('work_incidents')

@@ -8,8 +8,8 @@ per line) → ``valuated`` (priced from the product, :mod:`.valuation`), or to `
 line is. ``version`` is the optimistic lock every change of a claim checks and bumps (decision 0311).
 
 Amounts are integers in the currency's minor unit with the currency beside them (decision 0101).
-``incident_id`` (work incidents) is a plain column here; ``statement_id`` references the facility
-statement that pays the claim (:mod:`schemehost.tenants.insurance.statements`).
+``incident_id`` references the worker's work incident (employment injury, t0017); ``statement_id``
+references the facility statement that pays the claim (:mod:`schemehost.tenants.insurance.statements`).
 """
 
 from __future__ import annotations
@@ -98,8 +98,9 @@ class InsuranceClaim(TimestampMixin, TenantBase):
                                                  server_default="not_selected")
     #: the reviewer's note on the claim
     review_note: Mapped[str | None] = mapped_column(String(NOTE_LENGTH))
-    #: a work incident (employment injury): no foreign key here
-    incident_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: the work incident the claim treats (employment injury, t0017; products that ``requires_incident``)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("work_incidents.id", ondelete="RESTRICT"),
+                                                    index=True)
     #: the facility statement that pays it (t0018; at most one, decision 0325)
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("claim_statements.id", ondelete="RESTRICT"),
                                                      index=True)
