@@ -21,7 +21,8 @@ def init_app(app: Flask) -> None:
     from schemehost.tenants.insurance import claims
 
     claims.init_app(app)  # claims: entry, CSV batches, checks, review, valuation
-    from schemehost.tenants.insurance import statements
+    from schemehost.tenants.insurance import reports, statements
 
     statements.init_app(app)  # facility payment: statements of valuated claims
+    reports.init_app(app)  # reports: policies, contributions, claims (JSON, CSV, console)
     privacy.init_app()  # subject access, erasure of copies, retention holds (docs/registry.md)
