@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import time
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -51,8 +52,14 @@ def _lock(session: Session, schema: str) -> None:
 
 
 def _run(session: Session, statements: list[str], params: dict[str, Any]) -> None:
+    """Execute ``statements`` in order; when ``session.info["claims_timings"]`` is a list (benchmarks),
+    append (first words of the statement, seconds) to it."""
+    timings = session.info.get("claims_timings")
     for statement in statements:
+        start = time.perf_counter()
         session.execute(text(statement), params)
+        if isinstance(timings, list):
+            timings.append((" ".join(statement.split()[:6]), time.perf_counter() - start))
 
 
 # ---- checks --------------------------------------------------------------------------------------------
@@ -123,18 +130,21 @@ SELECT l.id, l.claim_id, l.line_no, l.entry_id, l.quantity, l.price, b.policy_id
                                  THEN coalesce(lp0.price, e.unit_price) END AS price) lp
 """,
     "ANALYZE cc_line",
-    # a line like one already claimed, or earlier in this run: same insuree, facility, first day and entry
+    # a line like one earlier in this run, or already claimed: same insuree, facility, first day and entry
+    """
+UPDATE cc_line x SET reason = 'duplicate'
+  FROM (SELECT id, claim_id,
+               min(claim_id) OVER (PARTITION BY individual_id, facility_id, date_from, entry_id) AS first_claim
+          FROM cc_line WHERE reason IS NULL) d
+ WHERE d.id = x.id AND d.claim_id > d.first_claim
+""",
     """
 UPDATE cc_line x SET reason = 'duplicate'
  WHERE x.reason IS NULL
-   AND (EXISTS (SELECT 1 FROM cc_line o
-                 WHERE o.individual_id = x.individual_id AND o.facility_id = x.facility_id
-                   AND o.date_from = x.date_from AND o.entry_id = x.entry_id AND o.claim_id < x.claim_id
-                   AND o.reason IS NULL)
-        OR EXISTS (SELECT 1 FROM {s}.claims oc JOIN {s}.claim_lines ol ON ol.claim_id = oc.id
-                    WHERE oc.individual_id = x.individual_id AND oc.facility_id = x.facility_id
-                      AND oc.date_from = x.date_from AND oc.status IN ('checked', 'processed', 'valuated')
-                      AND ol.entry_id = x.entry_id AND ol.status <> 'rejected'))
+   AND EXISTS (SELECT 1 FROM {s}.claims oc JOIN {s}.claim_lines ol ON ol.claim_id = oc.id
+                WHERE oc.individual_id = x.individual_id AND oc.facility_id = x.facility_id
+                  AND oc.date_from = x.date_from AND oc.status IN ('checked', 'processed', 'valuated')
+                  AND ol.entry_id = x.entry_id AND ol.status <> 'rejected')
 """,
     "UPDATE cc_line SET reason = 'price_above_list' WHERE reason IS NULL AND price > list_price",
     # limits per insuree, entry and policy period: what earlier claims used (the usage view), then this
@@ -163,9 +173,15 @@ UPDATE cc_line x SET reason = CASE WHEN r.quantity > r.limit_count THEN 'limit_c
 """,
     # a claim none of whose lines passed is rejected, with its own reason or its first line's
     """
-UPDATE cc_claim b SET reason = coalesce(
-         (SELECT x.reason FROM cc_line x WHERE x.claim_id = b.id ORDER BY x.line_no LIMIT 1), 'item_not_covered')
- WHERE b.reason IS NULL AND NOT EXISTS (SELECT 1 FROM cc_line x WHERE x.claim_id = b.id AND x.reason IS NULL)
+UPDATE cc_claim b SET reason = f.first_reason
+  FROM (SELECT claim_id, bool_or(reason IS NULL) AS any_passed,
+               (array_agg(reason ORDER BY line_no))[1] AS first_reason
+          FROM cc_line GROUP BY claim_id) f
+ WHERE f.claim_id = b.id AND b.reason IS NULL AND NOT f.any_passed
+""",
+    """
+UPDATE cc_claim b SET reason = 'item_not_covered'
+ WHERE b.reason IS NULL AND NOT EXISTS (SELECT 1 FROM cc_line x WHERE x.claim_id = b.id)
 """,
     """
 UPDATE {s}.claim_lines l
@@ -217,9 +233,7 @@ def check_claims(session: Session, claim_ids: Iterable[int] | None = None, *, to
     _lock(session, schema)
     params: dict[str, Any] = {} if ids is None else {"ids": ids}
     only = "" if ids is None else "AND c.id = ANY(:ids)"
-    for statement in _CHECK_BATCH.format(s=s, only=only).split(";"):
-        if statement.strip():
-            session.execute(text(statement), params)
+    _run(session, [st for st in _CHECK_BATCH.format(s=s, only=only).split(";") if st.strip()], params)
     _run(session, [step.format(s=s) for step in _CHECK_STEPS], params)
     rows = session.execute(text(_CHECK_CLAIMS.format(s=s))).all()
     counts = session.execute(text(_CHECK_COUNTS)).mappings().one()
@@ -392,9 +406,7 @@ def valuate_claims(session: Session, claim_ids: Iterable[int] | None = None, *,
     _lock(session, schema)
     params: dict[str, Any] = {} if ids is None else {"ids": ids}
     only = "" if ids is None else "AND c.id = ANY(:ids)"
-    for statement in _VALUATE_BATCH.format(s=s, only=only).split(";"):
-        if statement.strip():
-            session.execute(text(statement), params)
+    _run(session, [st for st in _VALUATE_BATCH.format(s=s, only=only).split(";") if st.strip()], params)
     _run(session, [step.format(s=s) for step in _VALUATE_STEPS], params)
     rows = session.execute(text(_VALUATE_CLAIMS.format(s=s))).all()
     result = {"valuated": len(rows), "skipped": 0 if ids is None else len(set(ids)) - len(rows),
