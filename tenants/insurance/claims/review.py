@@ -235,10 +235,10 @@ def review_claim(session: Session, claim_id: int, *, version: Any, lines: Any, n
         raise stale(session.get(InsuranceClaim, claim.id), version)
     if decisions:
         session.execute(
-            update(ClaimLine).where(ClaimLine.claim_id == claim.id, ClaimLine.line_no == bindparam("no"))
+            update(ClaimLine.__table__)
+            .where(ClaimLine.claim_id == claim.id, ClaimLine.line_no == bindparam("no"))
             .values(status=bindparam("st"), approved_quantity=bindparam("aq"), approved_price=bindparam("ap"),
-                    rejection_reason=bindparam("rr"))
-            .execution_options(synchronize_session=False),
+                    rejection_reason=bindparam("rr")),
             [{"no": no, "st": d["status"], "aq": d["approved_quantity"], "ap": d["approved_price"],
               "rr": d["rejection_reason"]} for no, d in sorted(decisions.items())])
     session.flush()
