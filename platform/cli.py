@@ -99,6 +99,9 @@ def _register() -> None:
     from schemehost.tenants.registry.cli import register as register_registry
 
     register_registry(main)
+    from schemehost.tenants.insurance.claims.cli import claims
+
+    main.add_command(claims)
 
 
 _register()

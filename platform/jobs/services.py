@@ -33,6 +33,7 @@ log = logging.getLogger("schemehost.jobs")
 #: the worker imports all of them at start, ``run_job``/``create_job`` on first need.
 JOB_MODULES: list[str] = ["schemehost.provisioning.tasks"]
 JOB_MODULES.append("schemehost.tenants.registry.imports.tasks")
+JOB_MODULES.append("schemehost.tenants.insurance.claims.tasks")  # claims.check, claims.valuate
 
 Handler = Callable[["JobContext"], "dict[str, Any] | None"]
 _HANDLERS: dict[str, Handler] = {}

@@ -39,7 +39,7 @@ class World:
 def world(make_module_tenant):
     scheme = build_scheme(make_module_tenant("health-insurance"))
     families, sexes = [], {}
-    for _ in range(4):
+    for _ in range(5):  # the last one is the CLI and job test's (which commits)
         _hh, members, _numbers = scheme.household("1980-01-01", "1982-05-05", sexes=("male", "female"))
         families.append(members)
         sexes.update(zip(members, ("male", "female")))
@@ -308,3 +308,41 @@ def test_sql_valuation_equals_the_pure_function_claim_by_claim(world, costs, cop
             bucket["v"] += value.valuated
         assert totals[claim_id] == value.valuated, (claim_id, value)
         assert lines_got.get(claim_id, []) == [(v.valuated, v.copayment, v.deductible) for v in value.lines]
+
+
+def test_cli_and_jobs_run_the_engine_for_a_tenant(world, runner, app):
+    """``schemehost claims check|valuate SLUG`` and the ``claims.check`` / ``claims.valuate`` jobs
+    commit their runs (this test's claims are the fifth family's, kept apart from the others')."""
+    from schemehost.platform.extensions import db
+    from schemehost.platform.jobs import run_job
+    from schemehost.tenants.insurance.claims.tasks import CHECK, VALUATE, queue_claims_job
+
+    person = world.families[4][0]
+    with world.scheme.tenant.session() as s:
+        _policy(s, world, _product(s, world, code="CLI"), 4)
+        first = _claim(s, world, person, date(2027, 5, 1), [("CONS", 1, 10_000)])
+        second = _claim(s, world, person, date(2027, 5, 2), [("PARA", 2, 500)])
+    out = runner("claims", "check", world.scheme.slug, "--claim-id", str(first))
+    assert out.exit_code == 0, out.output
+    assert "1 checked, 0 rejected, 0 skipped" in out.output
+    assert runner("claims", "check", "no-such-tenant").exit_code != 0
+    with app.app_context():
+        job_id = queue_claims_job(db.session, CHECK, tenant_id=world.scheme.tenant.id, actor="tester",
+                                  audit_actor=("user", "7", "Tester"))
+        db.session.commit()
+        job = run_job(job_id)
+        assert (job.status, job.result["checked"]) == ("succeeded", 1), job.result
+    with world.scheme.tenant.session() as s:
+        assert {c.status for c in s.execute(select(InsuranceClaim).where(
+            InsuranceClaim.id.in_([first, second]))).scalars()} == {"checked"}
+        entry = s.execute(select(AuditEntry).where(AuditEntry.action == "claims.check")
+                          .order_by(AuditEntry.id.desc()).limit(1)).scalar_one()
+        assert (entry.actor_type, entry.actor_id, entry.actor_name) == ("user", "7", "Tester")
+        s.execute(update(InsuranceClaim).where(InsuranceClaim.id.in_([first, second])).values(status="processed"))
+    out = runner("claims", "valuate", world.scheme.slug, "--claim-id", str(second))
+    assert out.exit_code == 0 and "1 valuated, 0 skipped; total 900" in out.output, out.output
+    with app.app_context():
+        job_id = queue_claims_job(db.session, VALUATE, tenant_id=world.scheme.tenant.id, claim_ids=[first, second])
+        db.session.commit()
+        job = run_job(job_id)
+        assert (job.status, job.result) == ("succeeded", {"valuated": 1, "skipped": 1, "total": 9_000})
