@@ -101,19 +101,27 @@ def _person_id(session, text: str | None, field: str) -> int:
     raise ValidationError(_("Unknown worker."), errors={field: [_("No person has this number.")]})
 
 
-def _employer_values(session, form: EmployerForm) -> dict[str, Any]:
+def _save_employer(session, form: EmployerForm, employer_id: int | None = None) -> Employer:
+    """Create or change the employer from the form; every problem at once, the location's by its code."""
     values = {f: _blank(getattr(form, f).data) for f in ("code", "name", "registration_no", "sector", "address",
                                                          "contact_name", "contact_phone", "contact_email")}
     values["status"] = form.status.data
     code = _blank(form.location.data)
-    if not code:
-        raise ValidationError(_("The employer cannot be saved."), errors={"location": [_("A location is needed.")]})
+    location_error = None
+    values["location_id"] = None
+    if code:
+        try:
+            values["location_id"] = reg.get_location_by_code(session, code).id
+        except NotFound:
+            location_error = _("No location with code '%(code)s'.", code=code)
     try:
-        values["location_id"] = reg.get_location_by_code(session, code).id
-    except NotFound:
-        raise ValidationError(_("The employer cannot be saved."),
-                              errors={"location": [_("No location with code '%(code)s'.", code=code)]}) from None
-    return values
+        if employer_id is None:
+            return ins.create_employer(session, principal=current_principal(), **values)
+        return ins.update_employer(session, employer_id, principal=current_principal(), **values)
+    except ValidationError as err:
+        if location_error:
+            err.errors = {**(err.errors or {}), "location_id": [location_error]}
+        raise
 
 
 ALIASES = {"location_id": "location", "individual_id": "worker", "employer_id": "employer", "product": "product_code",
@@ -149,8 +157,7 @@ def employer_new():
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                employer = ins.create_employer(session, principal=current_principal(),
-                                               **_employer_values(session, form))
+                employer = _save_employer(session, form)
                 flash(_("Employer %(code)s registered.", code=employer.code), "success")
                 return redirect(url_for(".employer", employer_id=employer.id))
             except (ValidationError, Conflict, NotFound) as err:
@@ -193,7 +200,7 @@ def _employer_page(employer_id: int, *, save: bool = False, enrol: bool = False)
     if save:
         if form.validate_on_submit():
             try:
-                ins.update_employer(session, employer_id, principal=principal, **_employer_values(session, form))
+                _save_employer(session, form, employer_id)
                 flash(_("Employer %(code)s saved.", code=form.code.data), "success")
                 return redirect(url_for(".employer", employer_id=employer_id))
             except (ValidationError, Conflict, NotFound) as err:
