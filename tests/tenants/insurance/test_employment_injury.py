@@ -275,3 +275,35 @@ def test_one_worker_added_twice_at_once_is_added_once(api, app, scheme):
         assert s.execute(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.entity_type == "insurance_policy", AuditEntry.entity_id == str(policy["id"]),
             AuditEntry.action == "add_worker")).scalar() == 1
+
+
+def test_a_workers_personal_data_subject_access_and_erasure(api, client, client_token, scheme):
+    from schemehost.tenants.insurance.models import Contribution, WorkIncident
+    from schemehost.tenants.registry import privacy
+
+    _product(api, scheme, "EII-5")
+    employer = _employer(api, scheme, "EMP-G")
+    (a, _a_no), (b, _b_no) = _worker(scheme), _worker(scheme)
+    policy = api.post(_url(scheme, f"/insurance/employers/{employer['id']}/policies"), json={
+        "product_code": "EII-5", "enrol_date": START.isoformat(),
+        "workers": [{"individual_id": a, "wage": 2_000_000}, {"individual_id": b, "wage": 3_000_000}]}).json
+    assert api.post(_url(scheme, f"/insurance/policies/{policy['id']}/contributions"), json={
+        "amount": policy["value"], "paid_on": START.isoformat(), "method": "bank", "receipt_no": "EMP-G-1",
+        "payer": employer["name"]}).status_code == 201
+    incident = api.post(_url(scheme, "/insurance/incidents"), json={
+        "employer_id": employer["id"], "individual_id": a, "incident_date": TODAY.isoformat(), "kind": "disease",
+        "place": "Dye house", "description": "Dermatitis from dyes"}).json
+    token = client_token(scheme.tenant, scopes=("registry.read", "registry.write", "registry.personal_data"))
+    resp = client.get(_url(scheme, f"/individuals/{a}/subject-access"), headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200, resp.json
+    section = resp.json["modules"]["insurance"]
+    [held] = section["policies"]
+    assert (held["holder"], held["member_ids"], held["wage"]) == ("employer", [a], 2_000_000)  # not co-workers
+    assert [(i["id"], i["description"]) for i in section["work_incidents"]] == [(incident["id"], "Dermatitis from dyes")]
+    with scheme.tenant.session() as s:
+        privacy.erase_individual(s, a, reason="request")
+    with scheme.tenant.session() as s:
+        kept = s.get(WorkIncident, incident["id"])
+        assert (kept.place, kept.description, kept.kind, kept.status) == ("-", "-", "disease", "reported")
+        payers = s.execute(select(Contribution.payer).where(Contribution.policy_id == policy["id"])).scalars().all()
+        assert payers == [employer["name"]]  # the employer's payment keeps the employer's name

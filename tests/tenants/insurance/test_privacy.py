@@ -36,7 +36,7 @@ def test_subject_access_lists_the_persons_policies_and_contributions(setup, clie
     other_household, others, _ = scheme.household("1990-01-01")
     resp = client.get(f"/t/{scheme.slug}/api/v1/individuals/{others[0]}/subject-access",
                       headers={"Authorization": f"Bearer {token}"})
-    assert resp.json["modules"]["insurance"] == {"policies": []}
+    assert resp.json["modules"]["insurance"] == {"policies": [], "work_incidents": []}
 
 
 def test_erasure_clears_the_payer_and_keeps_amounts_and_totals(setup):
