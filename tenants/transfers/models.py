@@ -190,11 +190,13 @@ class PayrollLine(TenantBase):
     __tablename__ = "transfer_payroll_lines"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    payroll_id: Mapped[int] = mapped_column(ForeignKey("transfer_payrolls.id", ondelete="CASCADE"), index=True)
+    #: the payroll and the beneficiary: no foreign keys (one check per line of a million-line payroll);
+    #: triggers on the referenced side keep them (decision 0413: a deleted payroll deletes its lines, a
+    #: beneficiary with lines is not deleted, a line's payroll and beneficiary never change)
+    payroll_id: Mapped[int] = mapped_column(Integer)
     #: the payroll's cycle, copied for the unique index below (no foreign key: decision 0406)
     cycle_id: Mapped[int] = mapped_column(Integer)
-    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("transfer_beneficiaries.id", ondelete="RESTRICT"),
-                                                index=True)
+    beneficiary_id: Mapped[int] = mapped_column(BigInteger, index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     children: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     district_id: Mapped[int | None] = mapped_column(Integer)
@@ -209,4 +211,6 @@ class PayrollLine(TenantBase):
         UniqueConstraint("cycle_id", "beneficiary_id", name="uq_transfer_payroll_lines_cycle_beneficiary"),
         CheckConstraint(status_check("status", LineStatus), name="status"),
         CheckConstraint("amount >= 0", name="amount"),
+        #: a payroll's lines, and "is any still pending?" as a short probe (decision 0413)
+        Index("ix_transfer_payroll_lines_payroll_status", "payroll_id", "status", "id"),
     )

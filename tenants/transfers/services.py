@@ -19,14 +19,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import BigInteger, Text, case, column, delete, exists, func, literal, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import case, delete, exists, func, literal, select, update
+from sqlalchemy import text as sa_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from schemehost.platform.db import utcnow
 from schemehost.platform.errors import Conflict, Forbidden, NotFound, ValidationError
 from schemehost.platform.money import from_minor, is_currency
+from schemehost.platform.tenancy import quote_ident
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.registry import eligibility as el
@@ -396,12 +397,12 @@ def generate_payroll(session: Session, cycle_id: int, *, principal: Principal | 
     # (an aggregate per row); so nested loops are off for this statement only, in this transaction.
     session.execute(select(func.set_config("enable_nestloop", "off", True), func.set_config("jit", "off", True),
                            func.set_config("work_mem", "64MB", True)))
-    session.execute(pg_insert(lines).from_select(
+    # the lines' count and total from the inserted rows themselves (no second pass over a million lines)
+    inserted = pg_insert(lines).from_select(
         ["payroll_id", "cycle_id", "beneficiary_id", "amount", "children", "district_id", "payment_point_id", "status"],
-        payroll_lines_select(programme, cycle, payroll.id)))
+        payroll_lines_select(programme, cycle, payroll.id)).returning(lines.c.amount).cte("inserted")
+    count, total = session.execute(select(func.count(), func.coalesce(func.sum(inserted.c.amount), 0))).one()
     session.execute(select(func.set_config("enable_nestloop", "on", True)))
-    count, total = session.execute(select(func.count(), func.coalesce(func.sum(lines.c.amount), 0))
-                                   .where(lines.c.payroll_id == payroll.id)).one()
     if count == 0:
         raise ValidationError(_("Nobody to pay: no active beneficiary is left out of this cycle's payrolls."),
                               errors={"cycle": [_("nobody to pay")]})
@@ -525,13 +526,24 @@ def line_paid(session: Session, disbursement) -> None:
     line.paid_at = utcnow() if status == LineStatus.paid else None
     line.failure = None if status == LineStatus.paid else (disbursement.result_code or "failed")[:200]
     session.flush()
-    _maybe_reconciled(session, line.payroll_id)
+    _maybe_reconciled(session, line.payroll_id, near=line.id)
 
 
-def _maybe_reconciled(session: Session, payroll_id: int) -> None:
-    pending = session.execute(select(PayrollLine.id).where(PayrollLine.payroll_id == payroll_id,
-                                                           PayrollLine.status == LineStatus.pending).limit(1)).first()
-    if pending is None:
+def _maybe_reconciled(session: Session, payroll_id: int, *, near: int | None = None) -> None:
+    """A paid payroll none of whose lines is pending any more becomes ``reconciled``.
+
+    "Any line still pending?" is a probe of ``(payroll_id, status, id)``. With ``near`` (the line just
+    finished), it looks after that line first, then before it: results come back roughly in the order
+    the lines were sent, so the next pending line is close by and a million callbacks do not each walk
+    past the lines already finished (decision 0413)."""
+    line = PayrollLine.__table__
+    pending = select(line.c.id).where(line.c.payroll_id == payroll_id, line.c.status == LineStatus.pending)
+    if near is None:
+        left = session.execute(pending.limit(1)).first()
+    else:
+        left = (session.execute(pending.where(line.c.id > near).order_by(line.c.id).limit(1)).first()
+                or session.execute(pending.where(line.c.id < near).order_by(line.c.id.desc()).limit(1)).first())
+    if left is None:
         session.execute(update(Payroll).where(Payroll.id == payroll_id, Payroll.status == PayrollStatus.paid)
                         .values(status=PayrollStatus.reconciled, updated_at=utcnow()))
 
@@ -539,67 +551,123 @@ def _maybe_reconciled(session: Session, payroll_id: int) -> None:
 # ---- offline reconciliation: the paid list uploaded by payment points --------------------------------
 
 UPLOAD_COLUMNS = ("line_id", "status", "reference")
+#: the paid list as uploaded, then checked, in temporary tables of the transaction (decision 0414)
+_PAID_LIST = "pg_temp.transfers_paid_list"
+_PAID_ROWS = "pg_temp.transfers_paid_rows"
+
+
+def _copy_paid_list(session: Session, text: str) -> None:
+    """The file's rows into ``_PAID_LIST`` (row number as counted in the file, header = row 1; blank
+    lines skipped), each field as written: the checks are SQL's."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None) or []
+    while header == [] and header is not None:
+        header = next(reader, None)
+    names = header or []
+    missing = [c for c in UPLOAD_COLUMNS[:2] if c not in names]
+    if missing:
+        raise ValidationError(_("The file lacks the columns: %(columns)s.", columns=", ".join(missing)),
+                              errors={"file": [_("missing column %(c)s", c=c) for c in missing]})
+    # a repeated column name: the last one counts (as with a header mapped to a dict)
+    at = {name: i for i, name in enumerate(names)}
+    i_id, i_status, i_ref = at["line_id"], at["status"], at.get("reference")
+    width = max(i_id, i_status, -1 if i_ref is None else i_ref) + 1
+    session.execute(sa_text(f"DROP TABLE IF EXISTS {_PAID_LIST}, {_PAID_ROWS}"))
+    session.execute(sa_text(f"CREATE TEMPORARY TABLE {_PAID_LIST.split('.')[1]} (n integer, line_id text, status text, "
+                            "reference text) ON COMMIT DROP"))
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {_PAID_LIST} (n, line_id, status, reference) FROM STDIN") as copy:
+        n = 1
+        for row in reader:
+            if not row:
+                continue
+            n += 1
+            if len(row) < width:
+                row = row + [""] * (width - len(row))
+            copy.write_row((n, row[i_id], row[i_status], "" if i_ref is None else row[i_ref]))
+
+
+#: Each row of the paid list, checked: a line id (digits), a status (paid / failed), and "twice" for a
+#: line already listed by an earlier acceptable row. Python's ``str.strip`` whitespace is trimmed.
+_CHECK_ROWS = f"""
+CREATE TEMPORARY TABLE {_PAID_ROWS.split('.')[1]} ON COMMIT DROP AS
+SELECT n, raw, ok_id, ok_status, id, status, reference,
+       ok_id AND coalesce(count(*) FILTER (WHERE ok_status) OVER (PARTITION BY id ORDER BY n
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0 AS twice
+  FROM (SELECT n, raw, ok_id, ok_status, CASE WHEN ok_id THEN raw::bigint END AS id,
+               status, nullif(left(btrim(reference, E' \\t\\n\\r\\f\\v'), 80), '') AS reference
+          FROM (SELECT n, reference, btrim(line_id, E' \\t\\n\\r\\f\\v') AS raw,
+                       btrim(line_id, E' \\t\\n\\r\\f\\v') ~ '^[0-9]{{1,18}}$' AS ok_id,
+                       lower(btrim(status, E' \\t\\n\\r\\f\\v')) AS status,
+                       lower(btrim(status, E' \\t\\n\\r\\f\\v')) IN ('paid', 'failed') AS ok_status
+                  FROM {_PAID_LIST}) r) c
+"""
 
 
 def reconcile_upload(session: Session, payroll_id: int, data: bytes) -> dict[str, Any]:
     """Apply a paid list (CSV: ``line_id,status,reference``; status ``paid`` or ``failed``) to a paid
     payroll, all or nothing: 422 with the problems of each row, or the counts. A line already final
-    with the same status is left as it is (uploading the same file twice changes nothing)."""
-    payroll = get_payroll(session, payroll_id)
+    with the same status is left as it is (uploading the same file twice changes nothing).
+
+    Set-wise (decision 0414): the file is copied into a temporary table, checked by SQL (only the rows
+    with problems come back to Python), applied by one ``UPDATE ... FROM`` of the still pending lines,
+    then one probe for a line still pending. The payroll row is locked, so two uploads of one payroll
+    run one after the other and the second sees what the first applied."""
+    payroll = session.execute(select(Payroll).where(Payroll.id == payroll_id).with_for_update()
+                              .execution_options(populate_existing=True)).scalar_one_or_none()
+    if payroll is None:
+        raise NotFound(_("No payroll %(id)s.", id=payroll_id))
     if payroll.status not in (PayrollStatus.paid, PayrollStatus.reconciled):
         raise Conflict(_("Only a paid payroll can be reconciled; this one is %(status)s.", status=payroll.status))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationError(_("The file is not UTF-8 text."), errors={"file": [_("not UTF-8")]}) from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in UPLOAD_COLUMNS[:2] if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ValidationError(_("The file lacks the columns: %(columns)s.", columns=", ".join(missing)),
-                              errors={"file": [_("missing column %(c)s", c=c) for c in missing]})
-    rows: dict[int, tuple[str, str | None]] = {}
+    try:
+        _copy_paid_list(session, text)
+    except csv.Error:
+        raise ValidationError(_("The file is not a CSV file."), errors={"file": [_("not CSV")]}) from None
+    session.execute(sa_text(_CHECK_ROWS))
+    lines = f'{quote_ident(session.info["tenant_schema"])}.transfer_payroll_lines'
+    session.execute(sa_text(f"ANALYZE {_PAID_ROWS}"))
     problems: dict[str, list[str]] = {}
-    for n, row in enumerate(reader, start=2):
-        raw_id, status = (row.get("line_id") or "").strip(), (row.get("status") or "").strip().lower()
-        reference = (row.get("reference") or "").strip()[:80] or None
+    for n, raw, ok_id, ok_status, twice in session.execute(sa_text(
+            f"SELECT n, raw, ok_id, ok_status, twice FROM {_PAID_ROWS} "
+            "WHERE NOT ok_id OR NOT ok_status OR twice ORDER BY n")):
         errs = []
-        if not raw_id.isdigit():
+        if not ok_id:
             errs.append(_("line_id is not a number"))
-        elif int(raw_id) in rows:
-            errs.append(_("line %(id)s is listed twice", id=raw_id))
-        if status not in (LineStatus.paid, LineStatus.failed):
+        elif twice:
+            errs.append(_("line %(id)s is listed twice", id=raw))
+        if not ok_status:
             errs.append(_("status must be paid or failed"))
-        if errs:
-            problems[f"row {n}"] = errs
-        else:
-            rows[int(raw_id)] = (status, reference)
-    # the whole payroll's statuses in one read (a paid list may hold a million rows: no IN list)
-    current = dict(session.execute(select(PayrollLine.id, PayrollLine.status)
-                                   .where(PayrollLine.payroll_id == payroll_id)).all())
-    for line_id in rows:
-        if line_id not in current:
-            problems[f"line {line_id}"] = [_("not a line of this payroll")]
-        elif current[line_id] != LineStatus.pending and current[line_id] != rows[line_id][0]:
-            problems[f"line {line_id}"] = [_("already %(status)s", status=current[line_id])]
+        problems[f"row {n}"] = errs
+    # the lines named by the acceptable rows: of this payroll, and pending or already so
+    for line_id, current in session.execute(sa_text(
+            f"SELECT r.id, l.status FROM {_PAID_ROWS} r "
+            f"LEFT JOIN {lines} l ON l.id = r.id AND l.payroll_id = :payroll "
+            "WHERE r.ok_id AND r.ok_status AND NOT r.twice "
+            "AND (l.id IS NULL OR (l.status <> 'pending' AND l.status <> r.status)) ORDER BY r.n"),
+            {"payroll": payroll_id}):
+        problems[f"line {line_id}"] = ([_("not a line of this payroll")] if current is None
+                                       else [_("already %(status)s", status=current)])
     if problems:
         raise ValidationError(_("The paid list has problems; nothing was applied."), errors=problems)
-    changes = [(i, s, r) for i, (s, r) in rows.items() if current[i] == LineStatus.pending]
-    now = utcnow()
-    for status in (LineStatus.paid, LineStatus.failed):
-        chunk = [(i, r) for i, s, r in changes if s == status]
-        for start in range(0, len(chunk), 50_000):
-            part = chunk[start:start + 50_000]
-            refs = func.jsonb_to_recordset(
-                literal([{"id": i, "reference": r} for i, r in part], type_=JSONB)
-            ).table_valued(column("id", BigInteger), column("reference", Text)).render_derived(name="r", with_types=True)
-            session.execute(update(PayrollLine).where(PayrollLine.id == refs.c.id)
-                            .values(status=status, reference=refs.c.reference,
-                                    paid_at=now if status == LineStatus.paid else None,
-                                    failure=None if status == LineStatus.paid else "reported failed"))
+    rows = session.execute(sa_text(f"SELECT count(*) FROM {_PAID_ROWS}")).scalar_one()
+    paid, failed = session.execute(sa_text(f"""
+        WITH applied AS (
+          UPDATE {lines} l
+             SET status = r.status, reference = r.reference,
+                 paid_at = CASE WHEN r.status = 'paid' THEN CAST(:now AS timestamptz) END,
+                 failure = CASE WHEN r.status = 'paid' THEN NULL ELSE 'reported failed' END
+            FROM {_PAID_ROWS} r
+           WHERE l.id = r.id AND l.payroll_id = :payroll AND l.status = 'pending'
+          RETURNING l.status)
+        SELECT count(*) FILTER (WHERE status = 'paid'), count(*) FILTER (WHERE status = 'failed') FROM applied
+    """), {"payroll": payroll_id, "now": utcnow()}).one()
+    session.execute(sa_text(f"DROP TABLE {_PAID_LIST}, {_PAID_ROWS}"))
     _maybe_reconciled(session, payroll_id)
-    counts = {"rows": len(rows), "paid": sum(1 for _i, s, _r in changes if s == LineStatus.paid),
-              "failed": sum(1 for _i, s, _r in changes if s == LineStatus.failed),
-              "unchanged": len(rows) - len(changes)}
+    counts = {"rows": rows, "paid": paid, "failed": failed, "unchanged": rows - paid - failed}
     audit.record_bulk(session, "transfers.payroll.reconciled_upload", "transfer_payroll", counts=counts,
                       input_ref={"payroll": payroll_id, "bytes": len(data)})
     session.refresh(payroll)

@@ -9,10 +9,11 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from schemehost.tenants.identity.models import AuditEntry
-from schemehost.tenants.transfers.models import PayrollLine
+from schemehost.tenants.transfers.models import Beneficiary, Payroll, PayrollLine
 
 MAKER = ("transfers.programmes.manage", "transfers.enrol", "transfers.payroll.prepare", "transfers.payroll.approve",
          "registry.read")
@@ -205,6 +206,25 @@ def test_a_payroll_paid_twice_at_once_is_paid_once_and_reconciled_from_the_paid_
                        data={"file": (io.BytesIO(good.encode()), "paid.csv")})
     assert resp.status_code == 200 and resp.json == {"rows": 4, "paid": 3, "failed": 1, "unchanged": 0,
                                                      "payroll_status": "reconciled"}
+    # the same results applied twice apply once; a line reported otherwise the second time is refused
+    again = client.post(_url(tenant, f"/payrolls/{payroll['id']}/reconcile"), headers=maker,
+                        data={"file": (io.BytesIO(good.encode()), "paid.csv")})
+    assert again.status_code == 200 and again.json == {"rows": 4, "paid": 0, "failed": 0, "unchanged": 4,
+                                                       "payroll_status": "reconciled"}
+    turned = f"line_id,status\n{line_ids[3]},Paid\n\n{line_ids[0]}, paid \n"  # no reference column
+    resp = client.post(_url(tenant, f"/payrolls/{payroll['id']}/reconcile"), headers=maker,
+                       data={"file": (io.BytesIO(turned.encode()), "paid.csv")})
+    assert resp.status_code == 422 and resp.json["errors"] == {f"line {line_ids[3]}": ["already failed"]}
+    with tenant.session() as s:
+        refs = dict(s.execute(select(PayrollLine.id, PayrollLine.reference)).all())
+        assert refs == {**{i: f"RC{i}" for i in line_ids[:3]}, line_ids[3]: None}
+        # the lines' payroll and beneficiary are kept by triggers (no per-line foreign keys)
+        with pytest.raises(IntegrityError, match="named by payroll lines"):
+            with s.begin_nested():
+                s.execute(delete(Beneficiary).where(Beneficiary.id == s.get(PayrollLine, line_ids[0]).beneficiary_id))
+        with pytest.raises(IntegrityError, match="keeps its payroll and beneficiary"):
+            with s.begin_nested():
+                s.execute(update(PayrollLine).where(PayrollLine.id == line_ids[0]).values(beneficiary_id=line_ids[1]))
     totals = client.get(_url(tenant, f"/payrolls/{payroll['id']}/totals"), headers=maker).json
     assert sum(d["paid"] for d in totals["districts"]) == 300000
     assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={}).status_code == 409
@@ -226,6 +246,10 @@ def test_a_rejected_payroll_frees_the_cycle_for_a_new_one(client, village, two_o
     assert rejected.json["status"] == "rejected"
     second = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker)
     assert second.status_code == 201 and second.json["lines"] == 4
+    with tenant.session() as s:  # a payroll deleted takes its lines (a trigger, not a foreign key)
+        s.execute(delete(Payroll).where(Payroll.id == second.json["id"]))
+        assert s.execute(select(func.count()).select_from(PayrollLine)).scalar_one() == 0
+        s.rollback()
 
 
 def test_another_scheme_sees_nothing(client, village, two_officers, make_tenant, client_token):
