@@ -10,6 +10,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from schemehost.tenants.insurance.claims import api
+    from schemehost.tenants.insurance.claims import api, views
 
     api.init_app(app)
+    views.init_app(app)

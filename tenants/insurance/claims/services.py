@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from schemehost.platform.errors import Conflict, NotFound, ValidationError
+from schemehost.platform.errors import Conflict, NotFound
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.identity.scoping import location_clause
@@ -439,5 +439,5 @@ def check_version(value: Any, p: c.Problems) -> int | None:
     return value
 
 
-__all__ = ["ENTITY", "FIELDS", "VISIT_TYPES", "ValidationError", "claim_lines", "claim_view", "clean_claim",
+__all__ = ["ENTITY", "FIELDS", "VISIT_TYPES", "claim_lines", "claim_view", "clean_claim",
            "create_claim", "get_claim", "insert_claim", "list_claims", "snapshot", "stale", "update_claim"]
