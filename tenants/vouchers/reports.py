@@ -7,8 +7,6 @@ Each report is a list of flat rows (dicts) so that the console, the API and CSV 
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +21,7 @@ from schemehost.tenants.registry import eligibility as el
 from schemehost.tenants.registry import services as reg
 from schemehost.tenants.registry.models import HealthFacility, Location
 from schemehost.tenants.registry.people import Individual
+from schemehost.tenants.reporting import to_csv  # noqa: F401  (re-exported: the API's CSV)
 from schemehost.tenants.vouchers.models import LIVE, ProgrammeService, Redemption, Voucher
 from schemehost.tenants.vouchers.services import get_programme, services_of
 
@@ -111,16 +110,6 @@ def report(session: Session, programme_id: int, kind: str, **options: Any) -> li
         raise ValidationError(_("Unknown report."), errors={"kind": [_("one of: %(values)s", values=", ".join(KINDS))]})
     fn = {"services": by_service, "facilities": by_facility, "areas": by_area, "timing": timing}[kind]
     return fn(session, programme_id, **({"level": options.get("level")} if kind == "areas" else {}))
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV (header from the first row's keys; amounts stay integers of minor units)."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return out.getvalue()
 
 
 def reminders(session: Session, programme_id: int, *, service_code: str | None = None, idle_days: int = 30,

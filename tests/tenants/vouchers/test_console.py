@@ -130,7 +130,7 @@ def test_reports_and_reminders_pages(app, world, tenant_user):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'id="report-services"' in html and 'data-facility="CSI-A"' in html and 'data-area="V1"' in html
-    assert "format=csv" in html and 'class="bar"' in html
+    assert "format=csv" in html and 'class="chart bar"' in html
     officer = signed_in(app, world.tenant, tenant_user, ("enrolment_officer",))
     assert officer.get(f"/t/{slug}/vouchers/programmes/{pid}/reports").status_code == 403
     html = officer.get(f"/t/{slug}/vouchers/programmes/{pid}/reminders", query_string={"idle_days": 0}).get_data(as_text=True)
