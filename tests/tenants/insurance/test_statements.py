@@ -243,3 +243,32 @@ def test_a_user_restricted_to_a_district_sees_only_its_facilities(world, app, te
     resp = officer.post(base, data={"csrf_token": csrf_from(form), "facility": "FN", "period_start": "2026-01-01",
                                     "period_end": "2026-12-31"})
     assert resp.status_code == 422 and "unknown health facility" in resp.get_data(as_text=True)
+
+
+def test_claims_entered_checked_processed_and_valuated_by_the_claims_engine_are_paid(make_tenant):
+    """The whole way, with the claims module's own services: entry, checks, processing, valuation,
+    then a statement of the valuation day."""
+    from schemehost.tenants.insurance.claims import services as claims
+    from schemehost.tenants.insurance.claims.checks import check_claims, valuate_claims
+    from schemehost.tenants.insurance.claims.review import process_claims
+    from schemehost.tenants.registry.eligibility import tenant_today
+    from schemehost.tenants.registry.models import HealthFacility
+
+    from .claims_world import build_world
+
+    world = build_world(make_tenant("health-insurance", prefix="fe"))
+    with world.tenant.session() as s:
+        ids = [claims.create_claim(s, world.body(code, insuree=world.numbers[i]), principal=None).id
+               for i, code in enumerate(("E-1", "E-2"))]
+        check_claims(s, ids)
+        process_claims(s, ids, principal=None)
+        valuate_claims(s, ids)
+        valuated = s.execute(select(InsuranceClaim.status, InsuranceClaim.valuated)
+                             .where(InsuranceClaim.id.in_(ids))).all()
+        assert [r.status for r in valuated] == ["valuated", "valuated"]
+        facility = s.execute(select(HealthFacility.id).where(HealthFacility.code == world.facility)).scalar_one()
+        today = tenant_today(s)
+    with world.tenant.session() as s:
+        statement = st.create_statement(s, facility_id=facility, period_start=today, period_end=today, principal=None)
+        assert (statement.claim_count, statement.total) == (2, sum(r.valuated for r in valuated))
+        assert [c["claim"] for c in st.statement_claims(s, statement)] == ["E-1", "E-2"]
