@@ -307,3 +307,25 @@ def test_a_workers_personal_data_subject_access_and_erasure(api, client, client_
         assert (kept.place, kept.description, kept.kind, kept.status) == ("-", "-", "disease", "reported")
         payers = s.execute(select(Contribution.payer).where(Contribution.policy_id == policy["id"])).scalars().all()
         assert payers == [employer["name"]]  # the employer's payment keeps the employer's name
+
+
+def test_renewing_an_employer_policy_carries_the_workers_still_there(api, scheme):
+    _product(api, scheme, "EII-6")
+    employer = _employer(api, scheme, "EMP-H")
+    (a, _a), (b, _b) = _worker(scheme), _worker(scheme)
+    policy = api.post(_url(scheme, f"/insurance/employers/{employer['id']}/policies"), json={
+        "product_code": "EII-6", "enrol_date": START.isoformat(),
+        "workers": [{"individual_id": a, "wage": 2_000_000}, {"individual_id": b, "wage": 3_000_000}]}).json
+    base = _url(scheme, f"/insurance/policies/{policy['id']}")
+    assert api.post(f"{base}/renew", json={}).status_code == 422  # never paid
+    api.post(f"{base}/contributions", json={"amount": policy["value"], "paid_on": START.isoformat(),
+                                            "method": "bank", "receipt_no": "EMP-H-1"})
+    assert api.post(f"{base}/workers/{b}/leave", json={"on": TODAY.isoformat()}).status_code == 200
+    renewed = api.post(f"{base}/renew", json={})
+    assert renewed.status_code == 201, renewed.json
+    nxt = renewed.json
+    assert (nxt["holder"], nxt["employer_id"], nxt["stage"], nxt["previous_id"]) == (
+        "employer", employer["id"], "renewal", policy["id"])
+    assert nxt["start_date"] == add_months(START, 12).isoformat() and nxt["members"] == [a]
+    assert nxt["value"] == 12 * 28_000
+    assert api.post(f"{base}/renew", json={}).status_code == 409
