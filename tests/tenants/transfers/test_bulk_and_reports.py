@@ -304,3 +304,35 @@ def test_console_paid_list_upload_reports_each_row_and_applies_nothing_until_cle
     text = applied.get_data(as_text=True)
     assert applied.status_code == 200 and f'data-count="paid">{len(lines) - 1}<' in text
     assert 'data-status="reconciled"' in text
+
+
+def test_two_enrolment_jobs_at_once_enrol_each_household_once_in_slices(app, scheme, client_token, monkeypatch,
+                                                                         make_tenant, inline_jobs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from schemehost.tenants.transfers import enrolment as en
+    from schemehost.tenants.transfers.models import Beneficiary
+
+    tenant, _ids, _hh = scheme
+    headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    pid = _programme(app.test_client(), tenant, headers, code="RACE1")["id"]
+    monkeypatch.setattr(en, "BULK_SLICE", 1)  # one household per statement: the progress moves four times
+    seen: list[list[tuple[int, int | None]]] = [[], []]
+
+    def run(n):
+        with tenant.session() as s:
+            return en.enrol_bulk(s, pid, reason="race", progress=lambda d, t=None: seen[n].append((d, t)))
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(run, [0, 1]))
+    assert sorted(r["enrolled"] for r in results) == [0, 4]
+    with tenant.session() as s:
+        assert s.execute(select(Beneficiary.id).where(Beneficiary.programme_id == pid)).all().__len__() == 4
+    assert max(seen, key=len) == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+
+    # another scheme cannot read this scheme's job
+    job = app.test_client().post(_url(tenant, f"/programmes/{pid}/enrolment-jobs"), headers=headers,
+                                 json={"reason": "again"}).json
+    other = make_tenant("cash-transfer", prefix="ctx")
+    theirs = {"Authorization": f"Bearer {client_token(other, scopes=MAKER)}"}
+    assert app.test_client().get(_url(other, f"/jobs/{job['job_id']}"), headers=theirs).status_code == 404
