@@ -81,7 +81,7 @@ def _run(session: Session, statements: list[str], params: dict[str, Any]) -> Non
 _CHECK_BATCH = """
 DROP TABLE IF EXISTS pg_temp.cc_claim, pg_temp.cc_line;
 CREATE TEMP TABLE cc_claim ON COMMIT DROP AS
-SELECT c.id, c.individual_id, c.facility_id, c.date_from, c.incident_id,
+SELECT c.id, c.version, c.individual_id, c.facility_id, c.date_from, c.incident_id,
        p.policy_id, p.product_id, p.effective_date, p.adult_age, p.requires_incident,
        i.sex, i.birth_date,
        CASE WHEN f.status <> 'active' OR f.contract_start > c.date_from OR f.contract_end < c.date_from
@@ -197,25 +197,30 @@ UPDATE cc_claim b SET reason = f.first_reason
 UPDATE cc_claim b SET reason = 'item_not_covered'
  WHERE b.reason IS NULL AND NOT EXISTS (SELECT 1 FROM cc_line x WHERE x.claim_id = b.id)
 """,
-    """
-UPDATE {s}.claim_lines l
-   SET status = CASE WHEN x.reason IS NULL THEN 'passed' ELSE 'rejected' END,
-       rejection_reason = x.reason, list_price = x.list_price
-  FROM cc_line x WHERE x.id = l.id
-""",
 ]
 
+#: claims and their lines written together; a claim changed since the run read it (its version) is left
+#: as it is, lines included, for the next run
 _CHECK_CLAIMS = """
-UPDATE {s}.claims c
-   SET status = CASE WHEN b.reason IS NULL THEN 'checked' ELSE 'rejected' END,
-       rejection_reason = b.reason, policy_id = b.policy_id, product_id = b.product_id,
-       checked_at = now(), updated_at = now(), version = c.version + 1
-  FROM cc_claim b WHERE b.id = c.id
-RETURNING c.id, c.status
+WITH moved AS (
+  UPDATE {s}.claims c
+     SET status = CASE WHEN b.reason IS NULL THEN 'checked' ELSE 'rejected' END,
+         rejection_reason = b.reason, policy_id = b.policy_id, product_id = b.product_id,
+         checked_at = now(), updated_at = now(), version = c.version + 1
+    FROM cc_claim b WHERE b.id = c.id AND c.status = 'entered' AND c.version = b.version
+  RETURNING c.id, c.status),
+lines AS (
+  UPDATE {s}.claim_lines l
+     SET status = CASE WHEN x.reason IS NULL THEN 'passed' ELSE 'rejected' END,
+         rejection_reason = x.reason, list_price = x.list_price
+    FROM cc_line x JOIN moved m ON m.id = x.claim_id
+   WHERE x.id = l.id)
+SELECT id, status FROM moved
 """
 
 _CHECK_COUNTS = """
-SELECT (SELECT count(*) FILTER (WHERE reason IS NULL) FROM cc_line) AS lines_passed,
+SELECT (SELECT count(*) FROM cc_claim) AS batch,
+       (SELECT count(*) FILTER (WHERE reason IS NULL) FROM cc_line) AS lines_passed,
        (SELECT count(*) FILTER (WHERE reason IS NOT NULL) FROM cc_line) AS lines_rejected,
        (SELECT coalesce(jsonb_object_agg(reason, n), '{}') FROM
           (SELECT reason, count(*) AS n FROM cc_line WHERE reason IS NOT NULL GROUP BY reason) r) AS line_reasons,
@@ -238,8 +243,10 @@ def check_claims(session: Session, claim_ids: Iterable[int] | None = None, *, to
     for the run. Then the checked claims are offered to review selection.
 
     ``today`` is accepted for the jobs' and tests' sake (the rules read the claims' own dates).
-    Flushes only. Returns ``{"checked", "rejected", "skipped", "lines_passed", "lines_rejected",
-    "claim_reasons", "line_reasons", "selected"}``."""
+    A claim changed while the run reads it (another version) is left ``entered``, with its lines, and
+    counted as skipped. Flushes only. Returns ``{"checked", "rejected", "skipped", "lines_passed",
+    "lines_rejected", "claim_reasons", "line_reasons", "selected"}`` (line counts and reasons: the
+    lines the run judged)."""
     ids = _ids(claim_ids)
     session.flush()
     schema = session.info["tenant_schema"]
@@ -251,12 +258,12 @@ def check_claims(session: Session, claim_ids: Iterable[int] | None = None, *, to
     _run(session, [step.format(s=s) for step in _CHECK_STEPS], params)
     start = time.perf_counter()
     rows = session.execute(text(_CHECK_CLAIMS.format(s=s))).all()
-    _note(session, "UPDATE claims", start)
+    _note(session, "UPDATE claims and lines", start)
     counts = session.execute(text(_CHECK_COUNTS)).mappings().one()
     checked = [r.id for r in rows if r.status == "checked"]
     result: dict[str, Any] = {
         "checked": len(checked), "rejected": len(rows) - len(checked),
-        "skipped": 0 if ids is None else len(set(ids)) - len(rows),
+        "skipped": (counts["batch"] if ids is None else len(set(ids))) - len(rows),
         "lines_passed": counts["lines_passed"], "lines_rejected": counts["lines_rejected"],
         "claim_reasons": dict(counts["claim_reasons"]), "line_reasons": dict(counts["line_reasons"]),
     }
@@ -409,7 +416,7 @@ UPDATE {s}.claim_lines l
 _VALUATE_CLAIMS = """
 UPDATE {s}.claims c
    SET status = 'valuated', valuated = b.valuated, valuated_at = now(), updated_at = now(), version = c.version + 1
-  FROM cv_claim b WHERE b.id = c.id
+  FROM cv_claim b WHERE b.id = c.id AND c.status = 'processed'
 RETURNING c.id, c.valuated
 """
 

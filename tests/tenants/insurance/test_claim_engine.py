@@ -4,13 +4,14 @@ products and claims (hypothesis)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from schemehost.tenants.identity.models import AuditEntry
 from schemehost.tenants.insurance.claims.checks import check_claims, valuate_claims
@@ -39,7 +40,7 @@ class World:
 def world(make_module_tenant):
     scheme = build_scheme(make_module_tenant("health-insurance"))
     families, sexes = [], {}
-    for _ in range(5):  # the last one is the CLI and job test's (which commits)
+    for _ in range(6):  # the last two are the CLI and concurrency tests' (which commit)
         _hh, members, _numbers = scheme.household("1980-01-01", "1982-05-05", sexes=("male", "female"))
         families.append(members)
         sexes.update(zip(members, ("male", "female")))
@@ -346,3 +347,72 @@ def test_cli_and_jobs_run_the_engine_for_a_tenant(world, runner, app):
         db.session.commit()
         job = run_job(job_id)
         assert (job.status, job.result) == ("succeeded", {"valuated": 1, "skipped": 1, "total": 9_000})
+
+
+def test_two_runs_at_once_check_each_claim_once(world, app):
+    """A second run waits for the first (advisory lock) and then finds nothing left to check: a claim
+    and its copy entered together are judged once, one passed and one duplicate."""
+    from schemehost.platform.extensions import db
+
+    wife = world.families[5][1]
+    with world.scheme.tenant.session() as s:
+        _policy(s, world, _product(s, world, code="RUN"), 5)
+        claims = [_claim(s, world, wife, date(2027, 8, 1), [("DELIV", 1, 50_000)]) for _ in range(2)]
+        # and one changed by its facility while the run works: left entered for the next run
+        edited = _claim(s, world, wife, date(2027, 8, 9), [("CONS", 1, 10_000)])
+    results: dict[str, object] = {}
+
+    def second_run() -> None:
+        try:
+            with world.scheme.tenant.session() as s:
+                s.execute(text("SELECT set_config('application_name', 'claims-second', true)"))
+                results["second"] = check_claims(s, claims)
+        except Exception as exc:  # reported below
+            results["second"] = exc
+
+    with world.scheme.tenant.session() as first:
+        results["first"] = check_claims(first, claims)
+        thread = threading.Thread(target=second_run)
+        thread.start()
+        with app.app_context():
+            for _ in range(600):
+                waiting = db.session.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'claims-second' "
+                    "AND wait_event_type = 'Lock'")).scalar()
+                db.session.rollback()
+                if waiting:
+                    break
+                threading.Event().wait(0.05)
+            assert waiting, "the second run never waited for the first"
+    thread.join(30)
+    assert (results["first"]["checked"], results["first"]["rejected"]) == (1, 1)
+    assert (results["second"]["checked"], results["second"]["rejected"], results["second"]["skipped"]) == (0, 0, 2)
+    with world.scheme.tenant.session() as s:
+        assert sorted((c.status, c.rejection_reason) for c in s.execute(
+            select(InsuranceClaim).where(InsuranceClaim.id.in_(claims))).scalars()) == [
+            ("checked", None), ("rejected", "duplicate")]
+
+    # a claim whose version changes between the run's read and its write is left for the next run
+    with world.scheme.tenant.session() as s:
+        s.info["claims_timings"] = _Bump(s, edited)
+        result = check_claims(s, [edited])
+        assert (result["checked"], result["skipped"]) == (0, 1)
+        claim = s.get(InsuranceClaim, edited)
+        assert (claim.status, claim.version) == ("entered", 2)
+        assert _lines(s, edited) == [("entered", None, None)]
+        del s.info["claims_timings"]
+        assert check_claims(s, [edited])["checked"] == 1
+
+
+class _Bump(list):
+    """Timings that, once the run has judged its lines, change the claim as its facility would."""
+
+    def __init__(self, session, claim_id: int):
+        super().__init__()
+        self.session, self.claim_id = session, claim_id
+
+    def append(self, item) -> None:
+        super().append(item)
+        if item[0].startswith("WITH keyed AS"):  # the last rule; the claim is written next
+            self.session.execute(update(InsuranceClaim).where(InsuranceClaim.id == self.claim_id)
+                                 .values(version=InsuranceClaim.version + 1))
