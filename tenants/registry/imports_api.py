@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request, stream_with_context, url_for
+from flask import Flask, Response, current_app, g, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from schemehost.platform.errors import ValidationError
 from schemehost.platform.extensions import db
-from schemehost.platform.tenancy import open_tenant_session, server_engine, tenant_session
+from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants import reporting
 from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal, permission_required
 from schemehost.tenants.registry import imports as imp_services
@@ -171,33 +172,14 @@ def template_response(kind: str, fmt: str) -> Response:
     raise ValidationError(message, errors={"format": [message]})
 
 
-MIMETYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-
 def export_response(name: str, fmt: str, filters: dict[str, Any]) -> Response:
     """Stream list ``name`` as ``fmt`` with ``filters``, in a session of its own (the request's
-    transaction ends before the body is sent; the export's cursor lives in its own)."""
-    if fmt not in exports.FORMATS:
-        message = _("Unknown format '%(fmt)s'; csv or xlsx.", fmt=fmt)
-        raise ValidationError(message, errors={"format": [message]})
+    transaction ends before the body is sent; the export's cursor lives in its own); bad filters
+    answer 422 before streaming starts."""
     principal = current_principal()
-    # checked now, so that bad filters answer 422 before streaming starts
-    exports.build_export(tenant_session(), name, principal=principal, filters=filters)
-    tenant = g.tenant
-    # one COPY statement lasts as long as the download: a longer timeout than a request's
-    timeout = current_app.config.get("REGISTRY_EXPORT_TIMEOUT_MS", 30 * 60 * 1000)
-
-    def body():
-        session = open_tenant_session(server_engine(tenant.server_dsn), tenant.schema_name, tenant.role_name,
-                                      statement_timeout_ms=timeout)
-        try:
-            yield from exports.stream_export(session, name, fmt, principal=principal, filters=filters)
-        finally:
-            session.rollback()
-            session.close()
-
-    return Response(stream_with_context(body()), mimetype=MIMETYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{exports.export_filename(name, fmt)}"'})
+    return reporting.stream_export_response(
+        lambda session: exports.build_export(session, name, principal=principal, filters=filters), fmt,
+        exports.export_filename(name, fmt))
 
 
 @bp.route("/exports/<name>.<fmt>")
