@@ -10,7 +10,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from schemehost.tenants.insurance.claims import api, views
+    from schemehost.tenants.insurance.claims import api, privacy, views
 
     api.init_app(app)
     views.init_app(app)
+    privacy.init_app()  # subject access, erasure of the reviewer's notes, retention holds (docs/registry.md)

@@ -196,3 +196,27 @@ def test_icd10_codes_and_reason_codes_are_listed(api, world):
     assert any(c["code"] == "O80" for c in api.get(f"{world.base}/icd10", query_string={"q": "delivery"}).json)
     reasons = {r["code"]: r["kind"] for r in api.get(f"{world.base}/reasons").json}
     assert reasons["not_insured"] == "automatic" and reasons["not_justified"] == "review"
+
+
+def test_claims_in_subject_access_erasure_and_retention(client, client_token, api, world):
+    from schemehost.tenants.insurance.claims.privacy import claimants
+    from schemehost.tenants.registry import privacy
+
+    claim = api.post(world.base, json=world.body("PRIV-1", insuree=world.numbers[2])).json
+    with world.tenant.session() as s:
+        s.execute(InsuranceClaim.__table__.update().where(InsuranceClaim.__table__.c.id == claim["id"])
+                  .values(review_note="Called the mother"))
+    token = client_token(world.tenant, scopes=("registry.read", "registry.write", "registry.personal_data"))
+    resp = client.get(f"/t/{world.slug}/api/v1/individuals/{world.members[2]}/subject-access",
+                      headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200, resp.json
+    [mine] = resp.json["modules"]["claims"]["claims"]
+    assert (mine["code"], mine["facility"], mine["icd_code"], mine["review_note"]) == (
+        "PRIV-1", "HC1", "B54", "Called the mother")
+    assert [(l["code"], l["quantity"]) for l in mine["lines"]] == [("CONS", 1), ("PARA", 10)]
+    with world.tenant.session() as s:
+        assert world.members[2] in set(s.execute(claimants(s)).scalars())  # an entered claim is in progress
+        privacy.erase_individual(s, world.members[2], principal=None)
+    with world.tenant.session() as s:
+        kept = s.get(InsuranceClaim, claim["id"])
+        assert kept.review_note is None and (kept.icd_code, kept.claimed) == ("B54", claim["claimed"])
