@@ -168,7 +168,7 @@ def export_response(statement_id: int, fmt: str):
 
     def build(session) -> Export:
         statement = st.get_statement(session, statement_id, principal=principal)
-        return Export("statement", list(st.EXPORT_COLUMNS), st.claims_select(session, statement.id))
+        return Export("statement", list(st.EXPORT_COLUMNS), st.claims_select(session, statement.id), typed=True)
 
     return reporting.stream_export_response(build, fmt, f"statement-{statement_id}.{fmt}")
 

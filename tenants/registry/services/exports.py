@@ -49,6 +49,8 @@ class Export:
     name: str
     columns: list[str]
     stmt: Select
+    #: XLSX cells of numbers as numbers (a statement's amounts), not text as the import templates want
+    typed: bool = False
 
 
 def _within(column, root: Any):
@@ -249,7 +251,8 @@ def stream_csv(session: Session, export: Export, *, batch: int = BATCH) -> Itera
 
 def write_xlsx(session: Session, export: Export, path: str, *, batch: int = BATCH) -> int:
     """Write ``export`` to an XLSX file at ``path`` (constant memory: rows are flushed as written);
-    returns the number of rows. Every cell is text, as in the import's template."""
+    returns the number of rows. Every cell is text, as in the import's template (whole numbers are
+    numbers when ``export.typed``)."""
     import xlsxwriter
 
     book = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_numbers": False,
@@ -263,6 +266,9 @@ def write_xlsx(session: Session, export: Export, path: str, *, batch: int = BATC
         for row in rows:
             n += 1
             for col, value in enumerate(row):
+                if export.typed and isinstance(value, int) and not isinstance(value, bool):
+                    sheet.write_number(n, col, value)
+                    continue
                 text = _text(value)
                 if text != "":
                     sheet.write_string(n, col, str(text))

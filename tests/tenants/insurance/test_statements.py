@@ -211,7 +211,7 @@ def test_exports_stream_the_claims_as_csv_and_xlsx(world, maker):
     assert xlsx.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.get_data())).active
     values = list(sheet.iter_rows(values_only=True))
-    assert values[0][:3] == ("statement", "facility", "claim") and values[1][2] == "S-1" and values[1][9] == "60000"
+    assert values[0][:3] == ("statement", "facility", "claim") and values[1][2] == "S-1" and values[1][9] == 60_000
     assert maker.get(f"{base}/{made['id']}/claims.pdf").status_code == 422
 
 
