@@ -243,8 +243,10 @@ def list_beneficiaries(session: Session, programme_id: int, *, status: str | Non
 
 
 def assign_payment_point(session: Session, programme_id: int, beneficiary_ids: list[int], point_id: int | None) -> int:
-    if point_id is not None and session.get(PaymentPoint, point_id) is None:
-        raise ValidationError(_("No payment point %(id)s.", id=point_id), errors={"payment_point_id": [_("unknown")]})
+    point = session.get(PaymentPoint, point_id) if point_id is not None else None
+    if point_id is not None and (point is None or not point.active):  # nobody new at a deactivated point
+        raise ValidationError(_("No active payment point %(id)s.", id=point_id),
+                              errors={"payment_point_id": [_("unknown or inactive")]})
     result = session.execute(update(Beneficiary).where(Beneficiary.programme_id == programme_id,
                                                        Beneficiary.id.in_(beneficiary_ids))
                              .values(payment_point_id=point_id))

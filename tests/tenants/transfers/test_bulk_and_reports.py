@@ -128,6 +128,10 @@ def test_payment_points_are_changed_deactivated_and_assigned_by_filter(client, s
     refused = client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/payment-point-by-filter"), headers=headers,
                           json={"payment_point_id": point["id"], "filter": {"location_id": ids["NE"]}})
     assert refused.status_code == 422 and "payment_point_id" in refused.json["errors"]
+    one = client.get(_url(tenant, f"/programmes/{pid}/beneficiaries"), headers=headers).json[0]["id"]
+    by_id = client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/payment-point"), headers=headers,
+                        json={"ids": [one], "payment_point_id": point["id"]})
+    assert by_id.status_code == 422 and "payment_point_id" in by_id.json["errors"]
     entry = _audit(tenant, "transfers.payment_point.updated")[-1]
     assert entry.before["active"] is True and entry.after["active"] is False
 
