@@ -185,7 +185,8 @@ def test_a_csv_batch_is_all_or_nothing_and_uploading_it_again_saves_nothing_twic
     assert header.status_code == 422 and {(1, "insuree"), (1, "item")} <= {
         (p["row"], p["column"]) for p in header.json["problems"]}
     with world.tenant.session() as s:
-        entries = s.execute(select(AuditEntry).where(AuditEntry.action == "claims.import")).scalars().all()
+        entries = s.execute(select(AuditEntry).where(AuditEntry.action == "claims.import")
+                               .order_by(AuditEntry.id)).scalars().all()
         assert [e.details["counts"]["created"] for e in entries] == [2, 0, 1]
         assert all(len(e.details["input"]["sha256"]) == 64 for e in entries)
 
