@@ -11,9 +11,15 @@ registry's eligibility filter and made active (untimed). Then times, each commit
 - ``reconcile_upload`` of the paid list as the payment points send it (a CSV of N rows ``line_id,
   status,reference``, 1 in 50 failed): parse, check every row, update set-wise.
 
+Each timed step also prints the CPU seconds of its database backend (read from ``/proc``: the server
+must be local) and of this Python process: on a shared machine these move much less with the load
+than wall time does. The machine line gives the load average and a calibration; the reference query
+(``SELECT sum(g) FROM generate_series(1, 5000000) g``, best of 3, before and after) is a fixed piece of
+database work to compare runs made on differently loaded machines.
+
 Last line: ``payroll_1m_s=<n> reconcile_1m_s=<n>`` (scaled to 1,000,000 when ``--households`` is smaller).
 
-    .venv/bin/python benchmarks/payroll.py [--households 1000000]
+    .venv/bin/python benchmarks/payroll.py [--households 1000000] [--explain]
 """
 
 from __future__ import annotations
@@ -106,6 +112,35 @@ def explain(s, cycle_id: int) -> None:
     s.close()
 
 
+def backend_pid(session) -> int:
+    from sqlalchemy import func, select
+
+    return session.execute(select(func.pg_backend_pid())).scalar_one()
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far; NaN when /proc does not show it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def reference_query(session) -> tuple[float, float]:
+    """Best of 3 (wall s, backend CPU s) of a fixed query: the database's speed at that moment."""
+    from sqlalchemy import text
+
+    pid, best = backend_pid(session), (float("inf"), float("nan"))
+    for _ in range(3):
+        c0, t0 = cpu_s(pid), time.perf_counter()
+        session.execute(text("SELECT sum(g) FROM generate_series(1, 5000000) g")).scalar_one()
+        best = min(best, (time.perf_counter() - t0, cpu_s(pid) - c0))
+    session.rollback()
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=1_000_000)
@@ -163,10 +198,13 @@ def main() -> None:
             if args.explain:
                 explain(session(), cycle_id)
             s = session()
-            start = time.perf_counter()
+            ref_before = reference_query(s)
+            pid = backend_pid(s)
+            start, cpu0, py0 = time.perf_counter(), cpu_s(pid), time.process_time()
             payroll = tr.generate_payroll(s, cycle_id, principal=maker)
             s.commit()
             payroll_s = time.perf_counter() - start
+            payroll_cpu, payroll_py = cpu_s(pid) - cpu0, time.process_time() - py0
             lines, total, payroll_id = payroll.lines, payroll.total, payroll.id
             tr.approve_payroll(s, payroll_id, principal=checker)
             tr.pay_payroll(s, payroll_id, via="offline")
@@ -181,19 +219,26 @@ def main() -> None:
             data = out.getvalue().encode()
 
             s = session()
-            start = time.perf_counter()
+            pid = backend_pid(s)
+            start, cpu0, py0 = time.perf_counter(), cpu_s(pid), time.process_time()
             result = tr.reconcile_upload(s, payroll_id, data)
             s.commit()
             reconcile_s = time.perf_counter() - start
+            reconcile_cpu, reconcile_py = cpu_s(pid) - cpu0, time.process_time() - py0
+            ref_after = reference_query(s)
             s.close()
 
     print(f"\npayroll benchmark — commit {commit_id()}")
     print(note)
     print(f"{'payroll lines':<32} {lines:>12}   total {total} (minor units)")
-    print(f"{'payroll generation':<32} {payroll_s:>10.2f} s")
+    print(f"{'payroll generation':<32} {payroll_s:>10.2f} s   (backend CPU {payroll_cpu:.2f} s, "
+          f"Python CPU {payroll_py:.2f} s)")
     print(f"{'paid list rows (paid / failed)':<32} {result['rows']:>12}   ({result['paid']} / {result['failed']}, "
           f"{len(data) / 1e6:.1f} MB) -> {result['payroll_status']}")
-    print(f"{'reconciliation':<32} {reconcile_s:>10.2f} s")
+    print(f"{'reconciliation':<32} {reconcile_s:>10.2f} s   (backend CPU {reconcile_cpu:.2f} s, "
+          f"Python CPU {reconcile_py:.2f} s)")
+    print(f"{'reference query (best of 3)':<32} {ref_before[0]:>10.2f} s before, {ref_after[0]:.2f} s after   "
+          f"(backend CPU {ref_before[1]:.2f} / {ref_after[1]:.2f} s)")
     scale = 1_000_000 / max(lines, 1)
     print(f"payroll_1m_s={payroll_s * scale:.2f} reconcile_1m_s={reconcile_s * scale:.2f}")
 
