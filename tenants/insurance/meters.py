@@ -10,5 +10,8 @@ ACTIVE_INSUREES = register_meter(Meter(
     count_sql="SELECT count(DISTINCT m.individual_id) FROM {schema}.insurance_policy_members m "
               "JOIN {schema}.insurance_policies p ON p.id = m.policy_id "
               "WHERE p.status IN ('active', 'ready') AND coalesce(p.effective_date, p.start_date) <= current_date "
-              "AND p.expiry_date >= current_date",
+              "AND p.expiry_date >= current_date "
+              # a worker on an employer's policy counts on the days they are covered (decision 0320)
+              "AND (m.covered_from IS NULL OR m.covered_from <= current_date) "
+              "AND (m.covered_to IS NULL OR m.covered_to >= current_date)",
     tables=("insurance_policies", "insurance_policy_members")))
