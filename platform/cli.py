@@ -102,6 +102,9 @@ def _register() -> None:
     from schemehost.tenants.insurance.claims.cli import claims
 
     main.add_command(claims)
+    from schemehost.tenants.insurance.claims.icd10_cli import icd10_load
+
+    claims.add_command(icd10_load)  # schemehost claims icd10-load FILE
 
 
 _register()
