@@ -77,7 +77,8 @@ def product_out(session, product: InsuranceProduct) -> dict[str, Any]:
 
 def policy_out(session, policy: Policy) -> dict[str, Any]:
     out = {f: getattr(policy, f) for f in (
-        "id", "product_id", "holder", "household_id", "employer_id", "previous_id", "stage", "enrol_date", "start_date", "effective_date",
+        "id", "product_id", "holder", "household_id", "employer_id", "previous_id", "stage", "enrol_date",
+        "start_date", "effective_date",
         "expiry_date", "value", "paid", "currency", "adults", "children", "breakdown", "activation_forced",
         "created_at")}
     out["status"] = ins.status_on(policy, date.today())
@@ -245,7 +246,8 @@ class Renewals(MethodView):
     def get(self):
         """Policies due for renewal (within their product's reminder days), soonest first."""
         today = date.today()
-        return [{"policy_id": p.id, "household_id": p.household_id, "product_code": pr.code,
+        return [{"policy_id": p.id, "household_id": p.household_id, "employer_id": p.employer_id,
+                 "product_code": pr.code,
                  "expiry_date": p.expiry_date, "status": ins.status_on(p, today)}
                 for p, pr in ins.renewal_reminders(tenant_session(), principal=current_principal(), today=today)]
 

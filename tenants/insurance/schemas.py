@@ -191,7 +191,8 @@ class CoverageDatesSchema(Schema):
 
 class RenewalDueSchema(Schema):
     policy_id = fields.Integer()
-    household_id = fields.Integer()
+    household_id = fields.Integer(allow_none=True)
+    employer_id = fields.Integer(allow_none=True)
     product_code = fields.String()
     expiry_date = fields.Date()
     status = fields.String()

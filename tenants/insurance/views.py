@@ -208,7 +208,8 @@ def _product_form_data(session, product) -> dict[str, Any]:
                                               "renewal_discount_days", "grace_period_days", "waiting_period_days",
                                               "renewal_reminder_days", "renewal_grace_days", "holder",
                                               "requires_incident")}
-    data["wage_rate_percent"] = "" if product.wage_rate_percent is None else format(product.wage_rate_percent.normalize(), "f")
+    rate = product.wage_rate_percent
+    data["wage_rate_percent"] = "" if rate is None else format(rate.normalize(), "f")
     for f in AMOUNT_FIELDS:
         data[f] = _major(getattr(product, f), currency)
     for f in ("enrolment_discount_percent", "renewal_discount_percent", "copayment_percent"):

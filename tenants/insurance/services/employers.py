@@ -46,7 +46,8 @@ def get_employer(session: Session, employer_id: Any, *, principal: Principal | N
             stmt = stmt.with_for_update()
         found = session.execute(stmt).scalar_one_or_none()
     if found is None:
-        raise NotFound(_("No employer with id %(id)s.", id=employer_id), errors={"employer_id": [_("unknown employer")]})
+        raise NotFound(_("No employer with id %(id)s.", id=employer_id),
+                       errors={"employer_id": [_("unknown employer")]})
     return found
 
 

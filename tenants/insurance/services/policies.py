@@ -1,5 +1,6 @@
-"""Policies: enrol a household in a product (an employer's policies: :mod:`.employer_policies`), renew, suspend and resume, renewal reminders, an
-insuree's coverage; contributions towards a policy and its activation.
+"""Policies: enrol a household in a product (an employer's policies: :mod:`.employer_policies`), renew,
+suspend and resume, renewal reminders, an insuree's coverage; contributions towards a policy and its
+activation.
 
 A policy insures the household's active members at enrolment (``insurance_policy_members``); its
 value comes from :func:`schemehost.tenants.insurance.value.policy_value` and is stored with its parts.
@@ -376,9 +377,9 @@ def _receipt_taken(receipt: str) -> Conflict:
 
 def snapshot(policy: Policy) -> dict[str, Any]:
     out = {}
-    for f in ("product_id", "holder", "household_id", "employer_id", "previous_id", "stage", "status", "enrol_date", "start_date",
-              "expiry_date", "effective_date", "value", "currency", "paid", "adults", "children",
-              "activation_forced"):
+    for f in ("product_id", "holder", "household_id", "employer_id", "previous_id", "stage", "status",
+              "enrol_date", "start_date", "expiry_date", "effective_date", "value", "currency", "paid", "adults",
+              "children", "activation_forced"):
         value = getattr(policy, f)
         out[f] = value.isoformat() if isinstance(value, date) else value
     return out
