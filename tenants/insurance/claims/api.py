@@ -71,7 +71,7 @@ class Claims(MethodView):
             date_to=query.get("date_to"), review_status=query.get("review_status"),
             feedback_status=query.get("feedback_status"), after_id=query.get("after_id"),
             limit=query["limit"]), query["limit"])
-        return [svc.claim_view(session, c) for c in items], status, headers
+        return svc.claim_views(session, items), status, headers
 
     @permission_required(SUBMIT)
     @bp.arguments(s.ClaimInSchema)
@@ -131,7 +131,7 @@ class ReviewQueue(MethodView):
         items, status, headers = _page(review.review_queue(
             session, principal=current_principal(), selected_only=query["selected"],
             after_id=query.get("after_id"), limit=query["limit"]), query["limit"])
-        return [svc.claim_view(session, c) for c in items], status, headers
+        return svc.claim_views(session, items), status, headers
 
 
 @bp.route("/claims/batch")
