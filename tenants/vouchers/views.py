@@ -24,6 +24,7 @@ from wtforms.validators import NumberRange, Optional
 from schemehost.platform import money
 from schemehost.platform.errors import AppError, Conflict, NotFound, ValidationError
 from schemehost.platform.tenancy import tenant_session
+from schemehost.tenants import reporting
 from schemehost.tenants.console import add_nav, tenant_blueprint
 from schemehost.tenants.identity.clients_views import CheckboxesField
 from schemehost.tenants.identity.principal import current_principal, permission_required
@@ -459,6 +460,14 @@ def reports(programme_id: int):
     return render_template("tenant/vouchers/reports.html", programme=programme, tables=tables,
                            budget=vs.budget(session, programme), level=level or "",
                            levels=reg.level_names(session))
+
+
+@bp.get("/programmes/<int:programme_id>/reports/<kind>.csv")
+def report_csv(programme_id: int, kind: str):
+    """A report as CSV for a signed-in user (the API's CSV takes bearer tokens only)."""
+    require_any("reports.read", MANAGE)
+    rows = rp.report(tenant_session(), programme_id, kind, level=request.args.get("level") or None)
+    return reporting.csv_response(rows, f"vouchers-{programme_id}-{kind}.csv")
 
 
 @bp.get("/programmes/<int:programme_id>/reminders")
