@@ -168,7 +168,7 @@ def _entry_page(claim=None):
             except (ValidationError, Conflict, NotFound) as err:
                 session.rollback()
                 header_errors, row_errors = _row_errors(err, origin)
-                if not err.errors:
+                if not err.errors or isinstance(err, Conflict):
                     form_error = str(err.detail)
                 status = err.status
         rows = rows + [{"code": "", "quantity": "", "price": ""}] * max(0, ROWS - len(rows))
@@ -186,7 +186,9 @@ def _entry_page(claim=None):
         values = {k: request.args.get(k, "") for k in HEADER}
         values["visit_type"] = values["visit_type"] or "out_patient"
         rows = [{"code": "", "quantity": "", "price": ""} for _i in range(ROWS)]
-    return render_template("tenant/claims/entry.html", claim=claim, values=values, rows=rows,
+    # a refused change keeps the version it was based on: saving again needs a reload first
+    version = request.form.get("version", type=int) if request.method == "POST" else None
+    return render_template("tenant/claims/entry.html", claim=claim, values=values, rows=rows, version=version,
                            header_errors=header_errors, row_errors=row_errors, form_error=form_error,
                            visits=VISITS, currency=currency, **_suggestions(session)), status
 

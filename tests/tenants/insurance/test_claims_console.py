@@ -124,3 +124,22 @@ def test_a_csv_upload_from_the_console_reports_each_bad_row(app, world, tenant_u
                         content_type="multipart/form-data")
     assert good.status_code == 200 and "1 claims entered, 0 already entered." in good.get_data(as_text=True)
     assert _count(world) == before + 1
+
+
+def test_an_entered_claim_is_changed_from_its_page(app, world, tenant_user):
+    cashier = _signed_in(app, world.tenant, tenant_user, ("facility_cashier",))
+    base = f"/t/{world.slug}/claims"
+    token = csrf_from(cashier.get(f"{base}/new").get_data(as_text=True))
+    saved = cashier.post(f"{base}/new", data={"csrf_token": token, **_form(world, "K-EDIT")})
+    assert saved.status_code == 302
+    claim_id = int(saved.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    page = cashier.get(f"{base}/{claim_id}/edit").get_data(as_text=True)
+    assert 'name="version" value="1"' in page and 'value="PARA"' in page and 'value="2.00"' in page
+    changed = cashier.post(f"{base}/{claim_id}/edit", data={
+        "csrf_token": token, "version": "1", **_form(world, "K-EDIT", **{"line-1-quantity": "4"})})
+    assert changed.status_code == 302
+    stale = cashier.post(f"{base}/{claim_id}/edit", data={"csrf_token": token, "version": "1", **_form(world, "K-EDIT")})
+    assert stale.status_code == 409 and "Someone else changed this claim" in stale.get_data(as_text=True)
+    with world.tenant.session() as s:
+        claim = s.get(InsuranceClaim, claim_id)
+        assert (claim.version, claim.claimed) == (2, 5_000 + 4 * 200)
