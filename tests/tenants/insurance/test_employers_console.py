@@ -48,6 +48,24 @@ def _post(client, page, action, data):
     return client.post(action, data={"csrf_token": csrf_from(html), **data})
 
 
+def test_a_product_for_employers_from_the_product_form(app, scheme, tenant_user):
+    admin = _signed_in(app, scheme.tenant, tenant_user, ("tenant_admin",))
+    new = f"/t/{scheme.slug}/insurance/products/new"
+    form = {"code": "EII-F", "name": "Injury cover", "valid_from": "2020-01-01", "insurance_period_months": "12",
+            "holder": "employer", "wage_rate_percent": "1.25", "premium_worker": "50", "requires_incident": "y",
+            "coverage": "CONS"}
+    both = _post(admin, new, new, form)
+    assert both.status_code == 422 and "not both" in both.get_data(as_text=True)
+    made = _post(admin, new, new, {**form, "premium_worker": ""})
+    assert made.status_code == 302
+    with scheme.tenant.session() as s:
+        product = ins.product_valid_on(s, "EII-F", TODAY)
+        assert (product.holder, str(product.wage_rate_percent), product.requires_incident) == (
+            "employer", "1.250", True)
+    html = admin.get(made.headers["Location"]).get_data(as_text=True)
+    assert 'value="1.25"' in html and 'id="requires_incident"' in html
+
+
 def test_employers_workers_and_incidents_from_the_console(app, scheme, tenant_user):
     officer = _signed_in(app, scheme.tenant, tenant_user, ("enrolment_officer",))
     base = f"/t/{scheme.slug}/insurance"
