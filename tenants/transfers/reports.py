@@ -19,7 +19,7 @@ import io
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import ValidationError

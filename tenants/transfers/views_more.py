@@ -20,7 +20,7 @@ from schemehost.tenants.transfers import enrolment as en
 from schemehost.tenants.transfers import points as pts
 from schemehost.tenants.transfers import reports as rp
 from schemehost.tenants.transfers import services as tr
-from schemehost.tenants.transfers.models import BeneficiaryStatus, PaymentPointKind, PayrollStatus
+from schemehost.tenants.transfers.models import BeneficiaryStatus, PayrollStatus
 
 MANAGE, ENROL = "transfers.programmes.manage", "transfers.enrol"
 PREPARE, APPROVE = "transfers.payroll.prepare", "transfers.payroll.approve"
@@ -285,4 +285,4 @@ def register_more(bp: Blueprint, read_check, act) -> None:
                                statuses=[s.value for s in BeneficiaryStatus])
 
 
-__all__ = ["register_more", "STATUS_LABELS", "KIND_LABELS", "JOB_LABELS", "PaymentPointKind"]
+__all__ = ["register_more", "STATUS_LABELS", "KIND_LABELS", "JOB_LABELS"]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from schemehost.tenants.identity.models import AuditEntry
 from tests.tenants.test_audit import sign_in_tenant_user
-from tests.tenants.transfers.test_transfers import MAKER, RULE, _programme, _url
+from tests.tenants.transfers.test_transfers import MAKER, _programme, _url
 
 HOUSEHOLDS = {"A1": ("LN-E", 2, 1), "A2": ("LN-E", 0, 1), "A3": ("LN-E", 4, 1), "B1": ("NE-K", 1, 1),
               "B2": ("NE-K", 0, 0)}
