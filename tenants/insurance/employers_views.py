@@ -297,6 +297,13 @@ def incidents():
     return _incidents_page(IncidentForm(formdata=None, data={"reported_on": date.today()}))
 
 
+@bp.get("/incidents/review")
+@permission_required(REVIEW)
+def incidents_review():
+    """The claims reviewer's queue: incidents reported and not decided yet."""
+    return _incidents_page(IncidentForm(formdata=None, data={"reported_on": date.today()}), wanted="reported")
+
+
 @bp.post("/incidents/")
 @any_permission_required(*WORKFORCE)
 def incident_record():
@@ -323,9 +330,10 @@ def incident_record():
     return _incidents_page(form, status)
 
 
-def _incidents_page(form: IncidentForm, status: int = 200):
+def _incidents_page(form: IncidentForm, status: int = 200, wanted: str | None = None):
     session = tenant_session()
-    wanted = request.args.get("status") if request.args.get("status") in INCIDENT_STATUSES else None
+    if wanted is None:
+        wanted = request.args.get("status") if request.args.get("status") in INCIDENT_STATUSES else None
     rows = ins.list_incidents(session, principal=current_principal(), status=wanted,
                               after_id=request.args.get("after_id", type=int), limit=200)
     employers = {e.id: e for e in session.execute(select(Employer).where(
@@ -373,3 +381,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav("tenant_insurance_employers.employers", _l("Employers"), permission=EMPLOYERS, order=34)
     add_nav("tenant_insurance_employers.incidents", _l("Work incidents"), permission=EMPLOYERS, order=35)
+    # claims reviewers decide incidents: their own entry (a menu entry shows for one permission)
+    add_nav("tenant_insurance_employers.incidents_review", _l("Incidents to decide"), permission=REVIEW, order=36)

@@ -112,6 +112,9 @@ def test_employers_workers_and_incidents_from_the_console(app, scheme, tenant_us
     assert "Burnt hand" in officer.get(incident_page).get_data(as_text=True)
     assert _post(officer, incident_page, incident_page, {"decision": "accept"}).status_code == 403
     reviewer = _signed_in(app, scheme.tenant, tenant_user, ("claims_reviewer",))
+    queue = reviewer.get(f"{base}/incidents/review").get_data(as_text=True)
+    assert "Incidents to decide" in queue and incident_page.split("/")[-1] in queue
+    assert officer.get(f"{base}/incidents/review").status_code == 403
     empty = _post(reviewer, incident_page, incident_page, {"decision": "reject", "note": ""})
     assert empty.status_code == 422 and "This is needed." in empty.get_data(as_text=True)
     assert _post(reviewer, incident_page, incident_page, {"decision": "accept", "note": ""}).status_code == 302
