@@ -7,9 +7,10 @@ household) and a formula programme (base + per child, capped) with every househo
 registry's eligibility filter and made active (untimed). Then times, each committed:
 
 - ``generate_payroll`` (one INSERT ... SELECT with the formula, children counted per household, the
-  district from the location path; totals; the audit entry);
+  district from the location path; count and total from its RETURNING; the audit entry);
 - ``reconcile_upload`` of the paid list as the payment points send it (a CSV of N rows ``line_id,
-  status,reference``, 1 in 50 failed): parse, check every row, update set-wise.
+  status,reference``, 1 in 50 failed): COPY into a temporary table, every row checked in SQL, one
+  UPDATE ... FROM, one probe for a pending line (decisions 0413, 0414).
 
 Each timed step also prints the CPU seconds of its database backend (read from ``/proc``: the server
 must be local) and of this Python process: on a shared machine these move much less with the load
