@@ -27,7 +27,7 @@ from schemehost.platform.errors import ValidationError
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.insurance.claims.models import InsuranceClaim
-from schemehost.tenants.insurance.claims.services import ENTITY, clean_claim, insert_claim
+from schemehost.tenants.insurance.claims.services import ENTITY, BatchLookups, clean_claim, insert_claims
 from schemehost.tenants.insurance.services import _clean as c
 from schemehost.tenants.registry.models import HealthFacility
 from schemehost.tenants.registry.services import tenant_currency
@@ -139,6 +139,14 @@ def import_claims(session: Session, data: bytes | str, *, principal: Principal |
     existing = set(session.execute(select(InsuranceClaim.facility_id, InsuranceClaim.code)
                                    .where(tuple_(InsuranceClaim.facility_id, InsuranceClaim.code).in_(keys))).all()) \
         if keys else set()
+    icd = set()
+    for _n, row in rows:
+        for value in [row.get("icd_code", "")] + row.get("icd_codes", "").replace(";", " ").replace(",", " ").split():
+            value = value.strip().upper()
+            icd.add(f"{value[:3]}.{value[3:]}" if len(value) > 3 and "." not in value else value)
+    look = BatchLookups(session, principal, facilities={f for f, _c in groups},
+                        numbers={row["insuree"] for _n, row in rows if row.get("insuree")}, icd_codes=icd - {""},
+                        entry_codes={row["item"] for _n, row in rows if row.get("item")})
     ready: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
     for (fac, code), members in groups.items():
         if fac in facilities and (facilities[fac], code) in existing:
@@ -159,7 +167,7 @@ def import_claims(session: Session, data: bytes | str, *, principal: Principal |
                       "date_to": first.get("date_to") or None, "date_claimed": first.get("date_claimed") or None,
                       "icd_code": first["icd_code"], "icd_codes": first.get("icd_codes", ""), "lines": lines}
         p = c.Problems()
-        values, clean_lines = clean_claim(session, claim_data, principal=principal, p=p, today=today)
+        values, clean_lines = clean_claim(session, claim_data, principal=principal, p=p, today=today, lookups=look)
         for name, messages in p.errors.items():
             parts = name.split(".")
             if parts[0] == "lines" and len(parts) == 3:
@@ -177,11 +185,8 @@ def import_claims(session: Session, data: bytes | str, *, principal: Principal |
             ready.append((values, clean_lines))
     if report.problems and not partial:
         raise _fail(report, _("The file has problems: nothing was saved."))
-    for values, clean_lines in ready:
-        with session.begin_nested():
-            claim = insert_claim(session, values, clean_lines, currency=currency, principal=principal)
-        report.claim_ids.append(claim.id)
-        report.created += 1
+    report.claim_ids = insert_claims(session, ready, currency=currency, principal=principal)
+    report.created = len(report.claim_ids)
     audit.record_bulk(session, "claims.import", ENTITY,
                       counts={"rows": report.rows, "created": report.created, "skipped": report.skipped,
                               "problems": len(report.problems)},

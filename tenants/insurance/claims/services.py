@@ -19,7 +19,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -198,32 +198,120 @@ def _positive_id(value: Any) -> int | None:
     return None
 
 
+class Lookups:
+    """What :func:`clean_claim` asks the database: one query per question (a claim entered alone).
+    :class:`BatchLookups` answers the same from a few queries made for a whole file."""
+
+    def __init__(self, session: Session, principal: Principal | None) -> None:
+        self.session, self.principal = session, principal
+
+    def _facilities(self):
+        stmt = select(HealthFacility.id, HealthFacility.code, HealthFacility.status)
+        clause = location_clause(self.principal, HealthFacility.location_id) if self.principal is not None else None
+        return stmt if clause is None else stmt.where(clause)
+
+    def facility(self, code: str | None, facility_id: int | None):
+        stmt = self._facilities()
+        stmt = stmt.where(HealthFacility.code == code) if code is not None else stmt.where(HealthFacility.id == facility_id)
+        return self.session.execute(stmt).first()
+
+    def person(self, number: str | None, person_id: int | None):
+        stmt = select(Individual.id, Individual.scheme_number, Individual.status)
+        stmt = stmt.where(Individual.scheme_number == number) if number is not None else \
+            stmt.where(Individual.id == person_id)
+        return self.session.execute(stmt).first()
+
+    def unknown_icd(self, codes: list[str]) -> set[str]:
+        return icd10.unknown(self.session, codes)
+
+    def entries(self, codes: list[str]) -> dict[str, Any]:
+        if not codes:
+            return {}
+        return {row.code: row for row in self.session.execute(
+            select(CatalogueEntry.id, CatalogueEntry.code, CatalogueEntry.kind, CatalogueEntry.unit_price)
+            .where(CatalogueEntry.code.in_(codes)))}
+
+    def prices(self, entry_ids: list[int], facility_id: int | None, day: date) -> dict[int, int]:
+        return _list_prices(self.session, entry_ids, facility_id, day)
+
+
+class BatchLookups(Lookups):
+    """:class:`Lookups` for many claims at once (a CSV file): facilities, insurees, ICD-10 codes and
+    catalogue entries of the whole file in one query each, price lists of its entries in one more."""
+
+    def __init__(self, session: Session, principal: Principal | None, *, facilities: set[str],
+                 numbers: set[str], icd_codes: set[str], entry_codes: set[str]) -> None:
+        super().__init__(session, principal)
+        self._fac = {r.code: r for r in session.execute(
+            self._facilities().where(HealthFacility.code.in_(facilities)))} if facilities else {}
+        self._people = {r.scheme_number: r for r in session.execute(
+            select(Individual.id, Individual.scheme_number, Individual.status)
+            .where(Individual.scheme_number.in_(numbers)))} if numbers else {}
+        self._icd_unknown = icd10.unknown(session, icd_codes)
+        self._entries = super().entries(sorted(entry_codes))
+        # what was asked ahead; anything else (a value cleaned into another form) is asked on its own
+        self._asked = {"facility": set(facilities), "person": set(numbers), "icd": set(icd_codes),
+                       "entry": set(entry_codes)}
+        self._price_rows: list | None = None
+
+    def facility(self, code: str | None, facility_id: int | None):
+        if code is not None and code in self._asked["facility"]:
+            return self._fac.get(code)
+        return super().facility(code, facility_id)
+
+    def person(self, number: str | None, person_id: int | None):
+        if number is not None and number in self._asked["person"]:
+            return self._people.get(number)
+        return super().person(number, person_id)
+
+    def unknown_icd(self, codes: list[str]) -> set[str]:
+        rest = [code for code in codes if code not in self._asked["icd"]]
+        return {code for code in codes if code in self._icd_unknown} | (super().unknown_icd(rest) if rest else set())
+
+    def entries(self, codes: list[str]) -> dict[str, Any]:
+        rest = [code for code in codes if code not in self._asked["entry"]]
+        found = {code: self._entries[code] for code in codes if code in self._entries}
+        return {**found, **super().entries(rest)} if rest else found
+
+    def prices(self, entry_ids: list[int], facility_id: int | None, day: date) -> dict[int, int]:
+        if self._price_rows is None:
+            ids = [e.id for e in self._entries.values()]
+            self._price_rows = self.session.execute(
+                select(PriceListLine.entry_id, PriceListLine.price, PriceList.facility_id, PriceList.valid_from,
+                       PriceList.valid_to, PriceList.id)
+                .join(PriceList, PriceList.id == PriceListLine.price_list_id)
+                .where(PriceListLine.entry_id.in_(ids))).all() if ids else []
+        wanted, best = set(entry_ids), {}
+        for row in self._price_rows:  # the facility's own list first, then the latest valid one
+            if row.entry_id in wanted and row.facility_id in (None, facility_id) and row.valid_from <= day \
+                    and (row.valid_to is None or row.valid_to >= day):
+                key = (row.facility_id is not None, row.valid_from, row.id)
+                if row.entry_id not in best or key > best[row.entry_id][0]:
+                    best[row.entry_id] = (key, row.price)
+        return {entry_id: price for entry_id, (_key, price) in best.items()}
+
+
 def clean_claim(session: Session, data: dict[str, Any], *, principal: Principal | None, p: c.Problems,
-                today: date | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                today: date | None = None, lookups: Lookups | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The claim's column values and its lines' values from ``data`` (codes resolved to ids, prices
     filled in), with every problem added to ``p``. ``data``: ``code``, ``facility`` (code) or
     ``facility_id``, ``insuree`` (scheme number) or ``individual_id``, ``visit_type``, ``date_from``,
     ``date_to``, ``date_claimed``, ``icd_code``, ``icd_codes``, ``incident_id``, ``lines`` (each with
     ``item`` or ``service`` or ``code``, ``quantity``, ``price``)."""
     today = today or date.today()
+    look = lookups or Lookups(session, principal)
     values: dict[str, Any] = {}
     values["code"] = c.code(data.get("code"), p, "code") or None
     # facility: by code or id, within the principal's area
     facility = None
-    stmt = select(HealthFacility.id, HealthFacility.status)
     fac_code, fac_id = data.get("facility"), data.get("facility_id")
     if isinstance(fac_code, str) and fac_code.strip():
-        stmt = stmt.where(HealthFacility.code == fac_code.strip()[:CODE_LENGTH])
+        facility = look.facility(fac_code.strip()[:CODE_LENGTH], None)
     elif _positive_id(fac_id) is not None:
-        stmt = stmt.where(HealthFacility.id == fac_id)
+        facility = look.facility(None, fac_id)
     else:
-        stmt = None
         p.add("facility", _("The facility's code is needed."))
-    if stmt is not None:
-        clause = location_clause(principal, HealthFacility.location_id) if principal is not None else None
-        if clause is not None:
-            stmt = stmt.where(clause)
-        facility = session.execute(stmt).first()
+    if "facility" not in p:
         if facility is None:
             p.add("facility", _("No health facility has this code (in your area)."))
         elif facility.status != "active":
@@ -233,11 +321,9 @@ def clean_claim(session: Session, data: dict[str, Any], *, principal: Principal 
     person = None
     number, person_id = data.get("insuree"), data.get("individual_id")
     if isinstance(number, str) and number.strip():
-        person = session.execute(select(Individual.id, Individual.status)
-                                 .where(Individual.scheme_number == number.strip()[:50])).first()
+        person = look.person(number.strip()[:50], None)
     elif _positive_id(person_id) is not None:
-        person = session.execute(select(Individual.id, Individual.status)
-                                 .where(Individual.id == person_id)).first()
+        person = look.person(None, person_id)
     else:
         p.add("insuree", _("The number on the insuree's card is needed."))
         number = ""
@@ -275,7 +361,7 @@ def clean_claim(session: Session, data: dict[str, Any], *, principal: Principal 
         code = _icd(value, p, "icd_codes")
         if code and code != main and code not in secondary:
             secondary.append(code)
-    missing = icd10.unknown(session, [x for x in (main, *secondary) if x])
+    missing = look.unknown_icd([x for x in (main, *secondary) if x])
     if main in missing:
         p.add("icd_code", _("%(code)s is not in the ICD-10 list.", code=main))
     for code in secondary:
@@ -287,11 +373,11 @@ def clean_claim(session: Session, data: dict[str, Any], *, principal: Principal 
         p.add("incident_id", _("A work incident's number."))
         incident = None
     values["incident_id"] = incident
-    lines = _clean_lines(session, data.get("lines"), values["facility_id"], date_from, p)
+    lines = _clean_lines(look, data.get("lines"), values["facility_id"], date_from, p)
     return values, lines
 
 
-def _clean_lines(session: Session, raw: Any, facility_id: int | None, day: date | None,
+def _clean_lines(look: Lookups, raw: Any, facility_id: int | None, day: date | None,
                  p: c.Problems) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         p.add("lines", _("A claim needs at least one item or service."))
@@ -311,10 +397,8 @@ def _clean_lines(session: Session, raw: Any, facility_id: int | None, day: date 
             p.add(f"lines.{i}.item", _("The code of an item or service is needed."))
         wanted.append((kind, code))
     codes = sorted({code for _k, code in wanted if code})
-    entries = {row.code: row for row in session.execute(
-        select(CatalogueEntry.id, CatalogueEntry.code, CatalogueEntry.kind, CatalogueEntry.unit_price)
-        .where(CatalogueEntry.code.in_(codes)))} if codes else {}
-    prices = _list_prices(session, [e.id for e in entries.values()], facility_id, day) if entries else {}
+    entries = look.entries(codes)
+    prices = look.prices([e.id for e in entries.values()], facility_id, day or date.today()) if entries else {}
     out = []
     for i, (line, (kind, code)) in enumerate(zip(raw, wanted)):
         line = line if isinstance(line, dict) else {}
@@ -390,6 +474,21 @@ def insert_claim(session: Session, values: dict[str, Any], lines: list[dict[str,
     session.add_all([ClaimLine(claim_id=claim.id, **line) for line in lines])
     session.flush()
     return claim
+
+
+def insert_claims(session: Session, claims: list[tuple[dict[str, Any], list[dict[str, Any]]]], *, currency: str,
+                  principal: Principal | None) -> list[int]:
+    """Insert many cleaned claims and their lines in two statements (a CSV batch); their ids, in order."""
+    if not claims:
+        return []
+    who = _who(principal)
+    ids = list(session.execute(
+        insert(InsuranceClaim).returning(InsuranceClaim.id, sort_by_parameter_order=True),
+        [{**values, "currency": currency, "status": ClaimStatus.entered.value, "entered_by": who, "version": 1,
+          "claimed": sum(line["quantity"] * line["price"] for line in lines)} for values, lines in claims]).scalars())
+    session.execute(insert(ClaimLine), [{"claim_id": claim_id, **line}
+                                        for claim_id, (_values, lines) in zip(ids, claims) for line in lines])
+    return ids
 
 
 def create_claim(session: Session, data: dict[str, Any], *, principal: Principal | None,
