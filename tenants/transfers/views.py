@@ -22,7 +22,7 @@ from schemehost.tenants.console import add_nav, tenant_blueprint
 from schemehost.tenants.identity.principal import current_principal, permission_required, require
 from schemehost.tenants.transfers import services as tr
 from schemehost.tenants.transfers.models import Beneficiary, PaymentCycle, Payroll
-from schemehost.tenants.transfers.views_more import JOB_LABELS, register_more
+from schemehost.tenants.transfers.views_more import JOB_LABELS, JOB_STATUS_LABELS, register_more
 
 bp = tenant_blueprint("tenant_transfers", __name__, "/transfers", module="transfers")
 MANAGE, ENROL = "transfers.programmes.manage", "transfers.enrol"
@@ -70,7 +70,8 @@ def programme(programme_id: int):
     return render_template("tenant/transfers/programme.html", programme=prog, preview=preview, cycles=cycles,
                            payrolls=payrolls, counts=_counts(session, [prog.id]).get(prog.id, {}),
                            payroll_labels=PAYROLL_LABELS, today=date.today().replace(day=1).isoformat(),
-                           jobs=recent_jobs(programme_id), job_labels=JOB_LABELS)
+                           jobs=recent_jobs(programme_id), job_labels=JOB_LABELS,
+                           job_status_labels=JOB_STATUS_LABELS)
 
 
 def _act(programme_id: int, action):

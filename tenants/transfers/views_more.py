@@ -28,6 +28,8 @@ STATUS_LABELS = {"potential": _l("Potential"), "active": _l("Active"), "suspende
                  "graduated": _l("Graduated")}
 KIND_LABELS = {"agent": _l("Agent"), "branch": _l("Branch"), "mobile_money": _l("Mobile money")}
 JOB_LABELS = {"transfers.enrol_bulk": _l("Enrolment"), "transfers.status_bulk": _l("Status change")}
+JOB_STATUS_LABELS = {"queued": _l("Waiting"), "running": _l("Running"), "succeeded": _l("Finished"),
+                     "failed": _l("Failed")}
 
 
 def _users(session) -> list[tuple[int, str]]:
@@ -285,4 +287,4 @@ def register_more(bp: Blueprint, read_check, act) -> None:
                                statuses=[s.value for s in BeneficiaryStatus])
 
 
-__all__ = ["register_more", "STATUS_LABELS", "KIND_LABELS", "JOB_LABELS"]
+__all__ = ["register_more", "STATUS_LABELS", "KIND_LABELS", "JOB_LABELS", "JOB_STATUS_LABELS"]
