@@ -267,13 +267,28 @@ def register_more(bp: Blueprint, read_check, act) -> None:
 
     # ---- reports -------------------------------------------------------------------------------
 
-    @bp.get("/programmes/<int:programme_id>/reports")
-    def reports(programme_id: int):
-        """Beneficiaries by status and area, planned vs paid per cycle, failed payments: tables with bars
-        drawn in CSS (no scripts) and CSV links, within the user's locations."""
+    def report_reader():
         principal = current_principal()
         if principal is None or not any(principal.can(p) for p in ("reports.read", MANAGE, ENROL, PREPARE, APPROVE)):
             require("reports.read")
+        return principal
+
+    @bp.get("/programmes/<int:programme_id>/reports/<any(beneficiaries, cycles, failed):kind>.csv")
+    def report_csv(programme_id: int, kind: str):
+        """A report as CSV for the signed-in user (the API's CSV answers bearer tokens)."""
+        from flask import Response
+
+        principal = report_reader()
+        level = request.args.get("level") or None
+        rows = rp.report(tenant_session(), programme_id, kind, principal=principal, level=level)
+        return Response(rp.to_csv(rows), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="transfers-{programme_id}-{kind}.csv"'})
+
+    @bp.get("/programmes/<int:programme_id>/reports")
+    def reports(programme_id: int):
+        """Beneficiaries by status and area, planned vs paid per cycle, failed payments: tables with bars
+        (progress elements, no scripts) and CSV links, within the user's locations."""
+        principal = report_reader()
         session = tenant_session()
         programme = tr.get_programme(session, programme_id)
         level = request.args.get("level") or None

@@ -211,6 +211,9 @@ def test_reports_match_hand_computed_sums_in_json_and_csv_and_honour_locations(a
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'data-area="NE"' in html and 'data-area="LN"' not in html
     assert 'data-amount="125000"' in html and 'data-amount="435000"' not in html
+    mine_csv = officer.get(f"/t/{tenant.slug}/transfers/programmes/{pid}/reports/cycles.csv")
+    assert mine_csv.status_code == 200 and mine_csv.mimetype == "text/csv"
+    assert list(csv.DictReader(io.StringIO(mine_csv.get_data(as_text=True))))[0]["planned"] == "125000"
 
 
 def _csrf(html: str) -> str:

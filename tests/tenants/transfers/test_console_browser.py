@@ -86,4 +86,7 @@ def test_payment_points_paid_list_and_reports_in_a_browser(page, client, village
     expect(row.locator(".bar.paid")).to_be_visible()
     expect(page.locator("#report-failed tbody tr")).to_have_count(1)
     expect(page.locator('#report-beneficiaries tr[data-area="LN"]')).to_be_visible()
-    assert page.locator("#csv-cycles").get_attribute("href").endswith("format=csv")
+    with page.expect_download() as download:  # the signed-in user's CSV (not the API's, which wants a token)
+        page.locator("#csv-cycles").click()
+    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    assert [(r["period_start"], r["lines"]) for r in rows] == [("2026-11-01", str(len(lines)))]
