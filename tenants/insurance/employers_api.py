@@ -141,6 +141,15 @@ class WorkerLeave(MethodView):
 # ---- work incidents ----------------------------------------------------------------------------------
 
 
+def incident_out(session, incident, days: int | None = None) -> dict:
+    out = {f: getattr(incident, f) for f in ("id", "employer_id", "individual_id", "incident_date", "reported_on",
+                                             "kind", "place", "description", "status", "decided_on",
+                                             "decision_note", "created_at")}
+    out["reported_late"] = ins.incidents.reported_late(incident, days if days is not None
+                                                       else ins.incidents.report_days(session))
+    return out
+
+
 @bp.route("/incidents")
 class Incidents(MethodView):
     @any_permission_required(*READ_INCIDENTS)
@@ -148,17 +157,21 @@ class Incidents(MethodView):
     @bp.response(200, s.IncidentSchema(many=True))
     def get(self, query):
         """Work incidents of employers of the caller's area, newest first, by employer, worker or status."""
-        return ins.list_incidents(tenant_session(), principal=current_principal(),
-                                  employer_id=query.get("employer_id"), individual_id=query.get("individual_id"),
-                                  status=query.get("status"), after_id=query.get("after_id"), limit=query["limit"])
+        session = tenant_session()
+        days = ins.incidents.report_days(session)
+        rows = ins.list_incidents(session, principal=current_principal(), employer_id=query.get("employer_id"),
+                                  individual_id=query.get("individual_id"), status=query.get("status"),
+                                  after_id=query.get("after_id"), limit=query["limit"])
+        return [incident_out(session, i, days) for i in rows]
 
     @any_permission_required(*WORKFORCE)
     @bp.arguments(s.IncidentCreateSchema)
     @bp.response(201, s.IncidentSchema)
     def post(self, body):
         """Record a reported incident of a worker the employer had enrolled on that day."""
-        incident = ins.record_incident(tenant_session(), principal=current_principal(), **body)
-        return incident, 201, {"Location": url_for("insurance_employers.IncidentItem", incident_id=incident.id)}
+        session = tenant_session()
+        incident = ins.record_incident(session, principal=current_principal(), **body)
+        return incident_out(session, incident), 201, {"Location": url_for("insurance_employers.IncidentItem", incident_id=incident.id)}
 
 
 @bp.route("/incidents/<int:incident_id>")
@@ -167,7 +180,8 @@ class IncidentItem(MethodView):
     @bp.response(200, s.IncidentSchema)
     def get(self, incident_id):
         """One work incident."""
-        return ins.get_incident(tenant_session(), incident_id, principal=current_principal())
+        session = tenant_session()
+        return incident_out(session, ins.get_incident(session, incident_id, principal=current_principal()))
 
 
 @bp.route("/incidents/<int:incident_id>/<any(accept, reject):decision>")
@@ -177,8 +191,9 @@ class IncidentDecision(MethodView):
     @bp.response(200, s.IncidentSchema)
     def post(self, body, incident_id, decision):
         """Accept or reject a reported incident (``note``: the reason, needed to reject); 409 once decided."""
-        return ins.decide_incident(tenant_session(), incident_id, accept=decision == "accept", note=body.get("note"),
-                                   principal=current_principal())
+        session = tenant_session()
+        return incident_out(session, ins.decide_incident(session, incident_id, accept=decision == "accept",
+                                                         note=body.get("note"), principal=current_principal()))
 
 
 def init_app(app: Flask) -> None:

@@ -372,7 +372,9 @@ def _incident_page(incident_id: int, form: DecisionForm, status: int = 200):
     session = tenant_session()
     current = ins.get_incident(session, incident_id, principal=current_principal())
     person = session.get(Individual, current.individual_id)
-    return render_template("tenant/insurance/incident.html", incident=current, form=form,
+    days = ins.incidents.report_days(session)
+    return render_template("tenant/insurance/incident.html", incident=current, form=form, report_days=days,
+                           late=ins.incidents.reported_late(current, days),
                            employer=session.get(Employer, current.employer_id), person=person, kinds=KINDS,
                            statuses=INCIDENT_STATUSES, can_decide=_can(REVIEW)), status
 

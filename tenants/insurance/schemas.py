@@ -317,6 +317,8 @@ class IncidentSchema(Schema):
     status = fields.String(metadata={"description": "reported, accepted or rejected"})
     decided_on = fields.Date(allow_none=True)
     decision_note = fields.String(allow_none=True)
+    reported_late = fields.Boolean(metadata={
+        "description": "reported more days after it happened than the scheme's incident_report_days setting"})
     created_at = fields.DateTime()
 
 

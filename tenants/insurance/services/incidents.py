@@ -4,7 +4,9 @@ recorded, then accepted or rejected (decision 0322).
 An incident is recorded for a worker the employer had enrolled on the incident's date (a member of
 one of the employer's policies covered that day), dated on or before the day it is reported, which is
 not in the future. It is ``reported`` until someone accepts it or rejects it (with a reason); a
-decision is final (409 for a second one). Claims under a product that ``requires_incident`` must
+decision is final (409 for a second one). An incident reported more than the scheme's
+``insurance.incident_report_days`` setting after it happened is recorded and shown as reported late
+(:func:`reported_late`), for the reviewer to weigh. Claims under a product that ``requires_incident`` must
 reference an accepted incident of the same worker dated on or before the claim (the claims checks
 read :func:`accepted_incident`).
 
@@ -23,6 +25,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import Conflict, NotFound
+from schemehost.tenants.core.models import Setting
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.identity.scoping import restrict_to_locations
@@ -75,6 +78,18 @@ def list_incidents(session: Session, *, principal: Principal | None, employer_id
     return list(session.execute(stmt).scalars())
 
 
+def report_days(session: Session) -> int | None:
+    """The scheme's limit for reporting an incident, in days (setting ``insurance.incident_report_days``)."""
+    value = session.execute(select(Setting.value).where(Setting.key == "insurance")).scalar_one_or_none()
+    days = value.get("incident_report_days") if isinstance(value, dict) else None
+    return days if isinstance(days, int) and not isinstance(days, bool) and days >= 0 else None
+
+
+def reported_late(incident: WorkIncident, days: int | None) -> bool:
+    """Whether the incident was reported more than ``days`` days after it happened."""
+    return days is not None and (incident.reported_on - incident.incident_date).days > days
+
+
 def accepted_incident(session: Session, incident_id: int, individual_id: int, on: date) -> WorkIncident | None:
     """The accepted incident ``incident_id`` of this worker dated on or before ``on``, or None (what a
     claim under a product that ``requires_incident`` must reference)."""
@@ -119,7 +134,8 @@ def record_incident(session: Session, *, employer_id: Any, individual_id: Any, i
                             reported_by=principal.id if principal is not None else None)
     session.add(incident)
     session.flush()
-    audit.record(session, "create", ENTITY, incident.id, after=snapshot(incident))
+    audit.record(session, "create", ENTITY, incident.id, after=snapshot(incident),
+                 details={"reported_late": reported_late(incident, report_days(session))})
     return incident
 
 

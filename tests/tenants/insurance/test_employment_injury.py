@@ -200,7 +200,11 @@ def test_work_incidents_are_recorded_for_workers_and_decided_once(api, client, c
     made = api.post(base, json=body)
     assert made.status_code == 201, made.json
     incident = made.json
-    assert (incident["status"], incident["reported_on"]) == ("reported", TODAY.isoformat())
+    assert (incident["status"], incident["reported_on"], incident["reported_late"]) == (
+        "reported", TODAY.isoformat(), False)
+    # the template asks for a report within 15 days: a later one is recorded, shown as late
+    late = api.post(base, json={**body, "incident_date": (TODAY - timedelta(days=25)).isoformat()})
+    assert late.status_code == 201 and late.json["reported_late"] is True
     other = api.post(base, json={**body, "kind": "disease"}).json
     # deciding needs claims.review
     clerk = Api(client, client_token(scheme.tenant, scopes=("insurance.employers.manage",)))
@@ -218,6 +222,7 @@ def test_work_incidents_are_recorded_for_workers_and_decided_once(api, client, c
         assert ins.accepted_incident(s, other["id"], worker, TODAY) is None
         logged = s.execute(select(AuditEntry).where(AuditEntry.entity_type == "work_incident")).scalars().all()
         assert {e.action for e in logged} == {"create", "accept", "reject"}
+        assert sorted(e.details["reported_late"] for e in logged if e.action == "create") == [False, False, True]
         assert "Burn" not in str([(e.after, e.before, e.details) for e in logged])
 
 
