@@ -8,8 +8,9 @@ list is a valid ICD-10 code with its WHO title (English).
 
 The control revision c0006 creates ``shared.icd10_codes`` (read by every tenant, written by nobody
 but the operator) and loads this list. An operator who holds the full classification (the WHO's
-ClaML or a national tabulation) loads it with :func:`load` from a CSV file of ``code,title`` lines;
-codes already present keep their row and get the new title (decision 0312).
+ClaML or a national tabulation) loads it from a CSV file of ``code,title`` lines with
+``schemehost claims icd10-load FILE`` (:func:`read_csv`, :func:`load`); codes already present keep
+their row and get the new title (decision 0312).
 """
 
 from __future__ import annotations
