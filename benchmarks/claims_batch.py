@@ -31,9 +31,11 @@ from scratchdb import MachineNote, commit_id, scratch_app  # noqa: E402
 from search_registry import generate  # noqa: E402
 
 
-def insure(conn: psycopg.Connection, schema: str, claims: int) -> dict[str, float]:
+def insure(conn: psycopg.Connection, schema: str, claims: int, fillfactor: int | None = None) -> dict[str, float]:
     s = f'"{schema}"'
     steps: dict[str, float] = {}
+    if fillfactor is not None:  # an experiment: room in each page for HOT updates of the lines
+        conn.execute(f"ALTER TABLE {s}.claim_lines SET (fillfactor = {int(fillfactor)})")
 
     def step(name: str, sql: str, params: dict | None = None) -> None:
         start = time.perf_counter()
@@ -121,7 +123,7 @@ def insure(conn: psycopg.Connection, schema: str, claims: int) -> dict[str, floa
     return steps
 
 
-def run(claims: int, households: int) -> None:
+def run(claims: int, households: int, fillfactor: int | None = None) -> None:
     from sqlalchemy import func, select, update
 
     from schemehost.platform.extensions import db
@@ -147,7 +149,7 @@ def run(claims: int, households: int) -> None:
         start = time.perf_counter()
         with psycopg.connect(libpq, autocommit=True) as conn:
             steps = generate(conn, schema, households)
-            steps.update(insure(conn, schema, claims))
+            steps.update(insure(conn, schema, claims, fillfactor))
             lines = conn.execute(f'SELECT count(*) FROM "{schema}".claim_lines').fetchone()[0]
         print(f"# {claims:,} claims with {lines:,} lines generated in {time.perf_counter() - start:.1f} s ("
               + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()) + ")")
@@ -196,7 +198,7 @@ def run(claims: int, households: int) -> None:
           f"lines passed {checked['lines_passed']}, rejected {checked['lines_rejected']} "
           f"({checked['line_reasons']})")
     print(f"# valuated total {valued['total']} (minor units); claims by status {by_status}")
-    print(f"# commit {commit_id()}; {note}")
+    print(f"# commit {commit_id()}; {note}" + (f"; claim_lines fillfactor {fillfactor}" if fillfactor else ""))
     print(f"claims_100k_s={total * 100_000 / max(claims, 1):.1f}")
 
 
@@ -204,8 +206,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=100_000)
     parser.add_argument("--households", type=int, default=50_000, help="households (about 4 members each)")
+    parser.add_argument("--fillfactor", type=int, default=None,
+                        help="an experiment: claim_lines' fillfactor (the schema's is 100)")
     args = parser.parse_args()
-    run(args.claims, args.households)
+    run(args.claims, args.households, args.fillfactor)
 
 
 if __name__ == "__main__":

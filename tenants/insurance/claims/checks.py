@@ -26,12 +26,8 @@ from sqlalchemy.orm import Session
 from schemehost.platform.tenancy import quote_ident
 from schemehost.tenants.identity.audit import record_bulk
 
-#: claim statuses whose lines count as earlier claims (duplicates) -- the checks' own batch aside
-COUNTED = ("checked", "processed", "valuated")
 #: claims handed to review selection per call
 SELECT_SLICE = 10_000
-#: line statuses a valuation pays for
-VALUED_LINES = ("passed", "approved", "adjusted")
 
 Actor = tuple[str, str | None, str | None]
 
