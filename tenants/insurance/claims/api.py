@@ -108,7 +108,7 @@ class ClaimItem(MethodView):
 @bp.route("/claims/<int:claim_id>/review")
 class ClaimReview(MethodView):
     @permission_required(REVIEW_PERMISSION)
-    @bp.arguments(s.ReviewSchema)
+    @bp.arguments(s.ClaimReviewSchema)
     @bp.response(200, s.ClaimSchema)
     def post(self, body, claim_id):
         """Review a ``checked`` claim: approve, adjust or reject (with a reason) each line; lines not
@@ -123,7 +123,7 @@ class ClaimReview(MethodView):
 @bp.route("/claims/review-queue")
 class ReviewQueue(MethodView):
     @permission_required(REVIEW_PERMISSION)
-    @bp.arguments(s.QueueQuerySchema, location="query")
+    @bp.arguments(s.ClaimQueueQuerySchema, location="query")
     @bp.response(200, s.ClaimSchema(many=True))
     def get(self, query):
         """Checked claims waiting for a decision, oldest first (``selected``: only those selected for review)."""
@@ -137,8 +137,8 @@ class ReviewQueue(MethodView):
 @bp.route("/claims/batch")
 class ClaimBatch(MethodView):
     @permission_required(SUBMIT)
-    @bp.arguments(s.BatchQuerySchema, location="query")
-    @bp.response(200, s.BatchSchema)
+    @bp.arguments(s.ClaimBatchQuerySchema, location="query")
+    @bp.response(200, s.ClaimBatchSchema)
     def post(self, query):
         """Enter the claims of a CSV file (``file`` in a multipart form, or a ``text/csv`` body): one row
         per line, see docs/insurance.md. All or nothing unless ``partial``: 422 with ``problems`` (row,
@@ -157,7 +157,7 @@ class ClaimBatch(MethodView):
 @bp.route("/claims/check")
 class ClaimCheck(MethodView):
     @permission_required(REVIEW_PERMISSION)
-    @bp.arguments(s.IdsSchema)
+    @bp.arguments(s.ClaimIdsSchema)
     def post(self, body):
         """Run the automatic checks on entered claims (``ids``, or all): each becomes ``checked`` or
         ``rejected`` with reason codes; checked claims are selected for review by the tenant's rules."""
@@ -167,7 +167,7 @@ class ClaimCheck(MethodView):
 @bp.route("/claims/process")
 class ClaimProcess(MethodView):
     @permission_required(REVIEW_PERMISSION)
-    @bp.arguments(s.IdsSchema)
+    @bp.arguments(s.ClaimIdsSchema)
     def post(self, body):
         """Process checked claims not selected for review (``ids``, or all): every passed line approved."""
         return review.process_claims(tenant_session(), body.get("ids"), principal=current_principal())
@@ -176,7 +176,7 @@ class ClaimProcess(MethodView):
 @bp.route("/claims/valuate")
 class ClaimValuate(MethodView):
     @permission_required(REVIEW_PERMISSION)
-    @bp.arguments(s.IdsSchema)
+    @bp.arguments(s.ClaimIdsSchema)
     def post(self, body):
         """Value processed claims (``ids``, or all) from their product: co-payment, deductibles, ceilings."""
         return engine().valuate_claims(tenant_session(), body.get("ids"))
@@ -185,14 +185,14 @@ class ClaimValuate(MethodView):
 @bp.route("/claims/selection")
 class ClaimSelection(MethodView):
     @any_permission_required(REVIEW_PERMISSION, SETTINGS)
-    @bp.response(200, s.SelectionSchema)
+    @bp.response(200, s.ClaimSelectionSchema)
     def get(self):
         """The rules selecting checked claims for review and for beneficiary feedback."""
         return review.selection_rules(tenant_session())
 
     @permission_required(SETTINGS)
-    @bp.arguments(s.SelectionSchema)
-    @bp.response(200, s.SelectionSchema)
+    @bp.arguments(s.ClaimSelectionSchema)
+    @bp.response(200, s.ClaimSelectionSchema)
     def put(self, body):
         """Replace the selection rules: ``percent`` drawn at random, claims ``above`` an amount, claims
         with one of the ``items``, for ``review`` and for ``feedback``."""
@@ -202,8 +202,8 @@ class ClaimSelection(MethodView):
 @bp.route("/claims/icd10")
 class Icd10(MethodView):
     @any_permission_required(*READ)
-    @bp.arguments(s.IcdQuerySchema, location="query")
-    @bp.response(200, s.IcdSchema(many=True))
+    @bp.arguments(s.IcdCodeQuerySchema, location="query")
+    @bp.response(200, s.IcdCodeSchema(many=True))
     def get(self, query):
         """ICD-10 codes starting with ``q`` (or whose title contains it)."""
         return [{"code": code, "title": title}

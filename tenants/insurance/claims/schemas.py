@@ -14,7 +14,7 @@ from schemehost.tenants.insurance.claims.models import ClaimStatus, Selection
 MINOR = {"description": "integer amount in minor units of the currency (TZS 150000 = 1,500.00)"}
 
 
-class LineInSchema(Schema):
+class ClaimLineInSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
@@ -42,14 +42,14 @@ class ClaimInSchema(Schema):
     icd_code = fields.Raw(metadata={"description": "main diagnosis, ICD-10 (GET /claims/icd10)"})
     icd_codes = fields.Raw(metadata={"description": "other diagnoses, ICD-10 codes"})
     incident_id = fields.Raw(allow_none=True, metadata={"description": "work incident (employment injury)"})
-    lines = fields.List(fields.Nested(LineInSchema), metadata={"description": "items and services"})
+    lines = fields.List(fields.Nested(ClaimLineInSchema), metadata={"description": "items and services"})
 
 
 class ClaimUpdateSchema(ClaimInSchema):
     version = fields.Raw(required=True, metadata={"description": "the claim's version you changed"})
 
 
-class LineOutSchema(Schema):
+class ClaimLineSchema(Schema):
     line_no = fields.Integer()
     entry_id = fields.Integer()
     code = fields.String()
@@ -68,7 +68,7 @@ class LineOutSchema(Schema):
     deductible = fields.Integer(allow_none=True)
 
 
-class RefSchema(Schema):
+class ClaimRefSchema(Schema):
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
@@ -79,9 +79,9 @@ class ClaimSchema(Schema):
     id = fields.Integer()
     code = fields.String()
     facility_id = fields.Integer()
-    facility = fields.Nested(RefSchema)
+    facility = fields.Nested(ClaimRefSchema)
     individual_id = fields.Integer()
-    insuree = fields.Nested(RefSchema)
+    insuree = fields.Nested(ClaimRefSchema)
     policy_id = fields.Integer(allow_none=True)
     product_id = fields.Integer(allow_none=True)
     visit_type = fields.String()
@@ -109,7 +109,7 @@ class ClaimSchema(Schema):
     valuated_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-    lines = fields.List(fields.Nested(LineOutSchema))
+    lines = fields.List(fields.Nested(ClaimLineSchema))
 
 
 class ClaimQuerySchema(Schema):
@@ -126,13 +126,13 @@ class ClaimQuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
-class QueueQuerySchema(Schema):
+class ClaimQueueQuerySchema(Schema):
     selected = fields.Boolean(load_default=False, metadata={"description": "only claims selected for review"})
     after_id = fields.Integer()
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
-class DecisionSchema(Schema):
+class ClaimDecisionSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
@@ -144,38 +144,38 @@ class DecisionSchema(Schema):
         "description": "review reason: not_justified, not_provided, wrong_price, other (needed to reject)"})
 
 
-class ReviewSchema(Schema):
+class ClaimReviewSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
     version = fields.Raw(required=True, metadata={"description": "the claim's version the reviewer saw"})
-    lines = fields.List(fields.Nested(DecisionSchema), load_default=list,
+    lines = fields.List(fields.Nested(ClaimDecisionSchema), load_default=list,
                         metadata={"description": "decisions; lines the checks passed and not named are approved"})
     note = fields.Raw(allow_none=True)
 
 
-class IdsSchema(Schema):
+class ClaimIdsSchema(Schema):
     ids = fields.List(fields.Integer(strict=True), allow_none=True, validate=validate.Length(max=10_000),
                       metadata={"description": "claim ids; left out: every pending claim"})
 
 
-class RulesSchema(Schema):
+class ClaimRulesSchema(Schema):
     percent = fields.Raw(metadata={"description": "percentage of claims drawn at random (0-100)"})
     above = fields.Raw(allow_none=True, metadata={"description": "claims above this amount (minor units)"})
     items = fields.List(fields.String(), metadata={"description": "claims with one of these items or services"})
 
 
-class SelectionSchema(Schema):
-    review = fields.Nested(RulesSchema)
-    feedback = fields.Nested(RulesSchema)
+class ClaimSelectionSchema(Schema):
+    review = fields.Nested(ClaimRulesSchema)
+    feedback = fields.Nested(ClaimRulesSchema)
 
 
-class BatchQuerySchema(Schema):
+class ClaimBatchQuerySchema(Schema):
     partial = fields.Boolean(load_default=False, metadata={
         "description": "save the good claims and report the bad rows (default: all or nothing)"})
 
 
-class BatchSchema(Schema):
+class ClaimBatchSchema(Schema):
     rows = fields.Integer()
     created = fields.Integer()
     skipped = fields.Integer(metadata={"description": "claims the facility had already entered"})
@@ -183,12 +183,12 @@ class BatchSchema(Schema):
     problems = fields.List(fields.Dict())
 
 
-class IcdSchema(Schema):
+class IcdCodeSchema(Schema):
     code = fields.String()
     title = fields.String()
 
 
-class IcdQuerySchema(Schema):
+class IcdCodeQuerySchema(Schema):
     q = fields.String(required=True, validate=validate.Length(1, 40))
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
