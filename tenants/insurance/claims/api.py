@@ -12,8 +12,9 @@ valuation; claims are read with any of ``claims.submit``, ``claims.review``, ``c
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, current_app, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -154,14 +155,41 @@ class ClaimBatch(MethodView):
                                    filename=name)
 
 
+def start_engine(kind: str, ids: list[int] | None) -> tuple[dict[str, Any], int]:
+    """Run the claims engine (``check`` or ``valuate``): on the given claims at once (200 with the
+    counts), or on every pending claim of the tenant as a job (202 with the job; run inline with
+    ``CLAIMS_JOBS_INLINE``), since a whole tenant's claims may take longer than a request."""
+    session = tenant_session()
+    principal = current_principal()
+    if ids is not None:
+        run = engine().check_claims if kind == "check" else engine().valuate_claims
+        return run(session, ids, actor=principal.audit_actor), 200
+    from schemehost.platform.extensions import db
+    from schemehost.platform.jobs import Job, defer_job, run_job
+    from schemehost.tenants.insurance.claims.tasks import CHECK, VALUATE, queue_claims_job
+
+    job_id = queue_claims_job(db.session, CHECK if kind == "check" else VALUATE, tenant_id=principal.tenant_id,
+                              actor=principal.name, audit_actor=principal.audit_actor)
+    session.commit()
+    db.session.commit()
+    if current_app.config.get("CLAIMS_JOBS_INLINE"):
+        run_job(job_id)
+    else:
+        defer_job(job_id)
+    job = db.session.get(Job, job_id)
+    db.session.refresh(job)
+    return {"job_id": job.id, "status": job.status, "result": job.result}, 202
+
+
 @bp.route("/claims/check")
 class ClaimCheck(MethodView):
     @permission_required(REVIEW_PERMISSION)
     @bp.arguments(s.ClaimIdsSchema)
     def post(self, body):
-        """Run the automatic checks on entered claims (``ids``, or all): each becomes ``checked`` or
-        ``rejected`` with reason codes; checked claims are selected for review by the tenant's rules."""
-        return engine().check_claims(tenant_session(), body.get("ids"))
+        """Run the automatic checks on entered claims: each becomes ``checked`` or ``rejected`` with
+        reason codes, and checked claims are selected for review by the tenant's rules. With ``ids``,
+        at once (200, the counts); without, every entered claim in a job (202, ``job_id``)."""
+        return start_engine("check", body.get("ids"))
 
 
 @bp.route("/claims/process")
@@ -178,8 +206,9 @@ class ClaimValuate(MethodView):
     @permission_required(REVIEW_PERMISSION)
     @bp.arguments(s.ClaimIdsSchema)
     def post(self, body):
-        """Value processed claims (``ids``, or all) from their product: co-payment, deductibles, ceilings."""
-        return engine().valuate_claims(tenant_session(), body.get("ids"))
+        """Value processed claims from their product (co-payment, deductibles, ceilings). With ``ids``,
+        at once (200, the counts); without, every processed claim in a job (202, ``job_id``)."""
+        return start_engine("valuate", body.get("ids"))
 
 
 @bp.route("/claims/selection")

@@ -29,7 +29,7 @@ from schemehost.tenants.identity.principal import current_principal, permission_
 from schemehost.tenants.insurance.api import any_permission_required
 from schemehost.tenants.insurance.claims import batch, icd10, review
 from schemehost.tenants.insurance.claims import services as svc
-from schemehost.tenants.insurance.claims.api import READ, REVIEW_PERMISSION, SUBMIT, engine
+from schemehost.tenants.insurance.claims.api import READ, REVIEW_PERMISSION, SUBMIT, start_engine
 from schemehost.tenants.insurance.claims.models import ClaimStatus, Selection
 from schemehost.tenants.insurance.claims.reasons import REASONS, REVIEW
 from schemehost.tenants.insurance.services._clean import Problems
@@ -276,17 +276,21 @@ def run():
     if not FlaskForm().validate_on_submit() or action not in ("check", "process", "valuate"):
         flash(_("The form expired: send it again."), "error")
         return redirect(url_for(".claims"))
-    session = tenant_session()
-    if action == "check":
-        result = engine().check_claims(session)
-        flash(_("Checks: %(checked)d claims checked, %(rejected)d rejected.", checked=result["checked"],
-                rejected=result["rejected"]), "success")
-    elif action == "process":
-        result = review.process_claims(session, principal=current_principal())
+    if action == "process":
+        result = review.process_claims(tenant_session(), principal=current_principal())
         flash(_("%(n)d claims processed without review.", n=result["processed"]), "success")
+        return redirect(url_for(".claims"))
+    job, _status = start_engine(action, None)
+    result = job["result"] or {}
+    if job["status"] == "failed":
+        flash(_("The run failed (job %(id)s): nothing was changed.", id=job["job_id"]), "error")
+    elif job["status"] != "succeeded":
+        flash(_("The run was queued as job %(id)s: refresh this page in a while.", id=job["job_id"]), "success")
+    elif action == "check":
+        flash(_("Checks: %(checked)d claims checked, %(rejected)d rejected.", checked=result.get("checked", 0),
+                rejected=result.get("rejected", 0)), "success")
     else:
-        result = engine().valuate_claims(session)
-        flash(_("%(n)d claims valuated.", n=result["valuated"]), "success")
+        flash(_("%(n)d claims valuated.", n=result.get("valuated", 0)), "success")
     return redirect(url_for(".claims"))
 
 

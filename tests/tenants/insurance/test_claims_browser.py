@@ -27,9 +27,10 @@ def _sign_in(page, slug, email, password):
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_enter_a_claim_then_review_it(page, make_tenant, tenant_user):
+def test_enter_a_claim_then_review_it(app, page, make_tenant, tenant_user, monkeypatch):
     from playwright.sync_api import expect
 
+    monkeypatch.setitem(app.config, "CLAIMS_JOBS_INLINE", True)  # the check button's job runs in the request
     world = build_world(make_tenant("health-insurance"))
     _uid, email, password = tenant_user(world.tenant, roles=("facility_cashier",))
     _sign_in(page, world.slug, email, password)

@@ -50,7 +50,8 @@ def _count(world) -> int:
         return s.execute(select(func.count()).select_from(InsuranceClaim)).scalar_one()
 
 
-def test_a_cashier_enters_claims_and_a_reviewer_decides_them(app, world, tenant_user):
+def test_a_cashier_enters_claims_and_a_reviewer_decides_them(app, world, tenant_user, monkeypatch):
+    monkeypatch.setitem(app.config, "CLAIMS_JOBS_INLINE", True)  # the check button's job runs in the request
     cashier = _signed_in(app, world.tenant, tenant_user, ("facility_cashier",))
     base = f"/t/{world.slug}/claims"
     page = cashier.get(f"{base}/new")

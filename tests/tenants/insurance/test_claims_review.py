@@ -209,3 +209,14 @@ def test_selection_for_review_and_feedback_then_processing_and_valuation(api, wo
     final = api.get(f"{world.base}/{small['id']}").json
     assert final["status"] == "valuated" and final["valuated"] == 900  # 10 % co-payment
     api.put(f"{world.base}/selection", json={"review": {"percent": 0}, "feedback": {"percent": 0}})
+
+
+def test_checking_every_entered_claim_is_a_job(app, api, world, monkeypatch):
+    made = api.post(world.base, json=world.body("J-1", insuree=world.numbers[1],
+                                                date_from=(TODAY - timedelta(days=40)).isoformat()))
+    assert made.status_code == 201
+    monkeypatch.setitem(app.config, "CLAIMS_JOBS_INLINE", True)
+    run = api.post(f"{world.base}/check", json={})
+    assert run.status_code == 202, run.json
+    assert run.json["status"] == "succeeded" and run.json["result"]["checked"] >= 1
+    assert api.get(f"{world.base}/{made.json['id']}").json["status"] == "checked"
