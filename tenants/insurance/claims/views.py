@@ -225,9 +225,11 @@ def claims():
     day_from = _day(args.get("from"))
     day_to = _day(args.get("to"))
     selection = args.get("review") if args.get("review") in SELECTIONS else None
+    feedback = args.get("feedback") if args.get("feedback") in SELECTIONS else None
     rows = svc.list_claims(session, principal=current_principal(), status=wanted,
                            facility_code=(args.get("facility") or "").strip() or None, date_from=day_from,
-                           date_to=day_to, review_status=selection, code=(args.get("code") or "").strip() or None,
+                           date_to=day_to, review_status=selection, feedback_status=feedback,
+                           code=(args.get("code") or "").strip() or None,
                            before_id=args.get("before_id", type=int), newest_first=True, limit=100)
     facilities = dict(session.execute(select(HealthFacility.id, HealthFacility.code)
                                       .where(HealthFacility.id.in_({c.facility_id for c in rows}))).all())

@@ -84,6 +84,8 @@ def test_a_cashier_enters_claims_and_a_reviewer_decides_them(app, world, tenant_
         claim = s.execute(select(InsuranceClaim).where(InsuranceClaim.code == "K-1")).scalar_one()
         claim_id, version = claim.id, claim.version
         assert claim.status == "checked"
+    assert ">K-1</a>" in reviewer.get(f"{base}/?feedback=not_selected&review=not_selected").get_data(as_text=True)
+    assert ">K-1</a>" not in reviewer.get(f"{base}/?feedback=selected").get_data(as_text=True)
     queue = reviewer.get(f"{base}/review/").get_data(as_text=True)
     assert ">K-1</a>" in queue
     page = reviewer.get(f"{base}/{claim_id}").get_data(as_text=True)
