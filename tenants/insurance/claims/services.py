@@ -30,6 +30,7 @@ from schemehost.tenants.identity.scoping import location_clause
 from schemehost.tenants.insurance.claims import icd10
 from schemehost.tenants.insurance.claims.models import (CODE_LENGTH, ClaimLine, ClaimStatus, InsuranceClaim,
                                                         VisitType)
+from schemehost.tenants.insurance.models import WorkIncident
 from schemehost.tenants.insurance.services import _clean as c
 from schemehost.tenants.registry.models import CatalogueEntry, HealthFacility, PriceList, PriceListLine
 from schemehost.tenants.registry.people import Individual
@@ -369,9 +370,12 @@ def clean_claim(session: Session, data: dict[str, Any], *, principal: Principal 
             p.add("icd_codes", _("%(code)s is not in the ICD-10 list.", code=code))
     values.update(icd_code=main, icd_codes=secondary)
     incident = data.get("incident_id")
-    if incident is not None and _positive_id(incident) is None:
-        p.add("incident_id", _("A work incident's number."))
-        incident = None
+    if incident is not None:
+        found = session.execute(select(WorkIncident.individual_id).where(WorkIncident.id == incident)).first() \
+            if _positive_id(incident) is not None else None
+        if found is None or (values["individual_id"] is not None and found.individual_id != values["individual_id"]):
+            p.add("incident_id", _("No work incident of this insuree has this number."))
+            incident = None
     values["incident_id"] = incident
     lines = _clean_lines(look, data.get("lines"), values["facility_id"], date_from, p)
     return values, lines

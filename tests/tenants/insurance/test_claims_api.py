@@ -63,7 +63,7 @@ def test_every_bad_field_is_reported_at_once_and_nothing_is_saved(api, world):
     before = _counts(world)
     bad = world.body("E-BAD", facility="NOPE", insuree="NOBODY", visit_type="walk_in",
                      date_from=(TODAY + timedelta(days=2)).isoformat(), date_to=(TODAY - timedelta(days=9)).isoformat(),
-                     icd_code="Z99", icd_codes=["B54", "nonsense"],
+                     icd_code="Z99", icd_codes=["B54", "nonsense"], incident_id=987654,
                      lines=[{"service": "CONS", "quantity": 0, "price": 5_000},
                             {"item": "NOPE", "quantity": 1, "price": -5},
                             {"item": "CONS", "quantity": 1, "price": 1}])  # CONS is a service
@@ -72,7 +72,7 @@ def test_every_bad_field_is_reported_at_once_and_nothing_is_saved(api, world):
     assert resp.headers["Content-Type"].startswith("application/problem+json")
     errors = resp.json["errors"]
     assert {"facility", "insuree", "visit_type", "date_from", "date_to", "icd_code", "icd_codes",
-            "lines.0.quantity", "lines.1.item", "lines.1.price", "lines.2.item"} <= set(errors), errors
+            "incident_id", "lines.0.quantity", "lines.1.item", "lines.1.price", "lines.2.item"} <= set(errors), errors
     assert "Z99 is not in the ICD-10 list." in errors["icd_code"]
     empty = api.post(world.base, json=world.body("E-EMPTY", lines=[]))
     assert empty.status_code == 422 and "lines" in empty.json["errors"]
