@@ -561,11 +561,8 @@ _PAID_ROWS = "pg_temp.transfers_paid_rows"
 def _copy_paid_list(session: Session, text: str) -> None:
     """The file's rows into ``_PAID_LIST`` (row number as counted in the file, header = row 1; blank
     lines skipped), each field as written: the checks are SQL's."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None) or []
-    while header == [] and header is not None:
-        header = next(reader, None)
-    names = header or []
+    reader = csv.reader(io.StringIO(text.replace("\x00", "")))  # PostgreSQL text holds no NUL
+    names = next(reader, None) or []
     missing = [c for c in UPLOAD_COLUMNS[:2] if c not in names]
     if missing:
         raise ValidationError(_("The file lacks the columns: %(columns)s.", columns=", ".join(missing)),
