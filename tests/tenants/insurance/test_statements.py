@@ -24,7 +24,7 @@ from tests.tenants.test_audit import sign_in_tenant_user
 
 from _console_support import csrf_from  # noqa: E402,I001  (test_audit puts tests/platform on sys.path)
 
-from .payment_data import add_claims, build_payment_world
+from .payment_data import CLAIMS, add_claims, build_payment_world
 from .test_products_api import Api
 
 BASE = "/t/{slug}/api/v1/insurance/statements"
@@ -219,8 +219,14 @@ def test_a_user_restricted_to_a_district_sees_only_its_facilities(world, app, te
     from schemehost.tenants.identity.models import UserLocation
 
     uid, email, password = tenant_user(world.tenant, roles=("payment_officer",))
+    # a statement of each district's facility, of claims of its own (whichever tests ran before on
+    # this worker)
+    add_claims(world, [row for row in CLAIMS if row[0] in ("N-1", "S-1")], prefix="R")
     with world.tenant.session() as s:
         s.add(UserLocation(user_id=uid, location_id=world.locations["DS"]))
+        for facility in ("FN", "FS"):
+            st.create_statement(s, facility_id=world.facilities[facility], period_start=date(2026, 1, 1),
+                                period_end=date(2026, 12, 31))
     officer = app.test_client()
     sign_in_tenant_user(officer, world.tenant, email, password)
     base = f"/t/{world.slug}/insurance/statements"
