@@ -569,4 +569,5 @@ def demo_households() -> int:
     """How many households a tenant created with demo data gets (config ``DEMO_HOUSEHOLDS``)."""
     from flask import current_app, has_app_context
 
-    return int(current_app.config.get("DEMO_HOUSEHOLDS", DEMO_HOUSEHOLDS)) if has_app_context() else DEMO_HOUSEHOLDS
+    value = current_app.config.get("DEMO_HOUSEHOLDS") if has_app_context() else None
+    return DEMO_HOUSEHOLDS if value is None else int(value)  # unset (None) in the settings: the default
