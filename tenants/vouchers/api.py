@@ -174,7 +174,7 @@ class Redeem(MethodView):
         entry, replayed = vs.redeem(session, code, service_code=body["service"], facility_id=body["facility_id"],
                                     redeemed_by=principal.name, idempotency_key=key)
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return vs.redemption_dict(session, entry), 201, headers
+        return entry.as_dict(), 201, headers
 
 
 @bp.route("/<code>/cancellation")

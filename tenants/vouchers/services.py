@@ -554,9 +554,11 @@ def used_counts(session: Session, voucher_id: int) -> dict[int, int]:
 
 def effective_status(session: Session, voucher: Voucher, *, today: date | None = None) -> str:
     """The voucher's status today: a live voucher past its last day is expired even before the expiry job ran."""
-    if voucher.status in LIVE and (today or el.tenant_today(session)) > voucher.expires_on:
-        return VoucherStatus.expired.value
-    return voucher.status
+    return _status_on(voucher.status, voucher.expires_on, today or el.tenant_today(session))
+
+
+def _status_on(status: str, expires_on: date, today: date) -> str:
+    return VoucherStatus.expired.value if status in LIVE and today > expires_on else status
 
 
 def _today_in(tz: Any) -> date:
@@ -699,9 +701,7 @@ def redeem(session: Session, code_text: str | None, *, service_code: str, facili
         raise NotFound(str(REASONS["unknown"]), errors={"code": [_("unknown voucher")]}, reason="unknown")
     if locked.replay_id is not None:
         return _replay(session, idempotency_key, code, service_code), True
-    status = locked.status
-    if status in LIVE and _today_in(locked.tz) > locked.expires_on:
-        status = VoucherStatus.expired.value
+    status = _status_on(locked.status, locked.expires_on, _today_in(locked.tz))
     if status == VoucherStatus.cancelled:
         raise refuse("cancelled")
     if status == VoucherStatus.expired:
@@ -709,8 +709,7 @@ def redeem(session: Session, code_text: str | None, *, service_code: str, facili
     if locked.programme_status != ProgrammeStatus.active:
         raise refuse("inactive_programme")
     if not isinstance(service_code, str):
-        raise ValidationError(_("The programme has no service %(code)s.", code=service_code),
-                              errors={"service": [_("unknown service")]})
+        raise _unknown_service(service_code)
     if not (isinstance(facility_id, int) and not isinstance(facility_id, bool) and 0 < facility_id < 2 ** 31):
         facility_id = None
     sql = _REDEEM_SQL.format(schema=quote_ident(session.info["tenant_schema"]))
@@ -721,8 +720,7 @@ def redeem(session: Session, code_text: str | None, *, service_code: str, facili
     if reason == "replay":  # a retry committed while this one waited for the lock
         return _replay(session, idempotency_key, code, service_code), True
     if reason == "unknown_service":
-        raise ValidationError(_("The programme has no service %(code)s.", code=service_code),
-                              errors={"service": [_("unknown service")]})
+        raise _unknown_service(service_code)
     if reason == "unknown_facility":
         raise ValidationError(_("Unknown facility."), errors={"facility_id": [_("unknown facility")]})
     if reason == "wrong_order":
@@ -739,6 +737,11 @@ def redeem(session: Session, code_text: str | None, *, service_code: str, facili
                     currency=locked.currency, redeemed_at=row.redeemed_at, redeemed_by=redeemed_by), False
 
 
+def _unknown_service(service_code: Any) -> ValidationError:
+    return ValidationError(_("The programme has no service %(code)s.", code=service_code),
+                           errors={"service": [_("unknown service")]})
+
+
 def _replay(session: Session, key: str, code: str, service_code: str) -> Redeemed:
     row = session.execute(select(Redemption, Voucher.code, Voucher.status, ProgrammeService.code,
                                  HealthFacility.code)
@@ -753,10 +756,6 @@ def _replay(session: Session, key: str, code: str, service_code: str) -> Redeeme
     return Redeemed(id=entry.id, voucher_code=voucher_code, voucher_status=voucher_status, service=service,
                     occurrence=entry.occurrence, facility=facility, amount=entry.amount, currency=entry.currency,
                     redeemed_at=entry.redeemed_at, redeemed_by=entry.redeemed_by)
-
-
-def redemption_dict(session: Session, entry: Redeemed) -> dict[str, Any]:
-    return entry.as_dict()
 
 
 # ---- lifecycle -----------------------------------------------------------------------------------
@@ -815,4 +814,4 @@ def expire_vouchers(session: Session, *, today: date | None = None,
 __all__ = ["VoucherRefused", "REASONS", "ServiceSpec", "get_programme", "get_programme_by_code", "list_programmes",
            "services_of", "facility_ids_of", "package_value", "create_programme", "update_programme", "budget",
            "expiry_for", "is_eligible", "issue_voucher", "issue_bulk", "parse_code", "find_voucher", "used_counts",
-           "effective_status", "voucher_view", "redeem", "redemption_dict", "cancel_voucher", "expire_vouchers"]
+           "effective_status", "voucher_view", "redeem", "Redeemed", "cancel_voucher", "expire_vouchers"]

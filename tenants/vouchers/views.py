@@ -385,7 +385,7 @@ def redeem_post(code: str):
     except (vs.VoucherRefused, ValidationError, NotFound) as err:
         session.rollback()
         return _desk(code, form, err.status, refusal=str(err.detail))
-    out = vs.redemption_dict(session, entry)
+    out = entry.as_dict()
     flash(_("Redeemed: %(service)s (%(amount)s) at %(facility)s.", service=out["service"],
             amount=money.format_money(out["amount"], out["currency"]), facility=facility.name), "success")
     return redirect(url_for(".redeem_voucher", code=code, facility=facility.code))
