@@ -23,6 +23,7 @@ from schemehost.tenants.blueprints import bind_to_tenant
 from schemehost.tenants.identity.principal import current_principal, permission_required, require
 from schemehost.tenants.transfers import schemas as s
 from schemehost.tenants.transfers import services as tr
+from schemehost.tenants.reporting import csv_response
 
 bp = Blueprint("transfers", __name__, url_prefix="/t/<slug>/api/v1/transfers",
                description="Cash transfers: programmes, enrolment, payment points, cycles, payrolls")
@@ -417,8 +418,7 @@ class Report(MethodView):
             require("reports.read")
         rows = rp.report(tenant_session(), programme_id, kind, principal=principal, level=query.get("level"))
         if query["format"] == "csv":
-            return Response(rp.to_csv(rows), mimetype="text/csv", headers={
-                "Content-Disposition": f'attachment; filename="transfers-{programme_id}-{kind}.csv"'})
+            return csv_response(rows, f"transfers-{programme_id}-{kind}.csv")
         return rows
 
 

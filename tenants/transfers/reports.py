@@ -14,8 +14,6 @@ amounts are integers of minor units.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from flask_babel import gettext as _
@@ -133,14 +131,4 @@ def report(session: Session, programme_id: int, kind: str, *, principal: Princip
     return failed_payments(session, programme_id, principal=principal)
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV (header from the first row's keys; amounts stay integers of minor units)."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return out.getvalue()
-
-
-__all__ = ["KINDS", "by_status_and_area", "by_cycle", "failed_payments", "report", "to_csv"]
+__all__ = ["KINDS", "by_status_and_area", "by_cycle", "failed_payments", "report"]

@@ -21,6 +21,7 @@ from schemehost.tenants.transfers import points as pts
 from schemehost.tenants.transfers import reports as rp
 from schemehost.tenants.transfers import services as tr
 from schemehost.tenants.transfers.models import BeneficiaryStatus, PayrollStatus
+from schemehost.tenants.reporting import csv_response
 
 MANAGE, ENROL = "transfers.programmes.manage", "transfers.enrol"
 PREPARE, APPROVE = "transfers.payroll.prepare", "transfers.payroll.approve"
@@ -276,13 +277,10 @@ def register_more(bp: Blueprint, read_check, act) -> None:
     @bp.get("/programmes/<int:programme_id>/reports/<any(beneficiaries, cycles, failed):kind>.csv")
     def report_csv(programme_id: int, kind: str):
         """A report as CSV for the signed-in user (the API's CSV answers bearer tokens)."""
-        from flask import Response
-
         principal = report_reader()
         level = request.args.get("level") or None
         rows = rp.report(tenant_session(), programme_id, kind, principal=principal, level=level)
-        return Response(rp.to_csv(rows), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="transfers-{programme_id}-{kind}.csv"'})
+        return csv_response(rows, f"transfers-{programme_id}-{kind}.csv")
 
     @bp.get("/programmes/<int:programme_id>/reports")
     def reports(programme_id: int):
