@@ -207,6 +207,10 @@ def review_claim(session: Session, claim_id: int, *, version: Any, lines: Any, n
     decisions = _clean_decisions(lines, current, p)
     if "version" in p:
         p.raise_if_any(_("The review cannot be saved."))
+    if p.errors:
+        # the lines were read after the claim: a reviewer who committed in between changed both, and
+        # that is a 409 (the claim moved on), not a 422 about lines the other reviewer decided
+        session.refresh(claim)
     if claim.status != ClaimStatus.checked.value or claim.version != version:
         raise stale(claim, version)
     p.raise_if_any(_("The review cannot be saved."))
