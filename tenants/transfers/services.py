@@ -531,13 +531,26 @@ def line_paid(session: Session, disbursement) -> None:
     _maybe_reconciled(session, line.payroll_id, near=line.id)
 
 
-def _maybe_reconciled(session: Session, payroll_id: int, *, near: int | None = None) -> None:
+#: the first half of the two-int advisory key of a payroll's "still pending?" probe (decision 0415); the
+#: two-int keys are a key space of their own, apart from the one-bigint ``hashtext`` keys used elsewhere
+_PROBE_LOCK = "transfers.payroll-probe:"
+
+
+def _maybe_reconciled(session: Session, payroll_id: int, *, near: int | None = None,
+                      finished_lines: bool = True) -> None:
     """A paid payroll none of whose lines is pending any more becomes ``reconciled``.
+
+    A transaction that finished lines (``finished_lines``) first takes the payroll's advisory lock
+    (decision 0415), held to its commit: of two transactions finishing the last two lines, the second
+    probes after the first committed, so one of them sees no line pending.
 
     "Any line still pending?" is a probe of ``(payroll_id, status, id)``. With ``near`` (the line just
     finished), it looks after that line first, then before it: results come back roughly in the order
     the lines were sent, so the next pending line is close by and a million callbacks do not each walk
     past the lines already finished (decision 0413)."""
+    if finished_lines:
+        session.execute(sa_text("SELECT pg_advisory_xact_lock(hashtext(:key), :payroll)"),
+                        {"key": _PROBE_LOCK + session.info["tenant_schema"], "payroll": payroll_id})
     line = PayrollLine.__table__
     pending = select(line.c.id).where(line.c.payroll_id == payroll_id, line.c.status == LineStatus.pending)
     if near is None:
@@ -674,7 +687,9 @@ def reconcile_upload(session: Session, payroll_id: int, data: bytes) -> dict[str
         SELECT count(*) FILTER (WHERE status = 'paid'), count(*) FILTER (WHERE status = 'failed') FROM applied
     """), {"payroll": payroll_id, "now": utcnow()}).one()
     session.execute(sa_text(f"DROP TABLE {_PAID_LIST}, {_PAID_ROWS}"))
-    _maybe_reconciled(session, payroll_id)
+    # an upload that finished no line cannot be one of two last finishers: it probes without the lock,
+    # so it never waits (holding the payroll row) for a callback that waits for the payroll row
+    _maybe_reconciled(session, payroll_id, finished_lines=paid + failed > 0)
     counts = {"rows": rows, "paid": paid, "failed": failed, "unchanged": rows - paid - failed}
     audit.record_bulk(session, "transfers.payroll.reconciled_upload", "transfer_payroll", counts=counts,
                       input_ref={"payroll": payroll_id, "bytes": len(data)})
