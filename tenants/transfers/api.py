@@ -246,8 +246,9 @@ class PayrollTotals(MethodView):
     @any_transfers_permission
     @bp.response(200)
     def get(self, payroll_id):
-        """Lines, amounts and paid amounts per district and per payment point."""
-        return tr.payroll_totals(tenant_session(), payroll_id)
+        """Lines, amounts and paid amounts per district and per payment point (within the caller's
+        locations)."""
+        return tr.payroll_totals(tenant_session(), payroll_id, principal=current_principal())
 
 
 @bp.route("/payrolls/<int:payroll_id>/export")

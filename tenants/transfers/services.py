@@ -30,6 +30,7 @@ from schemehost.platform.money import from_minor, is_currency
 from schemehost.platform.tenancy import quote_ident
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
+from schemehost.tenants.identity.scoping import restrict_to_locations
 from schemehost.tenants.registry import eligibility as el
 from schemehost.tenants.registry.models import Location
 from schemehost.tenants.registry.people import Household, Individual, PersonStatus
@@ -700,21 +701,33 @@ def reconcile_upload(session: Session, payroll_id: int, data: bytes) -> dict[str
 # ---- totals and export -----------------------------------------------------------------------------
 
 
-def payroll_totals(session: Session, payroll_id: int) -> dict[str, Any]:
-    """Lines and amounts of a payroll per district and per payment point, with the paid amounts."""
+def payroll_totals(session: Session, payroll_id: int, *, principal: Principal | None) -> dict[str, Any]:
+    """Lines and amounts of a payroll per district and per payment point, with the paid amounts. A
+    location-restricted principal gets only the lines of beneficiaries within its locations, as in the
+    programme's reports (``principal`` None: every line, for the system)."""
+    from schemehost.tenants.transfers.enrolment import beneficiary_location, with_people
+
     get_payroll(session, payroll_id)
     line = PayrollLine.__table__
     district = Location.__table__.alias("district")
     point = PaymentPoint.__table__
     paid = func.sum(case((line.c.status == LineStatus.paid, line.c.amount), else_=0))
-    by_district = session.execute(
+
+    def within(stmt):
+        # people are joined only to restrict by location (a million lines unrestricted stay one scan)
+        if principal is None or not principal.location_ids:
+            return stmt
+        return restrict_to_locations(with_people(stmt.join(Beneficiary, Beneficiary.id == line.c.beneficiary_id)),
+                                     principal, beneficiary_location())
+
+    by_district = session.execute(within(
         select(district.c.code, district.c.name, func.count(), func.sum(line.c.amount), paid)
-        .select_from(line.outerjoin(district, district.c.id == line.c.district_id))
+        .select_from(line.outerjoin(district, district.c.id == line.c.district_id)))
         .where(line.c.payroll_id == payroll_id).group_by(district.c.code, district.c.name)
         .order_by(district.c.name)).all()
-    by_point = session.execute(
+    by_point = session.execute(within(
         select(point.c.code, point.c.name, func.count(), func.sum(line.c.amount), paid)
-        .select_from(line.outerjoin(point, point.c.id == line.c.payment_point_id))
+        .select_from(line.outerjoin(point, point.c.id == line.c.payment_point_id)))
         .where(line.c.payroll_id == payroll_id).group_by(point.c.code, point.c.name).order_by(point.c.name)).all()
 
     def rows(items):

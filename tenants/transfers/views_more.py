@@ -240,9 +240,9 @@ def register_more(bp: Blueprint, read_check, act) -> None:
         cycle = tr.get_cycle(session, payroll.cycle_id)
         return render_template("tenant/transfers/payroll.html", payroll=payroll, cycle=cycle,
                                programme=tr.get_programme(session, cycle.programme_id),
-                               totals=tr.payroll_totals(session, payroll_id), problems=problems or {},
-                               counts=counts, can_upload=payroll.status in (PayrollStatus.paid, PayrollStatus.reconciled)
-                               ), status
+                               totals=tr.payroll_totals(session, payroll_id, principal=current_principal()),
+                               problems=problems or {}, counts=counts,
+                               can_upload=payroll.status in (PayrollStatus.paid, PayrollStatus.reconciled)), status
 
     @bp.get("/payrolls/<int:payroll_id>")
     def payroll(payroll_id: int):

@@ -216,6 +216,53 @@ def test_reports_match_hand_computed_sums_in_json_and_csv_and_honour_locations(a
     assert list(csv.DictReader(io.StringIO(mine_csv.get_data(as_text=True))))[0]["planned"] == "125000"
 
 
+def test_payroll_totals_count_only_the_lines_within_a_restricted_users_locations(app, client, scheme, client_token,
+                                                                                   tenant_user):
+    from schemehost.tenants.identity.models import UserLocation
+    from schemehost.tenants.identity.principal import Principal
+    from schemehost.tenants.transfers import services as tr
+
+    tenant, ids, _hh = scheme
+    headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    checker = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
+    pid = _programme(client, tenant, headers, code="TOT1")["id"]
+    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers, json={"reason": "first round"})
+    listed = [b["id"] for b in client.get(_url(tenant, f"/programmes/{pid}/beneficiaries"), headers=headers).json]
+    client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/status"), headers=headers,
+                json={"ids": listed, "status": "active", "reason": "ok"})
+    payroll = _paid_cycle(client, tenant, headers, checker, pid, "2026-10-01")
+    totals_url = _url(tenant, f"/payrolls/{payroll['id']}/totals")
+
+    def figures(totals):
+        return ({(d["code"], d["lines"], d["amount"]) for d in totals["districts"]},
+                {(p["code"], p["lines"], p["amount"]) for p in totals["payment_points"]})
+
+    # A1 150000, A2 100000, A3 160000 in Lower Niumi; B1 125000 in Niamina East
+    everyone = client.get(totals_url, headers=headers)
+    assert figures(everyone.json) == ({("LN", 3, 410000), ("NE", 1, 125000)}, {(None, 4, 535000)})
+
+    user_id, email, password = tenant_user(tenant, roles=("tenant_admin",))
+    with tenant.session() as s:
+        s.add(UserLocation(user_id=user_id, location_id=ids["NE"]))
+    officer = app.test_client()
+    sign_in_tenant_user(officer, tenant, email, password)
+    page = officer.get(f"/t/{tenant.slug}/transfers/payrolls/{payroll['id']}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-code="NE"' in html and 'data-code="LN"' not in html
+    tables = html[html.index('id="by-district"'):html.index("</table>", html.index('id="by-point"'))]
+    assert "1,250.00" in tables and "4,100.00" not in tables and "5,350.00" not in tables
+    # the service the API and the page call: the district, and a village below another district
+    district = Principal(kind="user", id=str(user_id), name="officer", tenant_id=0, permissions=frozenset({"*"}),
+                         location_ids=frozenset({ids["NE"]}))
+    village = Principal(kind="user", id=str(user_id), name="officer", tenant_id=0, permissions=frozenset({"*"}),
+                        location_ids=frozenset({ids["LN-E"]}))
+    with tenant.session() as s:
+        assert figures(tr.payroll_totals(s, payroll["id"], principal=district)) == (
+            {("NE", 1, 125000)}, {(None, 1, 125000)})
+        assert figures(tr.payroll_totals(s, payroll["id"], principal=village)) == (
+            {("LN", 3, 410000)}, {(None, 3, 410000)})
+
+
 def _csrf(html: str) -> str:
     import re
 
