@@ -186,7 +186,7 @@ def main() -> None:
                                             eligibility={"all": [{"field": "size", "op": "gte", "value": 1}]},
                                             benefit_kind="formula", base_amount=150000, per_child_amount=50000,
                                             max_children=3, cap_amount=300000, currency="GMD", status="active")
-            enrolled = tr.enrol_eligible(s, programme.id)
+            enrolled = tr.enrol_eligible(s, programme.id, reason="payroll benchmark")
             s.execute(update(Beneficiary).values(status="active"))
             cycle = tr.open_cycle(s, programme.id, date(2026, 12, 1))
             s.commit()

@@ -91,10 +91,12 @@ class ProgrammePreview(MethodView):
 @bp.route("/programmes/<int:programme_id>/enrol")
 class ProgrammeEnrol(MethodView):
     @permission_required(ENROL)
+    @bp.arguments(s.EnrolInSchema)
     @bp.response(200, s.EnrolOutSchema)
-    def post(self, programme_id):
-        """Enrol everyone eligible not enrolled yet as ``potential`` (set-wise, up to the maximum)."""
-        return tr.enrol_eligible(tenant_session(), programme_id, principal=current_principal())
+    def post(self, body, programme_id):
+        """Enrol everyone eligible not enrolled yet as ``potential`` (set-wise, up to the maximum); the
+        reason is audited."""
+        return tr.enrol_eligible(tenant_session(), programme_id, reason=body["reason"], principal=current_principal())
 
 
 @bp.route("/programmes/<int:programme_id>/beneficiaries")

@@ -63,6 +63,11 @@ class PreviewInSchema(Schema):
     by_level = fields.Raw(load_default=None)
 
 
+class EnrolInSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
+                           metadata={"description": "why, kept in the audit entry"})
+
+
 class EnrolOutSchema(Schema):
     eligible = fields.Integer()
     enrolled = fields.Integer()
@@ -181,8 +186,8 @@ class BeneficiaryFilterSchema(Schema):
     payment_point_id = fields.Integer(metadata={"description": "assigned to this payment point (0: to none)"})
 
 
-class BulkEnrolInSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+class BulkEnrolInSchema(EnrolInSchema):
+    """The same as enrolling at once: the reason."""
 
 
 class BulkStatusInSchema(Schema):

@@ -169,10 +169,14 @@ def preview_programme(session: Session, programme_id: int, principal: Principal,
 # ---- enrolment -------------------------------------------------------------------------------------
 
 
-def enrol_eligible(session: Session, programme_id: int, *, principal: Principal | None = None) -> dict[str, int]:
+def enrol_eligible(session: Session, programme_id: int, *, reason: str,
+                   principal: Principal | None = None) -> dict[str, int]:
     """Enrol as ``potential`` everyone the programme's rule selects who is not enrolled yet, set-wise,
-    up to ``max_beneficiaries``; one audit entry with the counts. With a location-restricted
-    principal, only people within its locations."""
+    up to ``max_beneficiaries``; one audit entry with the counts and the reason (required, as for a
+    status change or an enrolment job). With a location-restricted principal, only people within its
+    locations."""
+    if not (reason or "").strip():
+        raise ValidationError(_("Say why."), errors={"reason": [_("required")]})
     programme = get_programme(session, programme_id, lock=True)
     if programme.status == ProgrammeStatus.closed:
         raise Conflict(_("A closed programme enrols nobody."))
@@ -196,7 +200,8 @@ def enrol_eligible(session: Session, programme_id: int, *, principal: Principal 
     if room is not None:
         counts["room_left"] = room - added
     audit.record_bulk(session, "transfers.enrolment", "transfer_programme", counts=counts,
-                      input_ref={"programme": programme.code, "eligibility": programme.eligibility})
+                      input_ref={"programme": programme.code, "eligibility": programme.eligibility},
+                      details={"reason": reason.strip()[:500]})
     return counts
 
 

@@ -89,7 +89,8 @@ def _act(programme_id: int, action):
 @permission_required(ENROL)
 def enrol(programme_id: int):
     def run(session):
-        counts = tr.enrol_eligible(session, programme_id, principal=current_principal())
+        counts = tr.enrol_eligible(session, programme_id, reason=request.form.get("reason") or "",
+                                   principal=current_principal())
         return _("%(n)s newly enrolled as potential beneficiaries.", n=counts["enrolled"])
     return _act(programme_id, run)
 

@@ -84,7 +84,7 @@ def test_bulk_validation_by_district_moves_only_what_the_filter_selects(client, 
     tenant, ids, _hh = scheme
     headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
     pid = _programme(client, tenant, headers, code="BULK2")["id"]
-    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers)
+    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers, json={"reason": "targeting round"})
     count = client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/count"), headers=headers,
                         json={"filter": {"status": "potential", "location_id": ids["LN"]}})
     assert count.json == {"count": 3}
@@ -113,7 +113,7 @@ def test_payment_points_are_changed_deactivated_and_assigned_by_filter(client, s
     tenant, ids, _hh = scheme
     headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
     pid = _programme(client, tenant, headers, code="BULK3")["id"]
-    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers)
+    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers, json={"reason": "targeting round"})
     point = client.post(_url(tenant, "/payment-points"), headers=headers,
                         json={"code": "PP-LN3", "name": "Essau agent", "kind": "agent", "location_id": ids["LN-E"]}).json
     moved = client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/payment-point-by-filter"), headers=headers,
@@ -152,7 +152,7 @@ def test_reports_match_hand_computed_sums_in_json_and_csv_and_honour_locations(a
     headers = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
     checker = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
     pid = _programme(client, tenant, headers, code="REP1")["id"]
-    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers)
+    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers, json={"reason": "targeting round"})
     listed = client.get(_url(tenant, f"/programmes/{pid}/beneficiaries"), headers=headers).json
     by_household = {b["household_id"]: b["id"] for b in listed}
     hh = scheme[2]
@@ -327,7 +327,7 @@ def test_console_paid_list_upload_reports_each_row_and_applies_nothing_until_cle
     checker = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
     api = app.test_client()
     pid = _programme(api, tenant, headers, code="CONS2")["id"]
-    api.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers)
+    api.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=headers, json={"reason": "targeting round"})
     ids = [b["id"] for b in api.get(_url(tenant, f"/programmes/{pid}/beneficiaries"), headers=headers).json]
     api.post(_url(tenant, f"/programmes/{pid}/beneficiaries/status"), headers=headers,
              json={"ids": ids, "status": "active", "reason": "ok"})

@@ -26,7 +26,17 @@ def test_the_console_enrols_generates_and_keeps_maker_and_checker_apart(app, vil
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "4 qualify under the programme" in html
     token = _csrf(html)
-    maker.post(f"{base}/enrol", data={"csrf_token": token})
+    refused = maker.post(f"{base}/enrol", data={"csrf_token": token, "reason": " "}, follow_redirects=True)
+    assert "Say why." in refused.get_data(as_text=True)
+    maker.post(f"{base}/enrol", data={"csrf_token": token, "reason": "targeting round"})
+    with tenant.session() as s:
+        from sqlalchemy import select
+
+        from schemehost.tenants.identity.models import AuditEntry
+
+        reasons = [e.details["reason"] for e in s.execute(select(AuditEntry).where(
+            AuditEntry.action == "transfers.enrolment")).scalars()]
+    assert reasons == ["targeting round"]
     with tenant.session() as s:
         from sqlalchemy import update
 

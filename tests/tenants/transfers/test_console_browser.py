@@ -31,7 +31,7 @@ def test_payment_points_paid_list_and_reports_in_a_browser(page, client, village
     maker = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
     checker = {"Authorization": f"Bearer {client_token(tenant, scopes=MAKER)}"}
     pid = _programme(client, tenant, maker)["id"]
-    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=maker)
+    client.post(_url(tenant, f"/programmes/{pid}/enrol"), headers=maker, json={"reason": "targeting round"})
     ids = [b["id"] for b in client.get(_url(tenant, f"/programmes/{pid}/beneficiaries"), headers=maker).json]
     client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/status"), headers=maker,
                 json={"ids": ids, "status": "active", "reason": "validated"})

@@ -73,7 +73,8 @@ def _programme(client, tenant, headers, **over):
 
 
 def _enrol_and_activate(client, tenant, headers, programme_id):
-    counts = client.post(_url(tenant, f"/programmes/{programme_id}/enrol"), headers=headers).json
+    counts = client.post(_url(tenant, f"/programmes/{programme_id}/enrol"), headers=headers,
+                         json={"reason": "targeting round"}).json
     ids = [b["id"] for b in client.get(_url(tenant, f"/programmes/{programme_id}/beneficiaries"), headers=headers).json]
     resp = client.post(_url(tenant, f"/programmes/{programme_id}/beneficiaries/status"), headers=headers,
                        json={"ids": ids, "status": "active", "reason": "validated at the community meeting"})
@@ -90,12 +91,32 @@ def test_the_preview_count_equals_the_enrolled_count_for_the_same_rule(client, v
     edited = client.post(_url(tenant, f"/programmes/{programme['id']}/preview"), headers=maker,
                          json={"eligibility": {"all": [{"field": "size", "op": "gte", "value": 4}]}}).json
     assert edited["count"] == 2  # A3 (6) and A1 (4); the programme's own rule is unchanged
-    counts = client.post(_url(tenant, f"/programmes/{programme['id']}/enrol"), headers=maker).json
+    counts = client.post(_url(tenant, f"/programmes/{programme['id']}/enrol"), headers=maker,
+                         json={"reason": "targeting round"}).json
     assert counts["enrolled"] == preview["count"] == counts["eligible"]
-    again = client.post(_url(tenant, f"/programmes/{programme['id']}/enrol"), headers=maker).json
+    again = client.post(_url(tenant, f"/programmes/{programme['id']}/enrol"), headers=maker,
+                        json={"reason": "targeting round"}).json
     assert again["enrolled"] == 0  # nobody twice
     listed = client.get(_url(tenant, f"/programmes/{programme['id']}/beneficiaries?status=potential"), headers=maker).json
     assert len(listed) == 4
+
+
+def test_enrolling_at_once_needs_a_reason_kept_in_its_audit_entry(client, village, two_officers):
+    tenant, _ids, _hh = village
+    maker, _checker = two_officers
+    programme = _programme(client, tenant, maker)
+    url = _url(tenant, f"/programmes/{programme['id']}/enrol")
+    for body in (None, {}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 501}):
+        refused = client.post(url, headers=maker, json=body)
+        assert refused.status_code == 422, (body, refused.get_data(as_text=True))
+        assert refused.mimetype == "application/problem+json" and list(refused.json["errors"]) == ["reason"], body
+    assert client.get(_url(tenant, f"/programmes/{programme['id']}/beneficiaries"), headers=maker).json == []
+    counts = client.post(url, headers=maker, json={"reason": "  first targeting round of the year "}).json
+    assert counts["enrolled"] == 4
+    with tenant.session() as s:
+        entries = s.execute(select(AuditEntry).where(AuditEntry.action == "transfers.enrolment")).scalars().all()
+    assert len(entries) == 1 and entries[0].details["reason"] == "first targeting round of the year"
+    assert entries[0].details["counts"] == {"eligible": 4, "enrolled": 4}
 
 
 def test_programme_input_is_checked_with_field_errors(client, village, two_officers):
@@ -116,7 +137,8 @@ def test_status_changes_need_a_reason_follow_the_rules_and_are_audited(client, v
     tenant, _ids, _hh = village
     maker, _checker = two_officers
     programme = _programme(client, tenant, maker, max_beneficiaries=3)
-    counts = client.post(_url(tenant, f"/programmes/{programme['id']}/enrol"), headers=maker).json
+    counts = client.post(_url(tenant, f"/programmes/{programme['id']}/enrol"), headers=maker,
+                         json={"reason": "targeting round"}).json
     assert (counts["eligible"], counts["enrolled"], counts["room_left"]) == (4, 3, 0)
     ids = [b["id"] for b in client.get(_url(tenant, f"/programmes/{programme['id']}/beneficiaries"), headers=maker).json]
     bad = client.post(_url(tenant, f"/programmes/{programme['id']}/beneficiaries/status"), headers=maker,
@@ -260,7 +282,8 @@ def test_another_scheme_sees_nothing(client, village, two_officers, make_tenant,
     other_headers = {"Authorization": f"Bearer {client_token(other, scopes=MAKER)}"}
     assert client.get(_url(other, f"/programmes/{programme['id']}"), headers=other_headers).status_code == 404
     assert client.get(_url(other, "/programmes"), headers=other_headers).json == []
-    assert client.post(_url(other, f"/programmes/{programme['id']}/enrol"), headers=other_headers).status_code == 404
+    assert client.post(_url(other, f"/programmes/{programme['id']}/enrol"), headers=other_headers,
+                       json={"reason": "targeting round"}).status_code == 404
     assert client.get(_url(tenant, "/programmes"), headers=other_headers).status_code in (401, 403)
 
 
