@@ -43,6 +43,9 @@ from schemehost.tenants.payments.models import (Bill, BillStatus, GatewayKind, N
 log = logging.getLogger("schemehost.payments")
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+#: codes a new gateway cannot take: the console's own pages below ``/payments/gateways/`` (its page
+#: would be unreachable, its form would create another gateway instead of changing it)
+RESERVED_CODES = frozenset({"new"})
 OPEN_BILL = (BillStatus.pending, BillStatus.submitted, BillStatus.issued, BillStatus.partially_paid)
 #: bills that can still receive money (an expired bill that the payer paid anyway is still applied)
 PAYABLE_BILL = OPEN_BILL + (BillStatus.expired,)
@@ -126,6 +129,10 @@ def save_gateway(session: Session, code: str, *, name: str, kind: str, base_url:
     errors: dict[str, list[str]] = {}
     if not isinstance(code, str) or not CODE_RE.match(code):
         errors["code"] = [_("2-40 characters: a lowercase letter, then lowercase letters, digits or '-'.")]
+    elif code in RESERVED_CODES and session.execute(
+            select(PaymentGateway.id).where(PaymentGateway.code == code)).first() is None:
+        # one saved before the code was reserved can still be changed
+        errors["code"] = [_("'%(code)s' is reserved: the console uses it for one of its pages.", code=code)]
     if kind not in GatewayKind.__members__:
         errors["kind"] = [_("must be one of: %(values)s", values=", ".join(GatewayKind))]
     if signature not in {a.value for a in SignatureAlgorithm}:

@@ -73,3 +73,35 @@ def test_gateway_form_saves_settings_and_keeps_keys_write_only(app, pay_tenant, 
     assert reader.get(f"{base}/gateways/gepg").status_code == 403
     assert reader.post(f"{base}/gateways/gepg", data={**change, "csrf_token": _csrf(
         reader.get(f"{base}/").get_data(as_text=True))}).status_code == 403
+
+
+def test_a_gateway_code_naming_a_console_page_is_refused_with_a_field_error(app, client, pay_tenant, client_token,
+                                                                             tenant_user):
+    tenant = pay_tenant
+    # every fixed page below the console's /payments/gateways/ (today: "new") is a code no gateway may take
+    pages = {rule.rule.split("/gateways/", 1)[1].split("/")[0] for rule in app.url_map.iter_rules()
+             if "/payments/gateways/" in rule.rule}
+    fixed = {p for p in pages if p and not p.startswith("<")}
+    assert "new" in fixed
+    headers = {"Authorization": f"Bearer {client_token(tenant, scopes=('payments.gateways.manage',))}"}
+    body = {"name": "Mobile money", "kind": "mobile_money", "base_url": "https://mm.example/api",
+            "sp_code": "SCHEME1", "signature": "hmac-sha256", "secrets": {"hmac_secret": "s3cret"}}
+    for code in sorted(fixed):
+        refused = client.put(f"/t/{tenant.slug}/api/v1/payments/gateways/{code}", headers=headers, json=body)
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json", code
+        assert list(refused.json["errors"]) == ["code"] and "reserved" in refused.json["errors"]["code"][0]
+    assert client.put(f"/t/{tenant.slug}/api/v1/payments/gateways/newer", headers=headers, json=body).status_code == 200
+
+    _uid, email, password = tenant_user(tenant, roles=("tenant_admin",))
+    browser = app.test_client()
+    sign_in_tenant_user(browser, tenant, email, password)
+    base = f"/t/{tenant.slug}/payments"
+    token = _csrf(browser.get(f"{base}/gateways/new").get_data(as_text=True))
+    form = {"csrf_token": token, "code": "new", "name": "Mobile money", "kind": "mobile_money",
+            "base_url": "https://mm.example/api", "sp_code": "SCHEME1", "signature": "hmac-sha256", "timeout_s": "10",
+            "active": "1", "secret_hmac_secret": "s3cret"}
+    page = browser.post(f"{base}/gateways/new", data=form)
+    assert page.status_code == 422 and "is reserved" in page.get_data(as_text=True)
+    with tenant.session() as s:
+        codes = set(s.execute(select(PaymentGateway.code)).scalars())
+    assert codes == {"newer"}
