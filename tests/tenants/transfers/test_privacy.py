@@ -12,7 +12,7 @@ from schemehost.tenants.payments.models import Disbursement
 from schemehost.tenants.registry import privacy
 from schemehost.tenants.registry.people import Household, Individual
 from schemehost.tenants.transfers.models import Beneficiary, PayrollLine
-from tests.tenants.payments.test_disbursements import SECRET, provider  # noqa: F401  (fixture)
+from tests.tenants.payments.test_disbursements import SECRET, _drain, provider  # noqa: F401  (fixture)
 from tests.tenants.transfers.test_transfers import (MAKER, _enrol_and_activate, _programme, _url,  # noqa: F401
                                                     village)
 
@@ -32,7 +32,7 @@ def _paid_by_mobile_money(client, tenant, headers, provider):
     return programme, payroll
 
 
-def test_subject_access_erasure_and_payout_copies(app, client, village, provider, client_token):
+def test_subject_access_erasure_and_payout_copies(app, client, village, provider, client_token, pg):
     tenant, _ids, households = village
     maker = {"Authorization": f"Bearer {client_token(tenant, scopes=SCOPES)}"}
     checker = {"Authorization": f"Bearer {client_token(tenant, scopes=SCOPES)}"}
@@ -73,6 +73,8 @@ def test_subject_access_erasure_and_payout_copies(app, client, village, provider
     export = client.get(f"/t/{tenant.slug}/api/v1/individuals/{head}/subject-access", headers=maker)
     assert phone not in export.get_data(as_text=True)
     assert export.json["modules"]["payments"]["disbursements"][0]["recipient_phone"] == "ERASED"
+    # the sends it queued run here, against this test's gateway, not in a later test's worker run
+    _drain(app, pg)
 
 
 def test_retention_keeps_heads_of_active_beneficiary_households(client, village, client_token):
