@@ -426,9 +426,12 @@ class Report(MethodView):
 
 
 def export_response(payroll_id: int, fmt: str) -> Response:
+    """The payroll's file; a location-restricted user gets the lines within their locations only, in a file
+    named so (decision 0416)."""
     session = tenant_session()
     tr.get_payroll(session, payroll_id)
-    name = f"payroll-{payroll_id}.{fmt}"
+    principal = current_principal()
+    name = f"payroll-{payroll_id}{'-within-locations' if tr.is_restricted(principal) else ''}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "xlsx":
         import xlsxwriter
@@ -437,7 +440,7 @@ def export_response(payroll_id: int, fmt: str) -> Response:
         book = xlsxwriter.Workbook(out, {"in_memory": True, "constant_memory": True})
         sheet = book.add_worksheet("payroll")
         sheet.write_row(0, 0, tr.EXPORT_HEADER)
-        for n, row in enumerate(tr.export_rows(session, payroll_id), start=1):
+        for n, row in enumerate(tr.export_rows(session, payroll_id, principal=principal), start=1):
             sheet.write_row(n, 0, [c if c is not None else "" for c in row])
         book.close()
         return Response(out.getvalue(), headers=headers,
@@ -447,7 +450,7 @@ def export_response(payroll_id: int, fmt: str) -> Response:
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(tr.EXPORT_HEADER)
-        for n, row in enumerate(tr.export_rows(session, payroll_id), start=1):
+        for n, row in enumerate(tr.export_rows(session, payroll_id, principal=principal), start=1):
             writer.writerow(row)
             if n % 1000 == 0:
                 yield buf.getvalue()

@@ -706,12 +706,47 @@ def reconcile_upload(session: Session, payroll_id: int, data: bytes) -> dict[str
 # ---- totals and export -----------------------------------------------------------------------------
 
 
+def is_restricted(principal: Principal | None) -> bool:
+    """Whether ``principal`` sees only the payroll lines of beneficiaries within its locations."""
+    return principal is not None and bool(principal.location_ids)
+
+
+def _lines_within(stmt, principal: Principal | None):
+    """``stmt`` (selecting from payroll lines) limited to the lines of beneficiaries within a restricted
+    principal's locations, as the programme's reports count them; unchanged otherwise."""
+    from schemehost.tenants.transfers.enrolment import beneficiary_location, with_people
+
+    # people are joined only to restrict by location (a million lines unrestricted stay one scan)
+    if not is_restricted(principal):
+        return stmt
+    line = PayrollLine.__table__
+    return restrict_to_locations(with_people(stmt.join(Beneficiary, Beneficiary.id == line.c.beneficiary_id)),
+                                 principal, beneficiary_location())
+
+
+def payroll_figures_within(session: Session, payroll_ids: list[int], *,
+                           principal: Principal | None) -> dict[int, dict[str, int]] | None:
+    """For a location-restricted principal, each payroll's line count and amount counting only the lines
+    of beneficiaries within its locations (one grouped query; a payroll without such lines: zeros). None
+    for everyone else, without a query: the payrolls' stored ``lines`` and ``total`` are theirs."""
+    if not is_restricted(principal):
+        return None
+    line = PayrollLine.__table__
+    figures = {pid: {"lines": 0, "amount": 0} for pid in payroll_ids}
+    if not figures:
+        return figures
+    rows = session.execute(_lines_within(
+        select(line.c.payroll_id, func.count(), func.sum(line.c.amount)).select_from(line), principal)
+        .where(line.c.payroll_id.in_(sorted(figures))).group_by(line.c.payroll_id)).all()
+    for pid, n, amount in rows:
+        figures[pid] = {"lines": int(n), "amount": int(amount or 0)}
+    return figures
+
+
 def payroll_totals(session: Session, payroll_id: int, *, principal: Principal | None) -> dict[str, Any]:
     """Lines and amounts of a payroll per district and per payment point, with the paid amounts. A
     location-restricted principal gets only the lines of beneficiaries within its locations, as in the
     programme's reports (``principal`` None: every line, for the system)."""
-    from schemehost.tenants.transfers.enrolment import beneficiary_location, with_people
-
     get_payroll(session, payroll_id)
     line = PayrollLine.__table__
     district = Location.__table__.alias("district")
@@ -719,11 +754,7 @@ def payroll_totals(session: Session, payroll_id: int, *, principal: Principal | 
     paid = func.sum(case((line.c.status == LineStatus.paid, line.c.amount), else_=0))
 
     def within(stmt):
-        # people are joined only to restrict by location (a million lines unrestricted stay one scan)
-        if principal is None or not principal.location_ids:
-            return stmt
-        return restrict_to_locations(with_people(stmt.join(Beneficiary, Beneficiary.id == line.c.beneficiary_id)),
-                                     principal, beneficiary_location())
+        return _lines_within(stmt, principal)
 
     by_district = session.execute(within(
         select(district.c.code, district.c.name, func.count(), func.sum(line.c.amount), paid)
@@ -745,8 +776,12 @@ EXPORT_HEADER = ["line_id", "beneficiary_id", "scheme_number", "name", "phone", 
                  "amount", "currency", "status", "reference"]
 
 
-def export_rows(session: Session, payroll_id: int):
-    """The payroll's lines for a bank or mobile-money file, streamed in line order (major units)."""
+def export_rows(session: Session, payroll_id: int, *, principal: Principal | None):
+    """The payroll's lines for a bank or mobile-money file, streamed in line order (major units). A
+    location-restricted principal gets only the lines of beneficiaries within its locations (decision
+    0416); ``principal`` None: every line, for the system."""
+    from schemehost.tenants.transfers.enrolment import beneficiary_location
+
     payroll = get_payroll(session, payroll_id)
     line, b, ind, hh = (PayrollLine.__table__, Beneficiary.__table__, Individual.__table__, Household.__table__)
     head = ind.alias("head")
@@ -764,6 +799,9 @@ def export_rows(session: Session, payroll_id: int):
                          .outerjoin(district, district.c.id == line.c.district_id)
                          .outerjoin(point, point.c.id == line.c.payment_point_id))
             .where(line.c.payroll_id == payroll_id).order_by(line.c.id))
+    if is_restricted(principal):
+        # the beneficiary's individual and household are joined above (the same tables as with_people's)
+        stmt = restrict_to_locations(stmt, principal, beneficiary_location())
     for row in session.execute(stmt.execution_options(yield_per=5000)):
         yield [row[0], row[1], row[2], row[3], row[4], row[5], row[6], str(from_minor(row[7], payroll.currency)),
                payroll.currency, row[8], row[9]]

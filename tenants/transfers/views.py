@@ -67,8 +67,9 @@ def programme(programme_id: int):
                                   .order_by(PaymentCycle.period_start.desc())).scalars())
     payrolls = list(session.execute(select(Payroll).where(Payroll.cycle_id.in_([c.id for c in cycles] or [0]))
                                     .order_by(Payroll.id.desc())).scalars())
+    within = tr.payroll_figures_within(session, [p.id for p in payrolls], principal=current_principal())
     return render_template("tenant/transfers/programme.html", programme=prog, preview=preview, cycles=cycles,
-                           payrolls=payrolls, counts=_counts(session, [prog.id]).get(prog.id, {}),
+                           payrolls=payrolls, within=within, counts=_counts(session, [prog.id]).get(prog.id, {}),
                            payroll_labels=PAYROLL_LABELS, today=date.today().replace(day=1).isoformat(),
                            jobs=recent_jobs(programme_id), job_labels=JOB_LABELS,
                            job_status_labels=JOB_STATUS_LABELS)

@@ -238,9 +238,12 @@ def register_more(bp: Blueprint, read_check, act) -> None:
         session = tenant_session()
         payroll = tr.get_payroll(session, payroll_id)
         cycle = tr.get_cycle(session, payroll.cycle_id)
+        principal = current_principal()
+        within = tr.payroll_figures_within(session, [payroll_id], principal=principal)
         return render_template("tenant/transfers/payroll.html", payroll=payroll, cycle=cycle,
                                programme=tr.get_programme(session, cycle.programme_id),
-                               totals=tr.payroll_totals(session, payroll_id, principal=current_principal()),
+                               totals=tr.payroll_totals(session, payroll_id, principal=principal),
+                               within=within[payroll_id] if within is not None else None,
                                problems=problems or {}, counts=counts,
                                can_upload=payroll.status in (PayrollStatus.paid, PayrollStatus.reconciled)), status
 
