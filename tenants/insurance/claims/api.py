@@ -1,11 +1,12 @@
 """Claims API under ``/t/<slug>/api/v1/claims``: entry (one claim, or a CSV batch), reading and
 listing, changes while ``entered``, the automatic checks, review, processing and valuation runs, the
-selection rules, the ICD-10 list and the reason codes.
+selection rules, the submission deadline, the ICD-10 list and the reason codes.
 
 Facility staff enter and change claims with ``claims.submit`` (only at facilities within their area
 when they are restricted to locations); ``claims.review`` reviews, runs the checks, processing and
 valuation; claims are read with any of ``claims.submit``, ``claims.review``, ``claims.pay`` or
-``insurance.read``. The selection rules are changed with ``settings.manage``. Errors are
+``insurance.read``. The selection rules and the submission deadline are changed with
+``settings.manage``. Errors are
 ``application/problem+json`` with field errors; a stale ``version`` is 409.
 """
 
@@ -226,6 +227,26 @@ class ClaimSelection(MethodView):
         """Replace the selection rules: ``percent`` drawn at random, claims ``above`` an amount, claims
         with one of the ``items``, for ``review`` and for ``feedback``."""
         return review.set_selection_rules(tenant_session(), body)
+
+
+@bp.route("/claims/deadline")
+class ClaimDeadline(MethodView):
+    @any_permission_required(*READ, SETTINGS)
+    @bp.response(200, s.ClaimDeadlineSchema)
+    def get(self):
+        """The scheme's claim submission deadline in days after the visit's end (null: none)."""
+        return {"days": svc.submission_deadline(tenant_session())}
+
+    @permission_required(SETTINGS)
+    @bp.arguments(s.ClaimDeadlineSchema)
+    @bp.response(200, s.ClaimDeadlineSchema)
+    def put(self, body):
+        """Set the submission deadline: ``days`` from 1 to 3650, or null to switch the ``submitted_late``
+        check off. Claims entered later than that after their visit ended are rejected by the checks."""
+        if "days" not in body:
+            raise ValidationError(_("The submission deadline cannot be saved."),
+                                  errors={"days": [_("This is needed (null for no deadline).")]})
+        return {"days": svc.set_submission_deadline(tenant_session(), body["days"])}
 
 
 @bp.route("/claims/icd10")

@@ -25,9 +25,7 @@ from sqlalchemy.orm import Session
 
 from schemehost.platform.tenancy import quote_ident
 from schemehost.tenants.identity.audit import record_bulk
-
-#: claims handed to review selection per call
-SELECT_SLICE = 10_000
+from schemehost.tenants.insurance.claims.services import submission_deadline, tenant_zone
 
 Actor = tuple[str, str | None, str | None]
 
@@ -77,7 +75,7 @@ def _run(session: Session, statements: list[str], params: dict[str, Any]) -> Non
 _CHECK_BATCH = """
 DROP TABLE IF EXISTS pg_temp.cc_claim, pg_temp.cc_line;
 CREATE TEMP TABLE cc_claim ON COMMIT DROP AS
-SELECT c.id, c.version, c.individual_id, c.facility_id, c.date_from, c.incident_id,
+SELECT c.id, c.version, c.individual_id, c.facility_id, c.date_from, c.date_to, c.created_at, c.incident_id,
        p.policy_id, p.product_id, p.effective_date, p.adult_age, p.requires_incident,
        i.sex, i.birth_date,
        CASE WHEN f.status <> 'active' OR f.contract_start > c.date_from OR f.contract_end < c.date_from
@@ -109,6 +107,14 @@ ANALYZE cc_claim
 """
 
 _CHECK_STEPS = [
+    # late (decision 0328): entered, on the tenant's calendar, more than the deadline's days after the
+    # visit ended; off when the scheme has no deadline (:deadline_days null)
+    """
+UPDATE cc_claim SET reason = 'submitted_late'
+ WHERE reason IS NULL AND CAST(:deadline_days AS integer) IS NOT NULL
+   AND (created_at AT TIME ZONE CAST(:zone AS text))::date
+       > coalesce(date_to, date_from) + CAST(:deadline_days AS integer)
+""",
     # each line with its list price of the day (facility's list, else a shared one, else the catalogue's
     # default) and the first rule it fails of those that need nothing else
     """
@@ -232,13 +238,15 @@ def check_claims(session: Session, claim_ids: Iterable[int] | None = None, *, to
 
     For each claim: the policy covering the insuree on ``date_from`` (paid, the insuree a member on
     that day) and its product are set; claim rules (``facility_unknown``, ``insuree_unknown``,
-    ``not_insured``, ``incident_required``) reject the claim and its lines; else each line is
+    ``not_insured``, ``incident_required``, then ``submitted_late`` when the scheme has a submission
+    deadline) reject the claim and its lines; else each line is
     ``passed`` or ``rejected`` with ``waiting_period``, ``item_not_covered``, ``duplicate``,
     ``price_above_list`` or ``limit_count`` / ``limit_amount`` (its list price of the day is recorded);
     a claim without a passed line is rejected with its first line's reason. ``checked_at`` is set and ``version`` bumped. One audit entry
     for the run. Then the checked claims are offered to review selection.
 
-    ``today`` is accepted for the jobs' and tests' sake (the rules read the claims' own dates).
+    ``today`` is accepted for the jobs' and tests' sake (the rules read the claims' own dates and
+    the day each was entered).
     A claim changed while the run reads it (another version) is left ``entered``, with its lines, and
     counted as skipped. Flushes only. Returns ``{"checked", "rejected", "skipped", "lines_passed",
     "lines_rejected", "claim_reasons", "line_reasons", "selected"}`` (line counts and reasons: the
@@ -250,6 +258,7 @@ def check_claims(session: Session, claim_ids: Iterable[int] | None = None, *, to
     _lock(session, schema)
     params: dict[str, Any] = {} if ids is None else {"ids": ids}
     only = "" if ids is None else "AND c.id = ANY(:ids)"
+    params.update(deadline_days=submission_deadline(session), zone=tenant_zone(session))
     _run(session, [st for st in _CHECK_BATCH.format(s=s, only=only).split(";") if st.strip()], params)
     _run(session, [step.format(s=s) for step in _CHECK_STEPS], params)
     start = time.perf_counter()
@@ -283,11 +292,7 @@ def _select_for_review(session: Session, claim_ids: list[int]) -> Any:
     select = getattr(review, "select_for_review", None)
     if select is None:
         return None
-    total: dict[str, int] = {}
-    for start in range(0, len(claim_ids), SELECT_SLICE):  # ids are bound one by one: keep under the limit
-        for key, n in (select(session, claim_ids[start:start + SELECT_SLICE]) or {}).items():
-            total[key] = total.get(key, 0) + n
-    return total
+    return select(session, claim_ids)  # the ids go as one array parameter: any number of them
 
 
 # ---- valuation -----------------------------------------------------------------------------------------

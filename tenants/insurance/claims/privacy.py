@@ -18,7 +18,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from schemehost.tenants.insurance.claims.models import ClaimStatus, InsuranceClaim
-from schemehost.tenants.insurance.claims.services import claim_lines
+from schemehost.tenants.insurance.claims.services import any_of, claim_lines
 from schemehost.tenants.registry.models import HealthFacility
 
 IN_PROGRESS = (ClaimStatus.entered.value, ClaimStatus.checked.value, ClaimStatus.processed.value)
@@ -44,7 +44,8 @@ def subject_claims(session: Session, individual_id: int) -> dict[str, Any]:
 def erase_notes(session: Session, individual_ids: list[int]) -> None:
     """Clear the reviewer's free-text note on the erased people's claims."""
     table = InsuranceClaim.__table__
-    session.execute(update(table).where(table.c.individual_id.in_(individual_ids), table.c.review_note.is_not(None))
+    session.execute(update(table).where(any_of(table.c.individual_id, individual_ids),
+                                        table.c.review_note.is_not(None))
                     .values(review_note=None))
 
 

@@ -37,7 +37,8 @@ from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.insurance.claims.models import (NOTE_LENGTH, ClaimLine, ClaimStatus, InsuranceClaim,
                                                         LineStatus, Selection)
 from schemehost.tenants.insurance.claims.reasons import REVIEW
-from schemehost.tenants.insurance.claims.services import ENTITY, _scoped, check_version, get_claim, snapshot, stale
+from schemehost.tenants.insurance.claims.services import (ENTITY, _scoped, any_of, check_version, get_claim,
+                                                          snapshot, stale)
 from schemehost.tenants.insurance.services import _clean as c
 from schemehost.tenants.registry.models import CatalogueEntry
 
@@ -96,7 +97,8 @@ def set_selection_rules(session: Session, rules: dict[str, Any]) -> dict[str, di
 def select_for_review(session: Session, claim_ids: list[int]) -> dict[str, int]:
     """Mark which of these ``checked`` claims go to review and which to beneficiary feedback, by the
     tenant's rules (random percentage, claimed above a threshold, a listed item or service); claims
-    already selected keep their mark. Returns ``{"review": n, "feedback": m}`` (newly selected)."""
+    already selected keep their mark. Any number of ids (bound as one array). Returns ``{"review": n,
+    "feedback": m}`` (newly selected)."""
     ids = [i for i in claim_ids if isinstance(i, int) and not isinstance(i, bool)]
     out = {"review": 0, "feedback": 0}
     if not ids:
@@ -117,7 +119,7 @@ def select_for_review(session: Session, claim_ids: list[int]) -> dict[str, int]:
             continue
         result = session.execute(
             update(InsuranceClaim)
-            .where(InsuranceClaim.id.in_(ids), InsuranceClaim.status == ClaimStatus.checked.value,
+            .where(any_of(InsuranceClaim.id, ids), InsuranceClaim.status == ClaimStatus.checked.value,
                    column == Selection.not_selected.value, or_(*conditions))
             .values({column.key: Selection.selected.value})
             .execution_options(synchronize_session=False))
@@ -262,19 +264,20 @@ def process_claims(session: Session, claim_ids: list[int] | None = None, *,
     where = [InsuranceClaim.status == ClaimStatus.checked.value,
              InsuranceClaim.review_status != Selection.selected.value]
     if claim_ids is not None:
-        where.append(InsuranceClaim.id.in_([i for i in claim_ids if isinstance(i, int)]))
+        where.append(any_of(InsuranceClaim.id, [i for i in claim_ids
+                                                if isinstance(i, int) and not isinstance(i, bool)]))
     who = None if principal is None else (principal.name or principal.id)[:254]
     ids = list(session.execute(select(InsuranceClaim.id).where(*where).with_for_update(skip_locked=True)).scalars())
     if ids:
         session.execute(update(ClaimLine)
-                        .where(ClaimLine.claim_id.in_(ids), ClaimLine.status == LineStatus.passed.value)
+                        .where(any_of(ClaimLine.claim_id, ids), ClaimLine.status == LineStatus.passed.value)
                         .values(status=LineStatus.approved.value, approved_quantity=ClaimLine.quantity,
                                 approved_price=ClaimLine.price)
                         .execution_options(synchronize_session=False))
         approved = (select(func.coalesce(func.sum(ClaimLine.approved_quantity * ClaimLine.approved_price), 0))
                     .where(ClaimLine.claim_id == InsuranceClaim.id, ClaimLine.status == LineStatus.approved.value)
                     .scalar_subquery())
-        session.execute(update(InsuranceClaim).where(InsuranceClaim.id.in_(ids))
+        session.execute(update(InsuranceClaim).where(any_of(InsuranceClaim.id, ids))
                         .values(status=ClaimStatus.processed.value, approved=approved, processed_by=who,
                                 processed_at=func.now(), updated_at=func.now(), version=InsuranceClaim.version + 1)
                         .execution_options(synchronize_session=False))

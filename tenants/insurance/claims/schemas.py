@@ -170,6 +170,15 @@ class ClaimSelectionSchema(Schema):
     feedback = fields.Nested(ClaimRulesSchema)
 
 
+class ClaimDeadlineSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    days = fields.Raw(allow_none=True, metadata={
+        "description": "days after the visit's end (date_to, else date_from) within which a claim must be "
+                       "entered, 1 to 3650; null: no deadline (the submitted_late check is off)"})
+
+
 class ClaimBatchQuerySchema(Schema):
     partial = fields.Boolean(load_default=False, metadata={
         "description": "save the good claims and report the bad rows (default: all or nothing)"})

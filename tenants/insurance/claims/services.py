@@ -15,15 +15,20 @@ Every change is audited (``claims.create``, ``claims.update``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import BigInteger, any_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import Conflict, NotFound
+from schemehost.tenants.core.models import Setting
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.identity.scoping import location_clause
@@ -41,6 +46,10 @@ MAX_LINES = 200
 MAX_QUANTITY = 100_000
 MAX_SECONDARY = 12
 VISIT_TYPES = tuple(v.value for v in VisitType)
+#: the tenant setting holding the scheme's insurance rules, and its member for the submission deadline
+INSURANCE_SETTING = "insurance"
+DEADLINE_KEY = "claim_submission_days"
+MAX_DEADLINE_DAYS = 3650
 #: claim fields a caller gives (lines aside)
 FIELDS = ("code", "facility", "insuree", "visit_type", "date_from", "date_to", "date_claimed", "icd_code",
           "icd_codes", "incident_id")
@@ -48,6 +57,12 @@ FIELDS = ("code", "facility", "insuree", "visit_type", "date_from", "date_to", "
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def any_of(column, ids: Iterable[int]):
+    """``column = ANY(:ids)`` with the ids bound as one bigint[] parameter: any number of them (an IN
+    list binds one parameter per id, and PostgreSQL takes at most 65,535)."""
+    return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
 
 
 # ---- reading -------------------------------------------------------------------------------------------
@@ -568,5 +583,56 @@ def check_version(value: Any, p: c.Problems) -> int | None:
     return value
 
 
-__all__ = ["ENTITY", "FIELDS", "VISIT_TYPES", "claim_lines", "claim_view", "clean_claim",
-           "create_claim", "get_claim", "insert_claim", "list_claims", "snapshot", "stale", "update_claim"]
+# ---- submission deadline -------------------------------------------------------------------------------
+
+
+def _insurance_setting(session: Session, *, for_update: bool = False) -> dict[str, Any]:
+    stmt = select(Setting.value).where(Setting.key == INSURANCE_SETTING)
+    value = session.execute(stmt.with_for_update() if for_update else stmt).scalar_one_or_none()
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def submission_deadline(session: Session) -> int | None:
+    """Days after the visit's end within which a claim must be entered (setting
+    ``insurance.claim_submission_days``); None when the scheme has no deadline (decision 0328)."""
+    days = _insurance_setting(session).get(DEADLINE_KEY)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DEADLINE_DAYS:
+        return None
+    return days
+
+
+def set_submission_deadline(session: Session, days: Any) -> int | None:
+    """Set the submission deadline: a whole number of days from 1 to 3650, or None to switch the
+    ``submitted_late`` check off (422 on field ``days`` otherwise). The other members of the
+    ``insurance`` setting are kept. Audited; flushes only."""
+    p = c.Problems()
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int)
+                             or not 1 <= days <= MAX_DEADLINE_DAYS):
+        p.add("days", _("A whole number of days from 1 to %(n)d, or null for no deadline.", n=MAX_DEADLINE_DAYS))
+    p.raise_if_any(_("The submission deadline cannot be saved."))
+    before = _insurance_setting(session, for_update=True)
+    after = {**before, DEADLINE_KEY: days}
+    if before.get(DEADLINE_KEY, None) != days or DEADLINE_KEY not in before:
+        session.execute(pg_insert(Setting).values(key=INSURANCE_SETTING, value=after)
+                        .on_conflict_do_update(index_elements=["key"], set_={"value": after}))
+        audit.record(session, "update" if before else "create", "setting", INSURANCE_SETTING,
+                     before={"value": before} if before else None, after={"value": after})
+    session.flush()
+    return days
+
+
+def tenant_zone(session: Session) -> str:
+    """The tenant's time zone (setting ``timezone``), UTC when unset or not a known zone."""
+    tz = session.execute(select(Setting.value).where(Setting.key == "timezone")).scalar_one_or_none()
+    if isinstance(tz, str) and tz:
+        try:
+            ZoneInfo(tz)
+            return tz
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return "UTC"
+
+
+__all__ = ["ENTITY", "FIELDS", "VISIT_TYPES", "any_of", "claim_lines", "claim_view", "clean_claim",
+           "create_claim", "get_claim", "insert_claim", "list_claims", "set_submission_deadline", "snapshot",
+           "stale", "submission_deadline", "tenant_zone", "update_claim"]

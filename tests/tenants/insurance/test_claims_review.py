@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from schemehost.platform.errors import Conflict
 from schemehost.platform.extensions import db
@@ -220,3 +220,36 @@ def test_checking_every_entered_claim_is_a_job(app, api, world, monkeypatch):
     assert run.status_code == 202, run.json
     assert run.json["status"] == "succeeded" and run.json["result"]["checked"] >= 1
     assert api.get(f"{world.base}/{made.json['id']}").json["status"] == "checked"
+
+
+def test_selection_and_processing_take_any_number_of_ids(api, world):
+    """The ids go to PostgreSQL as one array: 70,000 of them (more than the 65,535 parameters a
+    statement may have) select, process and erase notes exactly as a handful would."""
+    from schemehost.tenants.insurance.claims.privacy import erase_notes
+
+    big = _checked(api, world, "N-1", insuree=world.numbers[1],
+                   lines=[{"item": "PARA", "quantity": 60, "price": 200}])
+    small = _checked(api, world, "N-2", insuree=world.numbers[1],
+                     lines=[{"item": "PARA", "quantity": 5, "price": 200}])
+    refused = _checked(api, world, "N-3", insuree=world.uninsured)
+    assert (big["review_status"], small["review_status"], refused["status"]) == (
+        "not_selected", "not_selected", "rejected")
+    missing = list(range(10**12, 10**12 + 70_000))
+    started = time.perf_counter()
+    with world.tenant.session() as s:
+        review.set_selection_rules(s, {"review": {"percent": 0, "above": 10_000, "items": []},
+                                       "feedback": {"percent": 0, "above": None, "items": []}})
+        try:
+            assert review.select_for_review(s, missing + [big["id"], small["id"], refused["id"]]) == {
+                "review": 1, "feedback": 0}
+            assert review.select_for_review(s, missing) == {"review": 0, "feedback": 0}
+        finally:
+            review.set_selection_rules(s, {"review": {"percent": 0}, "feedback": {"percent": 0}})
+        assert review.process_claims(s, missing + [big["id"], small["id"]], principal=None) == {"processed": 1}
+        s.execute(update(InsuranceClaim).where(InsuranceClaim.id == refused["id"]).values(review_note="call back"))
+        erase_notes(s, missing + [refused["individual_id"]])
+    assert time.perf_counter() - started < 10
+    assert api.get(f"{world.base}/{big['id']}").json["review_status"] == "selected"
+    assert api.get(f"{world.base}/{small['id']}").json["status"] == "processed"
+    with world.tenant.session() as s:
+        assert s.get(InsuranceClaim, refused["id"]).review_note is None
