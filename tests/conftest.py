@@ -434,10 +434,18 @@ def tenant_api(client, client_token):
 
 
 # ---- browser tests: Debian's Chromium driven by Playwright, the app served on a free port ---------
+#
+# A browser test module is marked ``pytestmark = pytest.mark.browser`` and takes ``page``: a page of a
+# fresh context on the live server (``page.goto("/t/<slug>/login")`` works), in British English,
+# downloads accepted, 20 s to wait for anything, a desktop's window. ``pytest.mark.browser(viewport="phone")``
+# gives a phone's window instead (any other keyword goes to ``new_context`` as it is). ``context`` is the
+# page's context (its cookies, more pages); ``new_context()`` makes more, e.g. for a second person.
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+BROWSER_TIMEOUT_MS = 20_000
 
 
 def pytest_collection_modifyitems(config, items):
@@ -472,3 +480,37 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def new_context(request, browser, base_url):
+    """Factory of browser contexts on the live server, closed after the test: ``new_context(**options)``,
+    the options of Playwright's ``new_context`` over those of the test's ``browser`` marker and the
+    defaults above (``viewport`` may name one of ``VIEWPORTS``)."""
+    marker = request.node.get_closest_marker("browser")
+    marked = marker.kwargs if marker else {}
+    contexts = []
+
+    def make(**options):
+        options = {"locale": "en-GB", "accept_downloads": True, "viewport": "desktop", **marked, **options}
+        options["viewport"] = VIEWPORTS.get(options["viewport"], options["viewport"])
+        context = browser.new_context(base_url=base_url, **options)
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def context(new_context):
+    """A browser context on the live server (see ``new_context``)."""
+    return new_context()
+
+
+@pytest.fixture
+def page(context):
+    """A page of ``context``: paths are on the live server."""
+    return context.new_page()

@@ -102,6 +102,21 @@ def sign_in(client, email: str, password: str = PASSWORD, *, next_: str = "", co
     return form_post(client, "/console/sign-in/code", {"code": code or totp_code(email)})
 
 
+def sign_in_page(page, base_url: str, email: str, password: str = PASSWORD, *, path: str = "/console/",
+                 second_factor: bool = True) -> None:
+    """Sign an operator in in a browser: open ``path`` (the sign-in form is shown in its place), give the
+    password, then, with ``second_factor``, a code of the operator's app (the tests know its secret)."""
+    page.goto(f"{base_url}{path}")
+    assert "/console/sign-in" in page.url
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    if second_factor:
+        page.wait_for_url(f"{base_url}/console/sign-in/code")
+        page.get_by_label("Code").fill(totp_code(email))
+        page.get_by_role("button", name="Verify").click()
+
+
 def form_post(client, path: str, data: dict, **kw):
     """GET the form at ``path`` for its CSRF token, then POST ``data`` to it."""
     page = client.get(path, **kw)
