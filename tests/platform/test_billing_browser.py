@@ -7,21 +7,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from _console_support import PASSWORD, make_operator, totp_code
+from _console_support import make_operator, sign_in_page
 from playwright.sync_api import expect
 
 from schemehost.platform.extensions import db
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})  # a phone
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 def test_plan_subscription_invoice_and_payments(app, base_url, page, bare_tenant, tmp_path):
@@ -35,13 +26,7 @@ def test_plan_subscription_invoice_and_payments(app, base_url, page, bare_tenant
         partner = tenant.partner.slug
         db.session.commit()
     email = make_operator(app)
-    page.goto(f"{base_url}/console/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/console/sign-in/code")
-    page.get_by_label("Code").fill(totp_code(email))
-    page.get_by_role("button", name="Verify").click()
+    sign_in_page(page, base_url, email)
 
     page.get_by_role("link", name="Billing").first.click()
     page.get_by_role("link", name="Plans").click()

@@ -9,31 +9,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from _console_support import PASSWORD, make_operator, totp_code
+from _console_support import make_operator, sign_in_page
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})  # a phone
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
-
-
-def _sign_in(page, base_url: str, email: str, password: str = PASSWORD, *, second_factor: bool = True) -> None:
-    page.goto(f"{base_url}/console/")
-    assert "/console/sign-in" in page.url
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    if second_factor:  # the operator's authenticator app (the tests know its secret)
-        page.wait_for_url(f"{base_url}/console/sign-in/code")
-        page.get_by_label("Code").fill(totp_code(email))
-        page.get_by_role("button", name="Verify").click()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 def _drain_jobs(app) -> None:
@@ -58,7 +37,7 @@ def _drain_jobs(app) -> None:
 
 def test_sign_in_create_tenant_and_see_it_active(app, base_url, page, partner, unique):
     email = make_operator(app)
-    _sign_in(page, base_url, email)
+    sign_in_page(page, base_url, email)
     page.wait_for_url(f"{base_url}/console/tenants/")
     expect(page.get_by_role("heading", name="Tenants")).to_be_visible()
 
@@ -89,7 +68,7 @@ def test_sign_in_create_tenant_and_see_it_active(app, base_url, page, partner, u
 
 
 def test_switch_to_french(app, base_url, page):
-    _sign_in(page, base_url, make_operator(app))
+    sign_in_page(page, base_url, make_operator(app))
     page.wait_for_url(f"{base_url}/console/tenants/")
     page.get_by_role("link", name="Français").click()
     expect(page.get_by_role("heading", name="Locataires", exact=True)).to_be_visible()
@@ -101,7 +80,7 @@ def test_switch_to_french(app, base_url, page):
 
 def test_wrong_password_shows_error_and_no_session(app, base_url, page):
     email = make_operator(app)
-    _sign_in(page, base_url, email, "this is not the password", second_factor=False)
+    sign_in_page(page, base_url, email, "this is not the password", second_factor=False)
     expect(page.locator(".form-errors")).to_have_text("The e-mail address or the password is wrong.")
     assert "/console/sign-in" in page.url
     page.goto(f"{base_url}/console/tenants/")

@@ -7,19 +7,10 @@ import time
 
 import pyotp
 import pytest
-from _console_support import PASSWORD, make_operator
+from _console_support import PASSWORD, make_operator, sign_in_page
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})  # a phone
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 def _enrol_from_page(page) -> tuple[pyotp.TOTP, int]:
@@ -37,10 +28,7 @@ def _enrol_from_page(page) -> tuple[pyotp.TOTP, int]:
 
 def test_operator_enrols_at_first_sign_in_then_signs_in_with_a_code(app, base_url, page):
     email = make_operator(app, enrol=False)
-    page.goto(f"{base_url}/console/tenants/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_page(page, base_url, email, path="/console/tenants/", second_factor=False)
     page.wait_for_url(f"{base_url}/console/sign-in/enrol")
     page.goto(f"{base_url}/console/tenants/")  # no console page before the second factor
     assert "/console/sign-in" in page.url and "enrol" not in page.url
