@@ -17,32 +17,19 @@ import pytest
 from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
-from _console_support import PASSWORD, make_operator, totp_code  # noqa: E402
+from _console_support import make_operator, sign_in_page  # noqa: E402
+
+from ._browser import sign_in  # noqa: E402
 
 REASON = "Ticket 4521: the enrolment list shows duplicates"
 
-pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 def test_operator_opens_a_support_session_sees_the_banner_and_ends_it(app, base_url, page, make_tenant):
     tenant = make_tenant()
     email = make_operator(app)
-    page.goto(f"{base_url}/console/tenants/{tenant.slug}")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/console/sign-in/code")
-    page.get_by_label("Code").fill(totp_code(email))
-    page.get_by_role("button", name="Verify").click()
+    sign_in_page(page, base_url, email, path=f"/console/tenants/{tenant.slug}")
     page.wait_for_url(f"{base_url}/console/tenants/{tenant.slug}")
 
     page.get_by_role("link", name="Open support session").click()
@@ -79,10 +66,7 @@ def test_tenant_admin_filters_the_audit_log_and_downloads_it(app, base_url, page
                      actor=("user", "5", "Awa Diallo"))
         audit.record(s, "create", "facility", "9", after={"name": "Garoua clinic"}, actor=("user", "5", "Awa Diallo"))
     _uid, email, password = tenant_user(tenant, roles=("tenant_admin",))
-    page.goto(f"{base_url}/t/{tenant.slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, tenant.slug, email, password)
     page.wait_for_url(re.compile(rf"{re.escape(base_url)}/t/{tenant.slug}/(\?.*)?$"))
 
     page.get_by_role("link", name="Audit log").first.click()

@@ -7,16 +7,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from ._browser import sign_in
 
-pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
 
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})  # a phone
-    context.set_default_timeout(20_000)
-    yield context
-    context.close()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 def ask_token(client, slug, client_id, secret):
@@ -24,10 +18,9 @@ def ask_token(client, slug, client_id, secret):
                        auth=(client_id, secret), environ_base={"REMOTE_ADDR": "10.203.0.1"})
 
 
-def test_an_admin_creates_rotates_and_revokes_an_api_client(base_url, context, client, make_tenant, tenant_user):
+def test_an_admin_creates_rotates_and_revokes_an_api_client(base_url, page, client, make_tenant, tenant_user):
     tenant = make_tenant()
     _uid, email, password = tenant_user(tenant, name="Amina Diallo")
-    page = context.new_page()
 
     page.goto(f"{base_url}/t/{tenant.slug}/clients/")
     assert f"/t/{tenant.slug}/login" in page.url
@@ -79,14 +72,10 @@ def test_an_admin_creates_rotates_and_revokes_an_api_client(base_url, context, c
     assert ask_token(client, tenant.slug, client_id, new_secret).status_code == 401
 
 
-def test_the_menu_offers_api_clients_only_to_those_who_manage_them(base_url, context, make_tenant, tenant_user):
+def test_the_menu_offers_api_clients_only_to_those_who_manage_them(base_url, page, make_tenant, tenant_user):
     tenant = make_tenant()
     _uid, email, password = tenant_user(tenant, roles=("auditor",))
-    page = context.new_page()
-    page.goto(f"{base_url}/t/{tenant.slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, tenant.slug, email, password)
     page.wait_for_url(f"{base_url}/t/{tenant.slug}/")
     expect(page.get_by_role("link", name="API clients")).to_have_count(0)
     response = page.goto(f"{base_url}/t/{tenant.slug}/clients/")

@@ -10,14 +10,6 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
 
 
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(20_000)
-    yield context
-    context.close()
-
-
 def test_sign_in_and_out_in_a_browser_with_a_cookie_only_for_its_scheme(base_url, context, make_tenant,
                                                                         tenant_user):
     tenant, other = make_tenant(), make_tenant()

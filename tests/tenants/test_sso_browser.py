@@ -15,15 +15,6 @@ from schemehost.tenants.identity import sso
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
-
-
 def test_sign_in_with_the_schemes_identity_provider(make_tenant, oidc_provider, base_url, page):
     tenant = make_tenant()
     with tenant.session() as s:

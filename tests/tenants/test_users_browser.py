@@ -13,27 +13,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from ._browser import sign_in
+
 LINK_RE = re.compile(r"https?://\S+?/login/(?:invite|reset)/[A-Za-z0-9_\-]+")
 FIRST = "plantain market at dawn"
 SECOND = "seven quiet rivers north"
 
-pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def new_page(browser):
-    contexts = []
-
-    def make():
-        context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})  # a phone
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 @pytest.fixture(autouse=True)
@@ -52,22 +38,15 @@ def _link(smtp_server, email: str) -> str:
     return match.group(0)
 
 
-def _sign_in(page, base_url, slug, email, password):
-    page.goto(f"{base_url}/t/{slug}/login")
-    page.get_by_label("E-mail", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def test_invited_person_chooses_a_password_and_later_resets_it(base_url, new_page, make_tenant, tenant_user,
+def test_invited_person_chooses_a_password_and_later_resets_it(base_url, new_context, make_tenant, tenant_user,
                                                                 smtp_server):
     tenant = make_tenant("blank")
     slug = tenant.slug
     _admin, admin_email, admin_password = tenant_user(tenant, name="Adjoa Admin")
     email = f"kwesi.{slug}@example.org"
 
-    admin = new_page()
-    _sign_in(admin, base_url, slug, admin_email, admin_password)
+    admin = new_context().new_page()
+    sign_in(admin, slug, admin_email, admin_password)
     admin.goto(f"{base_url}/t/{slug}/users/invite")
     admin.get_by_label("E-mail", exact=True).fill(email)
     admin.get_by_label("Name").fill("Kwesi Appiah")
@@ -76,7 +55,7 @@ def test_invited_person_chooses_a_password_and_later_resets_it(base_url, new_pag
     expect(admin.get_by_role("status")).to_contain_text("The invitation was sent to Kwesi Appiah")
     expect(admin.locator("h1")).to_contain_text("Kwesi Appiah")
 
-    person = new_page()
+    person = new_context().new_page()
     link = _link(smtp_server, email)
     assert link.startswith(f"{base_url}/t/{slug}/login/invite/")
     person.goto(link)
@@ -92,7 +71,7 @@ def test_invited_person_chooses_a_password_and_later_resets_it(base_url, new_pag
     expect(person).to_have_url(re.compile(rf"/t/{slug}/login(\?.*)?$"))
     expect(person.get_by_role("status").first).to_contain_text("Your password is set")
 
-    _sign_in(person, base_url, slug, email, FIRST)
+    sign_in(person, slug, email, FIRST)
     expect(person).to_have_url(re.compile(rf"/t/{slug}/$"))
 
     # the same link again is refused
@@ -100,7 +79,7 @@ def test_invited_person_chooses_a_password_and_later_resets_it(base_url, new_pag
     expect(person.locator("h1")).to_contain_text("This link cannot be used")
 
     # forgot the password: ask for a link, choose a new one, sign in with it
-    reset_page = new_page()
+    reset_page = new_context().new_page()
     reset_page.goto(f"{base_url}/t/{slug}/login/reset")
     reset_page.get_by_label("E-mail", exact=True).fill(email)
     reset_page.get_by_role("button", name="Send me a link").click()
@@ -113,7 +92,7 @@ def test_invited_person_chooses_a_password_and_later_resets_it(base_url, new_pag
     reset_page.get_by_role("button", name="Save the password").click()
     expect(reset_page).to_have_url(re.compile(rf"/t/{slug}/login(\?.*)?$"))
     expect(reset_page.get_by_role("status").first).to_contain_text("Your password is changed")
-    _sign_in(reset_page, base_url, slug, email, SECOND)
+    sign_in(reset_page, slug, email, SECOND)
     expect(reset_page).to_have_url(re.compile(rf"/t/{slug}/$"))
 
     # the reset signed the person out of the browser where they were signed in

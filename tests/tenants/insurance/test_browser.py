@@ -10,25 +10,10 @@ import pytest
 
 from schemehost.tenants.insurance import services as ins
 
+from .._browser import sign_in
 from .conftest import build_scheme
 
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
-
-
-def _sign_in(page, slug, email, password):
-    page.goto(f"/t/{slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_define_a_product_then_check_coverage(page, make_tenant, tenant_user):
@@ -36,7 +21,7 @@ def test_define_a_product_then_check_coverage(page, make_tenant, tenant_user):
 
     scheme = build_scheme(make_tenant("health-insurance"))
     _uid, email, password = tenant_user(scheme.tenant)
-    _sign_in(page, scheme.slug, email, password)
+    sign_in(page, scheme.slug, email, password)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Insurance products").click()
     page.get_by_role("link", name="New product").click()
     form = page.locator("#product-form")

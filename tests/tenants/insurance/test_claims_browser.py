@@ -6,25 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from .._browser import sign_in
 from .claims_world import VISIT, build_world
 
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
-
-
-def _sign_in(page, slug, email, password):
-    page.goto(f"/t/{slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_enter_a_claim_then_review_it(app, page, make_tenant, tenant_user, monkeypatch):
@@ -33,7 +18,7 @@ def test_enter_a_claim_then_review_it(app, page, make_tenant, tenant_user, monke
     monkeypatch.setitem(app.config, "CLAIMS_JOBS_INLINE", True)  # the check button's job runs in the request
     world = build_world(make_tenant("health-insurance"))
     _uid, email, password = tenant_user(world.tenant, roles=("facility_cashier",))
-    _sign_in(page, world.slug, email, password)
+    sign_in(page, world.slug, email, password)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Claims").click()
     page.get_by_role("link", name="New claim").click()
     expect(page.get_by_label("Facility (code)")).to_be_focused()
@@ -60,7 +45,7 @@ def test_enter_a_claim_then_review_it(app, page, make_tenant, tenant_user, monke
 
     page.context.clear_cookies()
     _uid, email, password = tenant_user(world.tenant, roles=("claims_reviewer",))
-    _sign_in(page, world.slug, email, password)
+    sign_in(page, world.slug, email, password)
     page.goto(f"/t/{world.slug}/claims/")
     page.get_by_role("button", name="Check entered claims").click()
     expect(page.locator(".flash-success")).to_contain_text("1 claims checked")

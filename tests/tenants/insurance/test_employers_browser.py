@@ -10,18 +10,10 @@ import pytest
 
 from schemehost.tenants.insurance import services as ins
 
+from .._browser import sign_in
 from .conftest import build_scheme
 
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
 
 
 def test_register_an_employer_and_enrol_a_worker(page, make_tenant, tenant_user):
@@ -34,10 +26,7 @@ def test_register_an_employer_and_enrol_a_worker(page, make_tenant, tenant_user)
                            coverage=[{"code": "CONS"}])
     _household, _ids, numbers = scheme.household("1990-03-03")
     _uid, email, password = tenant_user(scheme.tenant, roles=("enrolment_officer",))
-    page.goto(f"/t/{scheme.slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, scheme.slug, email, password)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Employers").click()
     page.get_by_role("link", name="New employer").click()

@@ -7,25 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from .._browser import sign_in
 from .payment_data import build_payment_world
 
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
-
-
-def _sign_in(page, slug, email, password):
-    page.goto(f"/t/{slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_make_approve_and_pay_a_statement_then_read_the_reports(page, make_tenant, tenant_user):
@@ -34,7 +19,7 @@ def test_make_approve_and_pay_a_statement_then_read_the_reports(page, make_tenan
     world = build_payment_world(make_tenant("health-insurance", prefix="pb"))
     _uid, maker, password = tenant_user(world.tenant, roles=("payment_officer", "auditor"))
     _uid2, checker, password2 = tenant_user(world.tenant, roles=("payment_officer",))
-    _sign_in(page, world.slug, maker, password)
+    sign_in(page, world.slug, maker, password)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Facility payment").click()
     form = page.locator("#statement-form")
     form.get_by_label("Facility code").fill("FN")
@@ -56,7 +41,7 @@ def test_make_approve_and_pay_a_statement_then_read_the_reports(page, make_tenan
     statement_url = page.url
 
     page.get_by_role("button", name="Sign out").click()
-    _sign_in(page, world.slug, checker, password2)
+    sign_in(page, world.slug, checker, password2)
     page.goto(statement_url)
     page.get_by_role("button", name="Approve the statement").click()
     expect(page.locator("#summary")).to_have_attribute("data-status", "approved")
@@ -76,7 +61,7 @@ def test_make_approve_and_pay_a_statement_then_read_the_reports(page, make_tenan
     expect(page.locator("#summary")).to_have_attribute("data-status", "paid")
 
     page.get_by_role("button", name="Sign out").click()
-    _sign_in(page, world.slug, maker, password)
+    sign_in(page, world.slug, maker, password)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Insurance reports").click()
     expect(page.locator('#report-claims tr[data-status="valuated"] .count')).to_have_text("5")
     expect(page.locator('#report-policies tr[data-area="DN"] .total')).to_have_text("2")

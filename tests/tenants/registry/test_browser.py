@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
+from .._browser import sign_in
 
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 def test_build_rename_and_browse_the_location_tree(page, tenant, tenant_user):
@@ -25,10 +18,7 @@ def test_build_rename_and_browse_the_location_tree(page, tenant, tenant_user):
     with tenant.session() as s:
         put_setting(s, "location_levels", ["Region", "District", "Village"])
     _uid, email, password = tenant_user(tenant)
-    page.goto(f"/t/{tenant.slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, tenant.slug, email, password)
     nav = page.get_by_role("navigation", name="Main")
     nav.get_by_role("link", name="Locations").click()
     expect(page.get_by_role("heading", name="Locations", level=1)).to_be_visible()

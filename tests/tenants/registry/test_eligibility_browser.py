@@ -9,19 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from .._browser import sign_in
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_eligibility import build_registry  # noqa: E402
 
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 1000, "height": 900}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
 
 
 def test_build_a_filter_and_see_the_live_preview(page, make_tenant, tenant_user):
@@ -30,10 +23,7 @@ def test_build_a_filter_and_see_the_live_preview(page, make_tenant, tenant_user)
     tenant = make_tenant("blank")
     build_registry(tenant)
     _uid, email, password = tenant_user(tenant, roles=("read_only",))
-    page.goto(f"/t/{tenant.slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, tenant.slug, email, password)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Eligibility").click()
     expect(page.get_by_role("heading", name="Eligibility", level=1)).to_be_visible()
     page.get_by_label("Ages on").fill("2026-06-15")

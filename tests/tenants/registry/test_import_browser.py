@@ -7,20 +7,12 @@ import pytest
 
 from schemehost.tenants.registry.people import Individual
 
+from .._browser import sign_in
 from ._imports_support import count
 
 pytestmark = pytest.mark.browser
 
 HEADER = "external_id,household_external_id,relationship,given_name,family_name,sex,birth_date,phone,national_id,village\n"
-
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 1200, "height": 900}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
 
 
 def test_upload_dry_run_report_then_real_run(page, app, tenant, tree, tenant_user, tmp_path):
@@ -29,10 +21,7 @@ def test_upload_dry_run_report_then_real_run(page, app, tenant, tree, tenant_use
     app.config["REGISTRY_IMPORTS_INLINE"] = True
     try:
         _uid, email, password = tenant_user(tenant)
-        page.goto(f"/t/{tenant.slug}/login")
-        page.get_by_label("E-mail").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, tenant.slug, email, password)
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Import and export").click()
         expect(page.get_by_role("heading", name="Import and export", level=1)).to_be_visible()
 

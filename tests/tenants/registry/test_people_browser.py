@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from .._browser import sign_in
 from ._people import people_tenant  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 def test_enrol_search_misspelt_flag_and_dismiss(page, people_tenant, tenant_user):
@@ -24,10 +16,7 @@ def test_enrol_search_misspelt_flag_and_dismiss(page, people_tenant, tenant_user
 
     tenant, ids = people_tenant
     _uid, email, password = tenant_user(tenant)
-    page.goto(f"/t/{tenant.slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, tenant.slug, email, password)
 
     nav = page.get_by_role("navigation", name="Main")
     nav.get_by_role("link", name="Households").click()

@@ -7,16 +7,9 @@ from datetime import date
 
 import pytest
 
-pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
+from .._browser import sign_in
 
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 def test_subject_access_page_and_erasure_with_confirmation(page, tenant, tree, tenant_user):
@@ -32,10 +25,7 @@ def test_subject_access_page_and_erasure_with_confirmation(page, tenant, tree, t
         s.flush()
         pid = person.id
     _uid, email, password = tenant_user(tenant)
-    page.goto(f"/t/{tenant.slug}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, tenant.slug, email, password)
 
     page.goto(f"/t/{tenant.slug}/registry/individuals/{pid}/consents")
     page.get_by_label("Purpose").fill("data_sharing")

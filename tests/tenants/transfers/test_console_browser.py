@@ -12,16 +12,9 @@ import pytest
 
 from tests.tenants.transfers.test_transfers import MAKER, _programme, _url, village  # noqa: F401  (fixture)
 
+from .._browser import sign_in
+
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
-
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 1024, "height": 900}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
 
 
 def test_payment_points_paid_list_and_reports_in_a_browser(page, client, village, client_token, tenant_user):
@@ -44,10 +37,7 @@ def test_payment_points_paid_list_and_reports_in_a_browser(page, client, village
 
     _uid, email, password = tenant_user(tenant, roles=("tenant_admin",))
     slug = tenant.slug
-    page.goto(f"/t/{slug}/login")
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(password)
-    page.locator("form button[type=submit]").first.click()
+    sign_in(page, slug, email, password)
 
     page.goto(f"/t/{slug}/transfers/")
     page.locator("#payment-points-link").click()

@@ -13,35 +13,18 @@ import pytest
 from schemehost.tenants.vouchers import codes
 from schemehost.tenants.vouchers import services as vs
 
+from .._browser import sign_in
 from .conftest import ELIGIBILITY
 
 pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
 
 
-@pytest.fixture
-def browser_context(browser, base_url):
-    context = browser.new_context(locale="en-GB", base_url=base_url)
-    yield context
-    context.close()
-
-
-def sign_in(context, slug, email, password):
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(f"/t/{slug}/login")
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(password)
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
-
-
-def test_programme_issue_card_and_reimbursement(browser_context, browser, base_url, world, tenant_user):
+def test_programme_issue_card_and_reimbursement(page, new_context, base_url, world, tenant_user):
     from playwright.sync_api import expect
 
     slug = world.tenant.slug
     _uid, email, password = tenant_user(world.tenant, roles=("tenant_admin",))
-    page = sign_in(browser_context, slug, email, password)
+    sign_in(page, slug, email, password)
 
     page.goto(f"/t/{slug}/vouchers/programmes/new")
     page.locator("input[name=code]").fill("PNC-B")
@@ -82,28 +65,25 @@ def test_programme_issue_card_and_reimbursement(browser_context, browser, base_u
 
     # the payment officer: batch, confirm the sampled redemption, approve, pay
     _uid, email, password = tenant_user(world.tenant, roles=("payment_officer",))
-    officer_context = browser.new_context(locale="en-GB", base_url=base_url)
-    try:
-        page = sign_in(officer_context, slug, email, password)
-        page.goto(f"/t/{slug}/vouchers/claims")
-        page.locator("#batch input[name=period_start]").fill("2000-01-01")
-        page.locator("#batch input[name=period_end]").fill("2100-01-01")
-        page.locator("#batch input[name=facility]").fill("CSI-A")
-        page.locator("#batch input[name=sample_percent]").fill("100")
-        page.locator("#batch button[type=submit]").click()
-        page.goto(f"/t/{slug}/vouchers/claims?facility=CSI-A")
-        page.locator("tr[data-claim] a").first.click()
-        row = page.locator("tr[data-verification=flagged]")
-        expect(row).to_have_count(1)
-        row.locator("button[value=confirm]").click()
-        expect(page.locator("tr[data-verification=flagged]")).to_have_count(0)
-        page.locator("#approve button").click()
-        page.locator("#pay input[name=reference]").fill("TRF-42")
-        page.locator("#pay button").click()
-        expect(page.locator("#summary")).to_have_attribute("data-status", "paid")
-        expect(page.locator("body")).to_contain_text("TRF-42")
-    finally:
-        officer_context.close()
+    page = new_context().new_page()
+    sign_in(page, slug, email, password)
+    page.goto(f"/t/{slug}/vouchers/claims")
+    page.locator("#batch input[name=period_start]").fill("2000-01-01")
+    page.locator("#batch input[name=period_end]").fill("2100-01-01")
+    page.locator("#batch input[name=facility]").fill("CSI-A")
+    page.locator("#batch input[name=sample_percent]").fill("100")
+    page.locator("#batch button[type=submit]").click()
+    page.goto(f"/t/{slug}/vouchers/claims?facility=CSI-A")
+    page.locator("tr[data-claim] a").first.click()
+    row = page.locator("tr[data-verification=flagged]")
+    expect(row).to_have_count(1)
+    row.locator("button[value=confirm]").click()
+    expect(page.locator("tr[data-verification=flagged]")).to_have_count(0)
+    page.locator("#approve button").click()
+    page.locator("#pay input[name=reference]").fill("TRF-42")
+    page.locator("#pay button").click()
+    expect(page.locator("#summary")).to_have_attribute("data-status", "paid")
+    expect(page.locator("body")).to_contain_text("TRF-42")
     admin_page.goto(f"{programme_path}/reports")
     # one of the two postnatal visits issued has been used
     row = admin_page.locator("#report-services tr", has_text="Postnatal visit")

@@ -10,16 +10,9 @@ import pytest
 from schemehost.tenants.vouchers import codes
 from schemehost.tenants.vouchers import services as vs
 
-pytestmark = pytest.mark.browser  # Chromium and the live server: fixtures in tests/conftest.py
+from .._browser import sign_in
 
-
-@pytest.fixture
-def page(browser, base_url):
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844}, base_url=base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
+pytestmark = pytest.mark.browser(viewport="phone")  # Chromium and the live server: fixtures in tests/conftest.py
 
 
 def test_a_cashier_redeems_on_a_phone(page, world, tenant_user):
@@ -29,10 +22,7 @@ def test_a_cashier_redeems_on_a_phone(page, world, tenant_user):
         code = vs.issue_voucher(s, world.programme_id, world.people["amina"], principal=None).code
     _uid, email, password = tenant_user(world.tenant, roles=("facility_cashier",))
     slug = world.tenant.slug
-    page.goto(f"/t/{slug}/login")
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(password)
-    page.locator("form button[type=submit]").first.click()
+    sign_in(page, slug, email, password)
     page.goto(f"/t/{slug}/vouchers/redeem")
 
     typo = code[:5] + code[6] + code[5] + code[7:] if code[5] != code[6] else code[:-1] + str((int(code[-1]) + 1) % 10)
