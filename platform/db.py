@@ -7,9 +7,12 @@ tenant's real schema with ``schema_translate_map``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, Text, all_, any_, bindparam, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -53,6 +56,33 @@ def status_check(column: str, values) -> str:
     """SQL for a CHECK constraint that keeps a status column within its StrEnum."""
     allowed = ", ".join(f"'{v.value}'" for v in values)
     return f"{column} IN ({allowed})"
+
+
+def _array_of(column, values: Iterable[Any], type_):
+    """``values`` bound as one array parameter of ``type_``; by default bigint[] for an integer column
+    (an id past the int4 range then matches nothing instead of failing), text[] for a string one (a
+    varchar(n)[] cast would cut longer values and let them match), else the column's own type."""
+    if type_ is None:
+        if isinstance(column.type, Integer):
+            type_ = BigInteger()
+        elif isinstance(column.type, String):
+            type_ = Text()
+        else:
+            type_ = column.type
+    return bindparam(None, list(values), type_=ARRAY(type_))
+
+
+def any_of(column, values: Iterable[Any], *, type_=None):
+    """``column = ANY(:values)``: ``column.in_(values)`` with the values bound as one array parameter,
+    so any number of them works (an IN list binds one parameter per value, and PostgreSQL takes at
+    most 65,535 in a statement). Pass ``type_`` for an element type other than the default."""
+    return column == any_(_array_of(column, values, type_))
+
+
+def none_of(column, values: Iterable[Any], *, type_=None):
+    """``column <> ALL(:values)``: ``column.not_in(values)`` bound as one array parameter (see
+    :func:`any_of`)."""
+    return column != all_(_array_of(column, values, type_))
 
 
 def normalize_url(url: str) -> str:

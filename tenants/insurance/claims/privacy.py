@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from schemehost.platform.db import any_of
 from schemehost.tenants.insurance.claims.models import ClaimStatus, InsuranceClaim
-from schemehost.tenants.insurance.claims.services import any_of, claim_lines
+from schemehost.tenants.insurance.claims.services import claim_lines
 from schemehost.tenants.registry.models import HealthFacility
 
 IN_PROGRESS = (ClaimStatus.entered.value, ClaimStatus.checked.value, ClaimStatus.processed.value)

@@ -31,14 +31,15 @@ from sqlalchemy import bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from schemehost.platform.db import any_of
 from schemehost.tenants.core.models import Setting
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.insurance.claims.models import (NOTE_LENGTH, ClaimLine, ClaimStatus, InsuranceClaim,
                                                         LineStatus, Selection)
 from schemehost.tenants.insurance.claims.reasons import REVIEW
-from schemehost.tenants.insurance.claims.services import (ENTITY, _scoped, any_of, check_version, get_claim,
-                                                          snapshot, stale)
+from schemehost.tenants.insurance.claims.services import (ENTITY, _scoped, check_version, get_claim, snapshot,
+                                                          stale)
 from schemehost.tenants.insurance.services import _clean as c
 from schemehost.tenants.registry.models import CatalogueEntry
 

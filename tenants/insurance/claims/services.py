@@ -15,14 +15,12 @@ Every change is audited (``claims.create``, ``claims.update``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
-from sqlalchemy import BigInteger, any_, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -57,12 +55,6 @@ FIELDS = ("code", "facility", "insuree", "visit_type", "date_from", "date_to", "
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def any_of(column, ids: Iterable[int]):
-    """``column = ANY(:ids)`` with the ids bound as one bigint[] parameter: any number of them (an IN
-    list binds one parameter per id, and PostgreSQL takes at most 65,535)."""
-    return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
 
 
 # ---- reading -------------------------------------------------------------------------------------------
@@ -633,6 +625,6 @@ def tenant_zone(session: Session) -> str:
     return "UTC"
 
 
-__all__ = ["ENTITY", "FIELDS", "VISIT_TYPES", "any_of", "claim_lines", "claim_view", "clean_claim",
+__all__ = ["ENTITY", "FIELDS", "VISIT_TYPES", "claim_lines", "claim_view", "clean_claim",
            "create_claim", "get_claim", "insert_claim", "list_claims", "set_submission_deadline", "snapshot",
            "stale", "submission_deadline", "tenant_zone", "update_claim"]
