@@ -208,7 +208,7 @@ def main() -> None:
             payroll_cpu, payroll_py = cpu_s(pid) - cpu0, time.process_time() - py0
             lines, total, payroll_id = payroll.lines, payroll.total, payroll.id
             tr.approve_payroll(s, payroll_id, principal=checker)
-            tr.pay_payroll(s, payroll_id, via="offline")
+            tr.pay_payroll(s, payroll_id, via="offline", principal=checker)
             s.commit()
             ids = s.execute(select(PayrollLine.id).where(PayrollLine.payroll_id == payroll_id)
                             .order_by(PayrollLine.id)).scalars().all()
@@ -222,7 +222,7 @@ def main() -> None:
             s = session()
             pid = backend_pid(s)
             start, cpu0, py0 = time.perf_counter(), cpu_s(pid), time.process_time()
-            result = tr.reconcile_upload(s, payroll_id, data)
+            result = tr.reconcile_upload(s, payroll_id, data, principal=checker)
             s.commit()
             reconcile_s = time.perf_counter() - start
             reconcile_cpu, reconcile_py = cpu_s(pid) - cpu0, time.process_time() - py0

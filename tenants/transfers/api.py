@@ -3,7 +3,8 @@
 Programmes: ``transfers.programmes.manage``; enrolment and beneficiary statuses: ``transfers.enrol``;
 generating, rejecting, exporting and reconciling payrolls: ``transfers.payroll.prepare``; approving and
 paying them: ``transfers.payroll.approve`` — and never by whoever generated the payroll. Reading needs
-any transfers permission.
+any transfers permission. The payroll-wide actions (generate, approve, pay, reject, carry failed lines)
+answer 403 to a location-restricted principal (decision 0417); API tokens carry no locations.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ class PayrollReject(MethodView):
     @bp.arguments(s.RejectSchema)
     @bp.response(200, s.PayrollOutSchema)
     def post(self, body, payroll_id):
-        return tr.reject_payroll(tenant_session(), payroll_id, reason=body["reason"])
+        return tr.reject_payroll(tenant_session(), payroll_id, reason=body["reason"], principal=current_principal())
 
 
 
@@ -223,7 +224,7 @@ class PayrollPay(MethodView):
         from flask import g
 
         session = tenant_session()
-        payroll, ids = tr.pay_payroll(session, payroll_id, via=body["via"])
+        payroll, ids = tr.pay_payroll(session, payroll_id, via=body["via"], principal=current_principal())
         if ids:
             session.commit()  # the disbursements must be committed before their jobs are queued
             from schemehost.tenants.payments.tasks import defer_sends
@@ -240,7 +241,8 @@ class PayrollCarry(MethodView):
     def post(self, body, payroll_id):
         """Add this paid payroll's failed lines to the same beneficiaries' lines of a later payroll still
         pending approval (each failed line once)."""
-        return tr.carry_failed(tenant_session(), payroll_id, into_payroll_id=body["into_payroll_id"])
+        return tr.carry_failed(tenant_session(), payroll_id, into_payroll_id=body["into_payroll_id"],
+                               principal=current_principal())
 
 
 @bp.route("/payrolls/<int:payroll_id>/totals")
@@ -271,7 +273,7 @@ class PayrollReconcile(MethodView):
         upload = request.files.get("file")
         if upload is None:
             raise ValidationError(_("Send the paid list as the form field 'file'."), errors={"file": [_("required")]})
-        return tr.reconcile_upload(tenant_session(), payroll_id, upload.read())
+        return tr.reconcile_upload(tenant_session(), payroll_id, upload.read(), principal=current_principal())
 
 
 # ---- bulk work as jobs, payment points, reports -----------------------------------------------------

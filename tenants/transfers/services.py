@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import case, delete, exists, func, literal, select, update
+from sqlalchemy import and_, case, column, delete, exists, func, literal, or_, select, table, update
 from sqlalchemy import text as sa_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -248,6 +248,22 @@ def list_beneficiaries(session: Session, programme_id: int, *, status: str | Non
     return list(session.execute(query.order_by(Beneficiary.id).limit(limit)).scalars())
 
 
+def beneficiary_counts(session: Session, programme_ids: list[int], *,
+                       principal: Principal | None) -> dict[int, dict[str, int]]:
+    """Each programme's beneficiaries per status, in one grouped query; a location-restricted principal
+    counts only those within its locations, as the programme's reports do (``principal`` None: all)."""
+    from schemehost.tenants.transfers.enrolment import beneficiary_location, with_people
+
+    stmt = (select(Beneficiary.programme_id, Beneficiary.status, func.count()).select_from(Beneficiary)
+            .where(Beneficiary.programme_id.in_(sorted(set(programme_ids)) or [0])))
+    if is_restricted(principal):  # people are joined only to restrict by location
+        stmt = restrict_to_locations(with_people(stmt), principal, beneficiary_location())
+    out: dict[int, dict[str, int]] = {}
+    for pid, status, n in session.execute(stmt.group_by(Beneficiary.programme_id, Beneficiary.status)).all():
+        out.setdefault(pid, {})[status] = int(n)
+    return out
+
+
 def assign_payment_point(session: Session, programme_id: int, beneficiary_ids: list[int], point_id: int | None) -> int:
     point = session.get(PaymentPoint, point_id) if point_id is not None else None
     if point_id is not None and (point is None or not point.active):  # nobody new at a deactivated point
@@ -298,6 +314,15 @@ def list_payment_points(session: Session) -> list[PaymentPoint]:
 
 
 # ---- cycles and payrolls ---------------------------------------------------------------------------
+
+
+def require_payroll_wide(principal: Principal | None) -> None:
+    """403 for a location-restricted principal: generating, approving, paying, rejecting a payroll and
+    carrying its failed lines act on every district's lines, most of which it cannot see (decision
+    0417). ``principal`` None is the system."""
+    if is_restricted(principal):
+        raise Forbidden(_("This acts on the whole payroll, every district's lines: it needs a user who is not "
+                          "restricted to locations."), errors={"locations": [_("restricted to locations")]})
 
 
 def period_end(programme: Programme, start: date) -> date:
@@ -386,7 +411,9 @@ def generate_payroll(session: Session, cycle_id: int, *, principal: Principal | 
     """Generate the cycle's payroll set-wise (``pending_approval``). Beneficiaries already in another
     payroll of the cycle are left out (an anti-join, under the cycle's row lock, so generations of one
     cycle run one after the other; the unique index is the last guard); a payroll over the budget
-    ceiling, or with nobody to pay, is refused and nothing is kept."""
+    ceiling, or with nobody to pay, is refused and nothing is kept. Payroll-wide: refused to a
+    location-restricted principal (decision 0417)."""
+    require_payroll_wide(principal)
     cycle = session.execute(select(PaymentCycle).where(PaymentCycle.id == cycle_id).with_for_update()).scalar_one_or_none()
     if cycle is None:
         raise NotFound(_("No payment cycle %(id)s.", id=cycle_id))
@@ -441,7 +468,9 @@ def list_payrolls(session: Session, *, cycle_id: int | None = None) -> list[Payr
 
 
 def approve_payroll(session: Session, payroll_id: int, *, principal: Principal) -> Payroll:
-    """Approve a payroll waiting for it, by anyone but who generated it (maker-checker: 403)."""
+    """Approve a payroll waiting for it, by anyone but who generated it (maker-checker: 403) and not by a
+    location-restricted principal (403, decision 0417)."""
+    require_payroll_wide(principal)
     payroll = get_payroll(session, payroll_id)
     checker, checker_name = _actor_key(principal)
     if payroll.generated_by == checker:
@@ -461,8 +490,10 @@ def approve_payroll(session: Session, payroll_id: int, *, principal: Principal) 
     return payroll
 
 
-def reject_payroll(session: Session, payroll_id: int, *, reason: str) -> Payroll:
-    """Reject a payroll not yet paid; its lines are given up, so the cycle can be generated again."""
+def reject_payroll(session: Session, payroll_id: int, *, reason: str, principal: Principal | None) -> Payroll:
+    """Reject a payroll not yet paid; its lines are given up, so the cycle can be generated again.
+    Payroll-wide: refused to a location-restricted principal (decision 0417)."""
+    require_payroll_wide(principal)
     if not reason or not reason.strip():
         raise ValidationError(_("Say why."), errors={"reason": [_("required")]})
     payroll = get_payroll(session, payroll_id)
@@ -480,13 +511,16 @@ def reject_payroll(session: Session, payroll_id: int, *, reason: str) -> Payroll
     return payroll
 
 
-def pay_payroll(session: Session, payroll_id: int, *, via: str = "offline") -> tuple[Payroll, list[int]]:
+def pay_payroll(session: Session, payroll_id: int, *, principal: Principal | None,
+                via: str = "offline") -> tuple[Payroll, list[int]]:
     """Release an approved payroll for payment, once: ``approved`` → ``paid`` in one guarded statement
     (a second click or worker gets 409). ``via`` "offline": the file is exported and payment points
     upload what they paid; a mobile-money gateway code: one disbursement per line (idempotency key
-    ``transfers-line-<id>``), whose ids the caller defers after commit. Lines with no phone number fail."""
+    ``transfers-line-<id>``), whose ids the caller defers after commit. Lines with no phone number fail.
+    Payroll-wide: refused to a location-restricted principal (decision 0417)."""
     from schemehost.tenants.payments import disbursements as dis
 
+    require_payroll_wide(principal)
     payroll = get_payroll(session, payroll_id)
     done = session.execute(update(Payroll).where(Payroll.id == payroll_id, Payroll.status == PayrollStatus.approved)
                            .values(status=PayrollStatus.paid, paid_at=utcnow(), paid_via=via, updated_at=utcnow())
@@ -618,6 +652,9 @@ SELECT n, raw, ok_id, status, ok_status, CASE WHEN ok_id THEN raw::bigint END AS
                nullif(left(btrim(reference, {_WS}), 80), '') AS reference
           FROM {_PAID_LIST} OFFSET 0) r OFFSET 0) c
 """
+#: ``_PAID_ROWS`` for SQLAlchemy statements (the columns they read)
+_PAID_ROWS_TABLE = table(_PAID_ROWS.split(".")[1], column("n"), column("id"), column("ok_id"), column("ok_status"),
+                         column("status"), schema="pg_temp")
 #: Rows whose line id is on more than one row, one of them acceptable: the later ones are "listed
 #: twice" (found by a hash aggregate, not a sort of the whole list; there are seldom any).
 _REPEATED = f"""
@@ -628,10 +665,13 @@ SELECT r.n, r.raw, r.id, r.ok_status FROM {_PAID_ROWS} r
 """
 
 
-def reconcile_upload(session: Session, payroll_id: int, data: bytes) -> dict[str, Any]:
+def reconcile_upload(session: Session, payroll_id: int, data: bytes, *, principal: Principal | None
+                     ) -> dict[str, Any]:
     """Apply a paid list (CSV: ``line_id,status,reference``; status ``paid`` or ``failed``) to a paid
     payroll, all or nothing: 422 with the problems of each row, or the counts. A line already final
-    with the same status is left as it is (uploading the same file twice changes nothing).
+    with the same status is left as it is (uploading the same file twice changes nothing). A
+    location-restricted principal may name only the lines within its locations: any other line is
+    "not a line of this payroll", as a line of no payroll is (decision 0417); ``principal`` None: the system.
 
     Set-wise (decision 0414): the file is copied into a temporary table, checked by SQL (only the rows
     with problems come back to Python), applied by one ``UPDATE ... FROM`` of the still pending lines,
@@ -669,13 +709,18 @@ def reconcile_upload(session: Session, payroll_id: int, data: bytes) -> dict[str
         elif ok_status:
             listed.add(line_id)
     problems: dict[str, list[str]] = {f"row {n}": found[n] for n in sorted(found)}
-    # the lines named by the acceptable rows: of this payroll, and pending or already so
-    for line_id, current in session.execute(sa_text(
-            f"SELECT r.id, l.status FROM {_PAID_ROWS} r "
-            f"LEFT JOIN {lines} l ON l.id = r.id AND l.payroll_id = :payroll "
-            "WHERE r.ok_id AND r.ok_status "
-            "AND (l.id IS NULL OR (l.status <> 'pending' AND l.status <> r.status)) ORDER BY r.n"),
-            {"payroll": payroll_id}):
+    # the lines named by the acceptable rows: of this payroll (for a restricted principal, within its
+    # locations: a line outside them reads as not of this payroll, so nothing is revealed), and pending
+    # or already so
+    row, line = _PAID_ROWS_TABLE, PayrollLine.__table__
+    named = _lines_within(select(line.c.id, line.c.status).select_from(line), principal) \
+        .where(line.c.payroll_id == payroll_id).subquery("l")
+    for line_id, current in session.execute(
+            select(row.c.id, named.c.status).select_from(row.outerjoin(named, named.c.id == row.c.id))
+            .where(row.c.ok_id, row.c.ok_status,
+                   or_(named.c.id.is_(None), and_(named.c.status != LineStatus.pending.value,
+                                                  named.c.status != row.c.status)))
+            .order_by(row.c.n)):
         problems[f"line {line_id}"] = ([_("not a line of this payroll")] if current is None
                                        else [_("already %(status)s", status=current)])
     if problems:
@@ -812,11 +857,13 @@ def export_rows(session: Session, payroll_id: int, *, principal: Principal | Non
 CARRIED = "carried to payroll "
 
 
-def carry_failed(session: Session, payroll_id: int, *, into_payroll_id: int) -> dict[str, int]:
+def carry_failed(session: Session, payroll_id: int, *, into_payroll_id: int,
+                 principal: Principal | None) -> dict[str, int]:
     """On request, add the amounts of a paid payroll's failed lines to the same beneficiaries' lines of a
     later cycle's payroll still pending approval (so its approver sees them), set-wise; each failed line
     is carried once (it is marked). Beneficiaries without a line in that payroll are left as they are.
-    The budget ceiling still holds."""
+    The budget ceiling still holds. Payroll-wide: refused to a location-restricted principal (decision 0417)."""
+    require_payroll_wide(principal)
     source, target = get_payroll(session, payroll_id), session.execute(
         select(Payroll).where(Payroll.id == into_payroll_id).with_for_update()).scalar_one_or_none()
     if target is None:

@@ -5,7 +5,8 @@ job with progress), generate a cycle's payroll, approve it (never by whoever gen
 offline, export it. Further pages: a programme's beneficiaries with a filter and the bulk changes it
 drives (status with a reason, payment point), the payment points, a payroll's totals with the upload
 of the paid list and its per-row report, and the programme's reports. A refused action shows the
-service's message; the rules live in the services."""
+service's message; the rules live in the services. A location-restricted user sees the beneficiary
+counts within their locations and the payroll-wide buttons disabled, with why (decision 0417)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from datetime import date
 from flask import Flask, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from schemehost.platform.errors import AppError
 from schemehost.platform.tenancy import tenant_session
 from schemehost.tenants.console import add_nav, tenant_blueprint
 from schemehost.tenants.identity.principal import current_principal, permission_required, require
 from schemehost.tenants.transfers import services as tr
-from schemehost.tenants.transfers.models import Beneficiary, PaymentCycle, Payroll
+from schemehost.tenants.transfers.models import PaymentCycle, Payroll
 from schemehost.tenants.transfers.views_more import JOB_LABELS, JOB_STATUS_LABELS, register_more
 
 bp = tenant_blueprint("tenant_transfers", __name__, "/transfers", module="transfers")
@@ -38,23 +39,15 @@ def _read() -> None:
         require(MANAGE)
 
 
-def _counts(session, programme_ids):
-    rows = session.execute(select(Beneficiary.programme_id, Beneficiary.status, func.count())
-                           .where(Beneficiary.programme_id.in_(programme_ids or [0]))
-                           .group_by(Beneficiary.programme_id, Beneficiary.status)).all()
-    out: dict[int, dict[str, int]] = {}
-    for pid, status, n in rows:
-        out.setdefault(pid, {})[status] = n
-    return out
-
-
 @bp.get("/")
 def index():
     _read()
     session = tenant_session()
     programmes = tr.list_programmes(session)
+    principal = current_principal()
     return render_template("tenant/transfers/index.html", programmes=programmes,
-                           counts=_counts(session, [p.id for p in programmes]))
+                           counts=tr.beneficiary_counts(session, [p.id for p in programmes], principal=principal),
+                           restricted=tr.is_restricted(principal))
 
 
 @bp.get("/programmes/<int:programme_id>")
@@ -67,9 +60,12 @@ def programme(programme_id: int):
                                   .order_by(PaymentCycle.period_start.desc())).scalars())
     payrolls = list(session.execute(select(Payroll).where(Payroll.cycle_id.in_([c.id for c in cycles] or [0]))
                                     .order_by(Payroll.id.desc())).scalars())
-    within = tr.payroll_figures_within(session, [p.id for p in payrolls], principal=current_principal())
+    principal = current_principal()
+    within = tr.payroll_figures_within(session, [p.id for p in payrolls], principal=principal)
+    counts = tr.beneficiary_counts(session, [prog.id], principal=principal).get(prog.id, {})
+    # payroll-wide actions are refused to a restricted user (decision 0417): buttons disabled, with why
     return render_template("tenant/transfers/programme.html", programme=prog, preview=preview, cycles=cycles,
-                           payrolls=payrolls, within=within, counts=_counts(session, [prog.id]).get(prog.id, {}),
+                           payrolls=payrolls, within=within, counts=counts, restricted=tr.is_restricted(principal),
                            payroll_labels=PAYROLL_LABELS, today=date.today().replace(day=1).isoformat(),
                            jobs=recent_jobs(programme_id), job_labels=JOB_LABELS,
                            job_status_labels=JOB_STATUS_LABELS)
@@ -129,7 +125,7 @@ def payroll_action(programme_id: int, payroll_id: int, action: str):
         if action == "approve":
             tr.approve_payroll(session, payroll_id, principal=current_principal())
             return _("Payroll %(id)s approved.", id=payroll_id)
-        tr.pay_payroll(session, payroll_id, via="offline")
+        tr.pay_payroll(session, payroll_id, via="offline", principal=current_principal())
         return _("Payroll %(id)s released for payment; export it for the payment points.", id=payroll_id)
     return _act(programme_id, run)
 

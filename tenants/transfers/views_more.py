@@ -259,7 +259,7 @@ def register_more(bp: Blueprint, read_check, act) -> None:
         try:
             if upload is None or not upload.filename:
                 raise ValidationError(_("Choose the paid list (CSV)."), errors={"file": [_("required")]})
-            counts = tr.reconcile_upload(session, payroll_id, upload.read())
+            counts = tr.reconcile_upload(session, payroll_id, upload.read(), principal=current_principal())
         except AppError as err:
             session.rollback()
             flash(str(err.detail), "error")
