@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from schemehost.platform.db import any_of
 from schemehost.platform.errors import Conflict, NotFound, ValidationError
 from schemehost.tenants.core.models import Setting
 from schemehost.tenants.identity import audit
@@ -330,19 +331,20 @@ def erase_individuals(session: Session, ids: Select) -> list[int]:
     if not erased:
         return []
     # consents stay (they show the lawful basis held at the time); their free-text evidence goes
-    session.execute(update(Consent.__table__).where(Consent.__table__.c.individual_id.in_(erased))
+    session.execute(update(Consent.__table__).where(any_of(Consent.__table__.c.individual_id, erased))
                     .values(evidence=None))
     # an open probable-duplicate flag about an erased record can no longer be decided by comparing people
     flags = DuplicateFlag.__table__
     session.execute(update(flags).where(flags.c.status == FlagStatus.open,
-                                        or_(flags.c.individual_id.in_(erased), flags.c.candidate_id.in_(erased)))
+                                        or_(any_of(flags.c.individual_id, erased),
+                                            any_of(flags.c.candidate_id, erased)))
                     .values(status=FlagStatus.dismissed, decided_by="erasure", decided_at=func.now()))
     # a household whose members are all erased keeps its id and links, not its address or extra fields
     hh = Household.__table__
     members = ind.alias("m")
     session.execute(
         update(hh).where(
-            hh.c.id.in_(select(ind.c.household_id).where(ind.c.id.in_(erased), ind.c.household_id.is_not(None))),
+            hh.c.id.in_(select(ind.c.household_id).where(any_of(ind.c.id, erased), ind.c.household_id.is_not(None))),
             ~select(members.c.id).where(members.c.household_id == hh.c.id,
                                         members.c.status != PersonStatus.erased).exists())
         .values(address=None, extra={}, status="inactive", updated_at=func.now()))

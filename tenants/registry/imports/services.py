@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from schemehost.platform.db import utcnow
+from schemehost.platform.db import any_of, utcnow
 from schemehost.platform.errors import Conflict, NotFound, ValidationError
 from schemehost.tenants.identity.audit import record_bulk
 from schemehost.tenants.registry.imports import engine
@@ -390,11 +390,11 @@ def forget_people(session: Session, individual_ids: list[int]) -> int:
 
     ind, hh = Individual.__table__, Household.__table__
     people = [k for k in session.execute(select(ind.c.external_id).where(
-        ind.c.id.in_(individual_ids), ind.c.external_id.is_not(None))).scalars()]
+        any_of(ind.c.id, individual_ids), ind.c.external_id.is_not(None))).scalars()]
     member = ind.alias("m")
     homes = [k for k in session.execute(select(hh.c.external_id).where(
         hh.c.external_id.is_not(None),
-        hh.c.id.in_(select(ind.c.household_id).where(ind.c.id.in_(individual_ids))),
+        hh.c.id.in_(select(ind.c.household_id).where(any_of(ind.c.id, individual_ids))),
         ~select(member.c.id).where(member.c.household_id == hh.c.id,
                                    member.c.status != PersonStatus.erased).exists())).scalars()]
     imp = RegistryImport.__table__
@@ -411,12 +411,12 @@ def forget_people(session: Session, individual_ids: list[int]) -> int:
         if not keys:
             continue
         # their rows in every report of that kind
-        session.execute(update(problems).where(problems.c.key.in_(keys),
+        session.execute(update(problems).where(any_of(problems.c.key, keys),
                                                problems.c.import_id.in_(select(imp.c.id).where(imp.c.kind == kind)))
                         .values(value=None, params=stripped))
         named.append(and_(imp.c.kind == kind, imp.c.key_hashes.op("&&")(hashes(keys))))
     # report rows elsewhere quoting an erased record (its scheme number, on a refused duplicate)
-    session.execute(update(problems).where(problems.c.params["id"].astext.in_([str(i) for i in individual_ids]))
+    session.execute(update(problems).where(any_of(problems.c.params["id"].astext, [str(i) for i in individual_ids]))
                     .values(params=stripped))
     if not named:
         return 0
@@ -426,7 +426,7 @@ def forget_people(session: Session, individual_ids: list[int]) -> int:
         .values(purged_at=utcnow(), purge_reason="erasure", key_hashes=None).returning(imp.c.id)).scalars().all()
     if dropped:
         chunks = RegistryImportChunk.__table__
-        session.execute(delete(chunks).where(chunks.c.import_id.in_(dropped)))
+        session.execute(delete(chunks).where(any_of(chunks.c.import_id, dropped)))
     log.info("erasure: %s import file(s) dropped", len(dropped))
     return len(dropped)
 
@@ -462,7 +462,7 @@ def purge_old_imports(session: Session, *, now=None) -> int:
         .values(purged_at=utcnow(), purge_reason="retention", key_hashes=None).returning(imp.c.id)).scalars().all()
     if ids:
         for table in (RegistryImportChunk.__table__, RegistryImportProblem.__table__):
-            session.execute(delete(table).where(table.c.import_id.in_(ids)))
+            session.execute(delete(table).where(any_of(table.c.import_id, ids)))
         record_bulk(session, "retention.purge", "registry_import", counts={"imports": len(ids)},
                     input_ref={"cutoff": cutoff.isoformat(), "import_ids": ids}, actor=("system", "retention", None))
         log.info("retention: %s import file(s) and report(s) dropped", len(ids))

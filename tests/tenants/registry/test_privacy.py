@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Text, func, literal, select, update
 
 from schemehost.tenants.registry import privacy
 from schemehost.tenants.registry.people import Consent, DuplicateFlag, Household, Individual
@@ -411,3 +411,31 @@ def test_retention_cli_applies_the_rule_now(runner, family, tenant):
     assert done.exit_code == 0 and "1 record(s) erased" in done.output
     with tenant.session() as s:
         assert s.get(Individual, family["zawadi"]).status == "erased"
+
+
+def test_retention_run_erases_more_people_than_a_statement_has_parameters(family, tenant, tree):
+    """70,000 old inactive records (more than the 65,535 parameters a statement may have) go in one
+    retention run, and the family erased with them ends exactly as when erased alone: consents kept
+    without evidence, the open flag dismissed, the household emptied of its address."""
+    ind = Individual.__table__
+    n = func.generate_series(1, 70_000).table_valued("value").render_derived("n")
+    with tenant.session() as s:
+        s.execute(ind.insert().from_select(
+            ["given_name", "family_name", "name_search", "sex", "birth_date", "scheme_number", "external_id",
+             "location_id", "status", "updated_at"],
+            select(literal("Bulk"), literal("P") + n.c.value.cast(Text), literal("bulk p"), literal("male"),
+                   literal(date(1950, 1, 1)), literal("BULK-") + n.c.value.cast(Text),
+                   literal("bulk-") + n.c.value.cast(Text), literal(tree["S-H"]), literal("inactive"),
+                   literal(datetime(2000, 1, 1, tzinfo=timezone.utc)))))
+        privacy.set_retention(s, inactive_years=10)
+    _age(tenant, [family[k] for k in ("amina", "baraka", "neema", "zawadi")], years=11, status="inactive")
+    with tenant.session() as s:
+        s.add(Consent(individual_id=family["amina"], purpose="data_sharing", given=True, evidence="form 2026/114"))
+    with tenant.session() as s:
+        assert privacy.apply_retention(s)["erased"] == 70_004
+    with tenant.session() as s:
+        assert s.execute(select(func.count()).select_from(ind).where(ind.c.status != "erased")).scalar_one() == 0
+        assert s.execute(select(Consent.evidence)).scalars().all() == [None, None]
+        assert s.execute(select(DuplicateFlag.status)).scalars().all() == ["dismissed"]
+        hh = s.get(Household, family["household"])
+        assert (hh.address, hh.extra, hh.external_id, hh.status) == (None, {}, "hh-old-1", "inactive")
