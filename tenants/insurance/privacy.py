@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from schemehost.platform.db import any_of
 from schemehost.tenants.insurance.models import (Contribution, Holder, InsuranceProduct, Policy, PolicyMember,
                                                  PolicyStatus, WorkIncident)
 
@@ -66,13 +67,13 @@ def erase_payers(session: Session, individual_ids: list[int]) -> None:
     """Clear the payer's name on the contributions of the erased people's household policies, and the
     free text of their work incidents."""
     policies = (select(PolicyMember.policy_id).join(Policy, Policy.id == PolicyMember.policy_id)
-                .where(PolicyMember.individual_id.in_(individual_ids), Policy.holder == Holder.household.value))
+                .where(any_of(PolicyMember.individual_id, individual_ids), Policy.holder == Holder.household.value))
     session.execute(update(Contribution.__table__)
                     .where(Contribution.__table__.c.policy_id.in_(policies),
                            Contribution.__table__.c.payer.is_not(None))
                     .values(payer=None))
     session.execute(update(WorkIncident.__table__)
-                    .where(WorkIncident.__table__.c.individual_id.in_(individual_ids))
+                    .where(any_of(WorkIncident.__table__.c.individual_id, individual_ids))
                     .values(place=ERASED, description=ERASED, decision_note=None))
 
 

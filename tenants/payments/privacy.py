@@ -21,6 +21,7 @@ from typing import Any, Callable
 from sqlalchemy import Select, Text, false, func, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.orm import Session
 
+from schemehost.platform.db import any_of
 from schemehost.tenants.payments.models import Bill, BillStatus, Disbursement, DisbursementStatus, PaymentNotification
 
 #: ``fn(session, individual_ids or None)`` -> SELECT of (individual_id, payable_ref) of one payable kind
@@ -110,7 +111,7 @@ def erase_payments(session: Session, individual_ids: list[int]) -> None:
         for tag in _PAYER_TAGS:
             scrubbed = func.regexp_replace(scrubbed, f"<{tag}>[^<]*</{tag}>", f"<{tag}></{tag}>", "g")
         session.execute(update(PaymentNotification.__table__)
-                        .where(PaymentNotification.__table__.c.bill_id.in_(bill_ids)).values(raw=scrubbed))
+                        .where(any_of(PaymentNotification.__table__.c.bill_id, bill_ids)).values(raw=scrubbed))
     session.execute(update(dis).where(dis.c.payable_kind == links.c.kind, dis.c.payable_ref == links.c.ref)
                     .values(recipient_name=pseudonym, recipient_phone=ERASED_PHONE))
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from schemehost.platform.db import any_of
 from schemehost.tenants.transfers.models import (Beneficiary, BeneficiaryStatus, PaymentCycle, PayrollLine,
                                                  Programme)
 
@@ -64,8 +65,8 @@ def person_payout_lines(session: Session, individual_ids: list[int] | None) -> S
         Beneficiary, Beneficiary.household_id == Household.id).join(
         PayrollLine, PayrollLine.beneficiary_id == Beneficiary.id).where(Household.head_id.is_not(None))
     if individual_ids is not None:
-        own = own.where(Beneficiary.individual_id.in_(individual_ids))
-        headed = headed.where(Household.head_id.in_(individual_ids))
+        own = own.where(any_of(Beneficiary.individual_id, individual_ids))
+        headed = headed.where(any_of(Household.head_id, individual_ids))
     return union_all(own, headed)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from schemehost.tenants.insurance.models import Contribution, Policy
 from schemehost.tenants.registry import privacy
@@ -80,3 +80,24 @@ def test_retention_keeps_members_of_a_policy_that_has_not_expired(setup):
     with scheme.tenant.session() as s:
         assert privacy.apply_retention(s)["erased"] == 1
         assert s.get(Individual, members[0]).status == "erased"
+
+
+def test_erasure_handler_takes_more_ids_than_a_statement_has_parameters(setup):
+    """70,000 ids (more than the 65,535 parameters a statement may have), nearly all unknown, clear
+    exactly what the one real id alone clears: the payer on that person's household policy, not on
+    another household's."""
+    from schemehost.tenants.insurance.privacy import erase_payers
+
+    api, scheme, pid = setup
+    policy, members, _ = _enrol(api, scheme, pid)
+    other, _others, _ = _enrol(api, scheme, pid)
+    assert _pay(api, scheme, policy["id"], 700_000, "R-MANY-1").status_code == 201
+    assert _pay(api, scheme, other["id"], 700_000, "R-MANY-2").status_code == 201
+    missing = list(range(10**12, 10**12 + 70_000))
+    with scheme.tenant.session() as s:
+        erase_payers(s, missing)
+        erase_payers(s, missing + [members[0]])
+    with scheme.tenant.session() as s:
+        payers = dict(s.execute(select(Contribution.receipt_no, Contribution.payer)
+                                .where(Contribution.receipt_no.in_(["R-MANY-1", "R-MANY-2"]))).all())
+    assert payers == {"R-MANY-1": None, "R-MANY-2": "Head of household"}

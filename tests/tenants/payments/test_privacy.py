@@ -113,3 +113,41 @@ def test_retention_keeps_a_person_with_an_unpaid_bill(billed):
         assert privacy.apply_retention(s)["erased"] == 1  # Juma; Asha has an issued bill
         assert s.get(Individual, people["Asha"]).status == "inactive"
         assert s.get(Individual, people["Juma"]).status == "erased"
+
+
+def test_erasure_handler_takes_more_bills_and_ids_than_a_statement_has_parameters(billed):
+    """70,000 unknown ids with Asha's, and 70,000 more bills of hers (more than the 65,535 parameters a
+    statement may have): her bills and their notification are pseudonymised exactly as when erased
+    alone, Juma's stay."""
+    from sqlalchemy import Text, false, func
+
+    tenant, people, bills = billed
+    many = func.generate_series(1, 70_000).table_valued("value").render_derived("n")
+    with tenant.session() as s:
+        paid = s.get(Bill, bills["paid"])
+        s.execute(Bill.__table__.insert().from_select(
+            ["gateway_id", "reference", "payable_kind", "payable_ref", "payer_name", "payer_phone", "description",
+             "amount", "currency", "expires_at", "status", "paid_amount"],
+            select(literal(paid.gateway_id), literal("many-") + many.c.value.cast(Text), literal("tests.many"),
+                   many.c.value.cast(Text), literal("Asha Said"), literal("+255700111222"), literal("Fee"),
+                   literal(5000), literal("TZS"), literal(NOW + timedelta(days=30)), literal("issued"), literal(0))))
+
+    def asha_many(s, ids):
+        n = func.generate_series(1, 70_000).table_valued("value").render_derived("m")
+        stmt = select(literal(people["Asha"]).label("individual_id"), n.c.value.cast(Text).label("ref"))
+        return stmt if ids is None or people["Asha"] in ids else stmt.where(false())
+
+    pay_privacy.register_person_payables("tests.many", asha_many)
+    try:
+        with tenant.session() as s:
+            pay_privacy.erase_payments(s, list(range(10**12, 10**12 + 70_000)) + [people["Asha"]])
+    finally:
+        pay_privacy._payables.pop("tests.many", None)
+    with tenant.session() as s:
+        named = dict(s.execute(select(Bill.payer_name, func.count()).group_by(Bill.payer_name)).all())
+        assert named == {f"Erased #{people['Asha']}": 70_002, "Juma Said": 1}
+        raw = s.execute(select(PaymentNotification.raw)
+                        .where(PaymentNotification.bill_id == bills["paid"])).scalar_one()
+        assert "Asha" not in raw and "255700111222" not in raw and "<PaidAmt>5000</PaidAmt>" in raw
+        assert "Asha Said" in s.execute(select(PaymentNotification.raw)
+                                        .where(PaymentNotification.bill_id == bills["juma"])).scalar_one()

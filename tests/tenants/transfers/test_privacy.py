@@ -99,3 +99,25 @@ def test_retention_keeps_heads_of_active_beneficiary_households(client, village,
         s.execute(update(Individual).where(Individual.id == beneficiary).values(updated_at=old))
     with tenant.session() as s:
         assert privacy.apply_retention(s)["erased"] == 1
+
+
+def test_payout_lines_of_more_people_than_a_statement_has_parameters(client, village, client_token):
+    """70,000 ids (more than the 65,535 parameters a statement may have), nearly all unknown, find
+    exactly the payroll lines the real ones alone find: a head's household lines."""
+    from schemehost.tenants.transfers.privacy import person_payout_lines
+
+    tenant, _ids, households = village
+    maker = {"Authorization": f"Bearer {client_token(tenant, scopes=SCOPES)}"}
+    programme = _programme(client, tenant, maker, benefit_kind="fixed", cap_amount=None)
+    _enrol_and_activate(client, tenant, maker, programme["id"])
+    cycle = client.post(_url(tenant, f"/programmes/{programme['id']}/cycles"), headers=maker,
+                        json={"period_start": "2026-09-01"}).json
+    assert client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker).status_code == 201
+    with tenant.session() as s:
+        heads = sorted(s.execute(select(Household.head_id).where(Household.id.in_(
+            [households["A1"], households["A2"]]))).scalars())
+        alone = sorted(s.execute(person_payout_lines(s, heads)).all())
+        assert len(alone) >= 2
+        many = sorted(s.execute(person_payout_lines(s, list(range(10**12, 10**12 + 70_000)) + heads)).all())
+        assert many == alone
+        assert s.execute(person_payout_lines(s, list(range(10**12, 10**12 + 70_000)))).all() == []
