@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from schemehost.platform.billing.models import Invoice, InvoiceKind, InvoiceStatus, Usage
 from schemehost.platform.billing.pricing import add_months
+from schemehost.platform.db import any_of
 from schemehost.platform.jobs.models import Job
 from schemehost.platform.partners.models import Partner
 from schemehost.platform.tenants.models import Tenant
@@ -42,12 +43,12 @@ def cost_of_service(session: Session, *, start: date, end: date, partner_id: int
     tenants = session.execute(stmt).all()
     ids = [t.id for t in tenants]
     storage = dict(session.execute(
-        select(Usage.tenant_id, func.max(Usage.value)).where(Usage.tenant_id.in_(ids), Usage.meter == "storage_mb",
-                                                             Usage.day >= start, Usage.day < end)
+        select(Usage.tenant_id, func.max(Usage.value))
+        .where(any_of(Usage.tenant_id, ids), Usage.meter == "storage_mb", Usage.day >= start, Usage.day < end)
         .group_by(Usage.tenant_id)).all())
     requests = dict(session.execute(
-        select(Usage.tenant_id, func.sum(Usage.value)).where(Usage.tenant_id.in_(ids), Usage.meter == "api_requests",
-                                                             Usage.day >= start, Usage.day < end)
+        select(Usage.tenant_id, func.sum(Usage.value))
+        .where(any_of(Usage.tenant_id, ids), Usage.meter == "api_requests", Usage.day >= start, Usage.day < end)
         .group_by(Usage.tenant_id)).all())
     rows = dict(session.execute(text(
         "SELECT n.nspname, sum(greatest(c.reltuples, 0))::bigint FROM pg_class c "
@@ -56,12 +57,12 @@ def cost_of_service(session: Session, *, start: date, end: date, partner_id: int
         {"schemas": [t.schema_name for t in tenants]}).all())
     seconds = dict(session.execute(
         select(Job.tenant_id, func.sum(func.extract("epoch", Job.finished_at - Job.started_at)))
-        .where(Job.tenant_id.in_(ids), Job.started_at >= start, Job.started_at < end, Job.finished_at.is_not(None))
+        .where(any_of(Job.tenant_id, ids), Job.started_at >= start, Job.started_at < end, Job.finished_at.is_not(None))
         .group_by(Job.tenant_id)).all())
     billed: dict[int, list[tuple[str, int]]] = {}
     for tenant_id, currency, amount in session.execute(
             select(Invoice.tenant_id, Invoice.currency, func.sum(Invoice.subtotal))
-            .where(Invoice.tenant_id.in_(ids), Invoice.kind == InvoiceKind.invoice,
+            .where(any_of(Invoice.tenant_id, ids), Invoice.kind == InvoiceKind.invoice,
                    Invoice.status.in_([InvoiceStatus.issued, InvoiceStatus.paid, InvoiceStatus.uncollectible]),
                    Invoice.period_start >= start, Invoice.period_start < end)
             .group_by(Invoice.tenant_id, Invoice.currency)):

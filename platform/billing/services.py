@@ -37,6 +37,7 @@ from schemehost.platform.billing.models import (
     TaxRate,
     Usage,
 )
+from schemehost.platform.db import any_of
 from schemehost.platform.errors import Conflict, NotFound, ValidationError
 from schemehost.platform.money import is_currency
 from schemehost.platform.partners.models import Partner
@@ -367,7 +368,7 @@ def meter_usage(session: Session, *, day: date | None = None, now: datetime | No
             .join(DatabaseServer, DatabaseServer.id == Tenant.server_id)
             .where(Tenant.status.in_([str(s) for s in METERED_STATUSES])).order_by(Tenant.id))
     if tenant_ids is not None:
-        stmt = stmt.where(Tenant.id.in_(tenant_ids))
+        stmt = stmt.where(any_of(Tenant.id, tenant_ids))
     by_server: dict[str | None, list] = {}
     for row in session.execute(stmt):
         by_server.setdefault(row.dsn, []).append(row)
@@ -394,7 +395,7 @@ def usage_maxima(session: Session, subscription_ids: list[int]) -> dict[int, dic
         .join(Usage, (Usage.tenant_id == Subscription.tenant_id) & (Usage.day < Subscription.current_period_end)
               # the reading before the period: a running total is looked up at most a year back
               & (Usage.day >= Subscription.current_period_start - literal_column("interval '366 days'")))
-        .where(Subscription.id.in_(subscription_ids)).group_by(Subscription.id, Usage.meter)).all()
+        .where(any_of(Subscription.id, subscription_ids)).group_by(Subscription.id, Usage.meter)).all()
     out: dict[int, dict[str, int]] = {}
     for sub_id, meter, highest, total, earlier in rows:
         if highest is None:  # readings before the period only
@@ -508,14 +509,14 @@ def invoice_due_periods(session: Session, *, today: date, tenant_ids: list[int] 
                                            Subscription.current_period_end <= today)
                 .order_by(Subscription.id).with_for_update(of=Subscription))
         if tenant_ids is not None:
-            stmt = stmt.where(Subscription.tenant_id.in_(tenant_ids))
+            stmt = stmt.where(any_of(Subscription.tenant_id, tenant_ids))
         subs = list(session.execute(stmt).unique().scalars())
         if not subs:
             return made
         ids = [s.id for s in subs]
         maxima = usage_maxima(session, ids)
         pending: dict[int, list[PendingLine]] = {}
-        for p in session.execute(select(PendingLine).where(PendingLine.subscription_id.in_(ids),
+        for p in session.execute(select(PendingLine).where(any_of(PendingLine.subscription_id, ids),
                                                            PendingLine.invoice_id.is_(None))
                                  .order_by(PendingLine.id)).scalars():
             pending.setdefault(p.subscription_id, []).append(p)

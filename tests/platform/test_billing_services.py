@@ -213,3 +213,25 @@ def test_concurrent_issues_get_consecutive_numbers_and_a_rollback_leaves_no_gap(
         assert not errors, errors
         seqs = sorted(db.session.execute(select(Invoice.seq).where(Invoice.id.in_(ids))).scalars())
         assert seqs == [1, 2, 3, 4, 5, 6]
+
+
+def test_metering_and_invoicing_take_more_tenant_ids_than_a_statement_has_parameters(make_tenant):
+    """70,000 ids, nearly all unknown (more than the 65,535 parameters a statement may have; some past
+    the int4 range): metering, usage maxima and invoicing do exactly what the real ids alone do."""
+    missing = list(range(2**31 - 35_000, 2**31 + 35_000))
+    handle = make_tenant("blank")
+    add_people(handle, individuals=5)
+    alone = billing.meter_usage(db.session, day=date(2026, 4, 1), tenant_ids=[handle.id])
+    assert billing.meter_usage(db.session, day=date(2026, 4, 1), tenant_ids=missing + [handle.id]) == alone > 0
+    assert billing.meter_usage(db.session, day=date(2026, 4, 1), tenant_ids=missing) == 0
+
+    partner = new_partner(country=None)
+    tenant = tenant_row(partner)
+    sub = billing.subscribe(db.session, tenant, plan(partner), start=date(2026, 1, 1), actor="test")
+    store_usage(db.session, [(tenant.id, "active_individuals", date(2026, 1, 20), 150)])
+    maxima = billing.usage_maxima(db.session, [sub.id])
+    assert maxima == {sub.id: {"active_individuals": 150}}
+    assert billing.usage_maxima(db.session, missing + [sub.id]) == maxima
+    assert billing.invoice_due_periods(db.session, today=date(2026, 2, 1), tenant_ids=missing) == []
+    [invoice] = billing.invoice_due_periods(db.session, today=date(2026, 2, 1), tenant_ids=missing + [tenant.id])
+    assert [(l.kind, l.quantity) for l in invoice.lines] == [("fixed", 1), ("metered", 150)]
