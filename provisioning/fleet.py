@@ -43,7 +43,7 @@ from sqlalchemy import Connection, Engine, create_engine, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from schemehost.platform.db import normalize_url
+from schemehost.platform.db import any_of, normalize_url
 from schemehost.platform.tenancy import quote_ident
 from schemehost.platform.tenants.models import DatabaseServer, SpareSchema, Tenant, TenantStatus
 from schemehost.provisioning.migrate import migrations_dir
@@ -331,7 +331,7 @@ def fix_stale_records(control: Engine, plan: FleetPlan) -> int:
     spares = [t.schema for t in stale if t.kind == "spare"]
     with control.begin() as conn:
         if tenants:
-            conn.execute(update(Tenant.__table__).where(Tenant.__table__.c.id.in_(tenants))
+            conn.execute(update(Tenant.__table__).where(any_of(Tenant.__table__.c.id, tenants))
                          .values(schema_version=plan.head))
         if spares:
             conn.execute(update(SpareSchema.__table__).where(SpareSchema.__table__.c.schema_name.in_(spares))
