@@ -22,6 +22,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, select, text
 
+from schemehost.platform.db import any_of
+
 #: ``A00``, ``A09.0``, ``O80`` ... (a letter, two digits, optionally a dot and one or two characters)
 CODE_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,2})?$")
 
@@ -470,7 +472,7 @@ def unknown(session, codes: Iterable[str]) -> set[str]:
     wanted = sorted({c for c in codes if c})
     if not wanted:
         return set()
-    known = set(session.execute(select(CODES.c.code).where(CODES.c.code.in_(wanted))).scalars())
+    known = set(session.execute(select(CODES.c.code).where(any_of(CODES.c.code, wanted))).scalars())
     return set(wanted) - known
 
 

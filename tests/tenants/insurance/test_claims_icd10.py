@@ -44,3 +44,12 @@ def test_the_operator_loads_a_file(app, runner, tmp_path):
         with app.app_context(), db.engine.begin() as conn:
             conn.execute(delete(icd10.CODES).where(icd10.CODES.c.code == "U07.1"))
             icd10.load(conn, [("B54", "Unspecified malaria")])
+
+
+def test_unknown_codes_of_a_large_file_in_one_query(app):
+    """70,000 codes asked at once (more than the 65,535 parameters a statement may have) give the
+    same answer as the real ones asked alone."""
+    made_up = [f"Z{i:07d}" for i in range(70_000)]
+    with app.app_context(), db.engine.connect() as conn:
+        assert icd10.unknown(conn, ["B54", "B54XXXXXXXXXXX"]) == {"B54XXXXXXXXXXX"}
+        assert icd10.unknown(conn, made_up + ["B54", "B54XXXXXXXXXXX", ""]) == set(made_up) | {"B54XXXXXXXXXXX"}
