@@ -28,7 +28,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from schemehost.platform.db import utcnow
+from schemehost.platform.db import any_of, utcnow
 from schemehost.platform.errors import AppError, Conflict, NotFound, ValidationError
 from schemehost.platform.money import is_currency
 from schemehost.tenants.identity import audit
@@ -573,7 +573,7 @@ def reconcile(session: Session, gw: PaymentGateway, rec: Reconciliation, stateme
         select(PaymentNotification).where(
             PaymentNotification.gateway_id == gw.id,
             (PaymentNotification.paid_at >= start) & (PaymentNotification.paid_at < end)
-            | PaymentNotification.gateway_txn_id.in_(list(txns) or [""]))).scalars()}
+            | any_of(PaymentNotification.gateway_txn_id, list(txns) or [""]))).scalars()}
     flagged: list[dict[str, Any]] = []
     counts = {"statement": len(txns), "stored": 0, "matched": 0, "missing": 0, "not_in_statement": 0,
               "amount_mismatch": 0, "unmatched": 0, "refused": 0,

@@ -43,3 +43,40 @@ def test_fleet_corrects_stale_records_of_more_tenants_than_a_statement_has_param
     assert fix_stale_records(engine, plan) == 70_001
     db.session.rollback()
     assert db.session.execute(select(Tenant.schema_version).where(Tenant.id == handle.id)).scalar_one() == head
+
+
+def test_reconciliation_of_a_statement_longer_than_a_statement_has_parameters(make_tenant):
+    """A gateway's day statement of 70,000 transactions (more than the 65,535 parameters a statement
+    may have), notified the evening before: each is found and matched, and one notified that day but
+    absent from the statement is flagged, as with a short statement."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import Text, func, literal
+
+    from schemehost.tenants.payments import services as payments
+    from schemehost.tenants.payments.models import PaymentGateway, PaymentNotification, Reconciliation
+
+    tenant = make_tenant("blank")
+    day = date(2026, 6, 1)
+    n = func.generate_series(1, 70_000).table_valued("value").render_derived("n")
+    with tenant.session() as s:
+        gw = PaymentGateway(code="gepg", name="Control numbers", kind="control_number", base_url="http://127.0.0.1:9",
+                            sp_code="SP1")
+        s.add(gw)
+        s.flush()
+        start, _end = payments.day_bounds(gw, day)
+        s.execute(PaymentNotification.__table__.insert().from_select(
+            ["gateway_id", "gateway_txn_id", "amount", "currency", "paid_at", "status", "raw"],
+            select(literal(gw.id), literal("txn-") + n.c.value.cast(Text), literal(5000), literal("TZS"),
+                   literal(start - timedelta(hours=1)), literal("applied"), literal("{}"))))
+        s.add(PaymentNotification(gateway_id=gw.id, gateway_txn_id="txn-late", amount=700, currency="TZS",
+                                  paid_at=start + timedelta(hours=2), status="applied", raw="{}"))
+        rec = Reconciliation(gateway_id=gw.id, day=day)
+        s.add(rec)
+        s.flush()
+        statement = [{"txn_id": f"txn-{i}", "amount": 5000, "currency": "TZS"} for i in range(1, 70_001)]
+        done = payments.reconcile(s, gw, rec, statement, actor=("system", "test", None))
+        assert done.counts == {"statement": 70_000, "stored": 70_001, "matched": 70_000, "missing": 0,
+                               "not_in_statement": 1, "amount_mismatch": 0, "unmatched": 0, "refused": 0,
+                               "statement_total": 350_000_000}
+        assert [f["txn"] for f in done.flagged] == ["txn-late"]
