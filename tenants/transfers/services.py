@@ -24,7 +24,7 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from schemehost.platform.db import utcnow
+from schemehost.platform.db import any_of, utcnow
 from schemehost.platform.errors import Conflict, Forbidden, NotFound, ValidationError
 from schemehost.platform.money import from_minor, is_currency
 from schemehost.platform.tenancy import quote_ident
@@ -218,7 +218,7 @@ def change_status(session: Session, programme_id: int, beneficiary_ids: list[int
         raise ValidationError(_("No beneficiaries given."), errors={"ids": [_("required")]})
     ids = sorted(set(beneficiary_ids))
     rows = dict(session.execute(select(Beneficiary.id, Beneficiary.status).where(
-        Beneficiary.programme_id == programme_id, Beneficiary.id.in_(ids)).with_for_update()).all())
+        Beneficiary.programme_id == programme_id, any_of(Beneficiary.id, ids)).with_for_update()).all())
     errors = {}
     for bid in ids:
         if bid not in rows:
@@ -227,7 +227,7 @@ def change_status(session: Session, programme_id: int, beneficiary_ids: list[int
             errors[f"ids.{bid}"] = [_("a %(status)s beneficiary cannot become %(to)s", status=rows[bid], to=to)]
     if errors:
         raise ValidationError(_("These beneficiaries cannot change status."), errors=errors)
-    session.execute(update(Beneficiary).where(Beneficiary.id.in_(ids))
+    session.execute(update(Beneficiary).where(any_of(Beneficiary.id, ids))
                     .values(status=to, status_reason=reason.strip()[:500], status_changed_at=utcnow()))
     before: dict[str, int] = {}
     for status in rows.values():
@@ -270,7 +270,7 @@ def assign_payment_point(session: Session, programme_id: int, beneficiary_ids: l
         raise ValidationError(_("No active payment point %(id)s.", id=point_id),
                               errors={"payment_point_id": [_("unknown or inactive")]})
     result = session.execute(update(Beneficiary).where(Beneficiary.programme_id == programme_id,
-                                                       Beneficiary.id.in_(beneficiary_ids))
+                                                       any_of(Beneficiary.id, beneficiary_ids))
                              .values(payment_point_id=point_id))
     audit.record(session, "transfers.beneficiaries.payment_point", "transfer_programme", programme_id,
                  details={"payment_point": point_id, "count": result.rowcount})

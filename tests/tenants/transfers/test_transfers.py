@@ -316,3 +316,26 @@ def test_failed_lines_are_carried_once_to_the_next_cycle_on_request(client, vill
     backwards = client.post(_url(tenant, f"/payrolls/{second['id']}/carry-failed"), headers=maker,
                             json={"into_payroll_id": first["id"]})
     assert backwards.status_code == 422 and {"payroll", "into_payroll_id"} <= set(backwards.json["errors"])
+
+
+def test_status_changes_and_point_assignment_take_as_many_ids_as_the_api_allows(client, village, two_officers):
+    """70,000 ids (the API takes up to 100,000; a statement binds at most 65,535 parameters): the ids
+    go to PostgreSQL as one array, so the answer is the service's own, not a driver error."""
+    tenant, _ids, _hh = village
+    maker, _checker = two_officers
+    programme = _programme(client, tenant, maker)
+    counts, ids = _enrol_and_activate(client, tenant, maker, programme["id"])
+    unknown = list(range(10**9, 10**9 + 70_000))
+    url = _url(tenant, f"/programmes/{programme['id']}/beneficiaries")
+    bad = client.post(f"{url}/status", headers=maker,
+                      json={"ids": ids + unknown, "status": "suspended", "reason": "audit visit"})
+    assert bad.status_code == 422
+    assert len(bad.json["errors"]) == 70_000 and f"ids.{unknown[0]}" in bad.json["errors"]
+    with tenant.session() as s:  # all or none: nobody was suspended
+        assert set(s.execute(select(Beneficiary.status).where(Beneficiary.id.in_(ids))).scalars()) == {"active"}
+    point = client.post(_url(tenant, "/payment-points"), headers=maker,
+                        json={"code": "PP-MANY", "name": "Agent", "kind": "agent", "location_id": _ids["LN"]})
+    assert point.status_code == 201, point.json
+    moved = client.post(f"{url}/payment-point", headers=maker,
+                        json={"ids": ids + unknown, "payment_point_id": point.json["id"]})
+    assert moved.status_code == 200 and moved.json == {"count": len(ids)}
