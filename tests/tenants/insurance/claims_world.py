@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from schemehost.tenants.insurance import services as ins
 from schemehost.tenants.registry import services as reg
 
 from .conftest import build_scheme, product_body
+from .test_products_api import Api
 
 TODAY = date.today()
 VISIT = TODAY - timedelta(days=3)
@@ -56,3 +59,16 @@ def build_world(tenant) -> World:
         ins.record_contribution(s, policy.id, amount=policy.value, paid_on=start, method="cash",
                                 receipt_no=f"R-{household}", principal=None)
     return World(scheme, "HC1", "HC2", numbers, members, uninsured[0])
+
+
+# fixtures of the claims test modules (each module imports them: one tenant per module)
+
+
+@pytest.fixture(scope="module")
+def world(make_module_tenant):
+    return build_world(make_module_tenant("health-insurance"))
+
+
+@pytest.fixture
+def api(client, client_token, world):
+    return Api(client, client_token(world.tenant, scopes=CLAIM_SCOPES))

@@ -17,18 +17,8 @@ from schemehost.tenants.insurance.claims import services as svc
 from schemehost.tenants.insurance.claims.models import ClaimLine, InsuranceClaim
 from schemehost.tenants.registry import services as reg
 
-from .claims_world import CLAIM_SCOPES, TODAY, VISIT, build_world
+from .claims_world import TODAY, VISIT, api, world  # noqa: F401  (fixtures)
 from .test_products_api import Api
-
-
-@pytest.fixture(scope="module")
-def world(make_module_tenant):
-    return build_world(make_module_tenant("health-insurance"))
-
-
-@pytest.fixture
-def api(client, client_token, world):
-    return Api(client, client_token(world.tenant, scopes=CLAIM_SCOPES))
 
 
 def _counts(world) -> tuple[int, int]:

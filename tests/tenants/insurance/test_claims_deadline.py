@@ -15,20 +15,10 @@ from schemehost.tenants.identity.models import AuditEntry
 from schemehost.tenants.insurance.claims import services as svc
 from schemehost.tenants.insurance.claims.models import InsuranceClaim
 
-from .claims_world import CLAIM_SCOPES, build_world
+from .claims_world import api, world  # noqa: F401  (fixtures)
 from .test_products_api import Api
 
 PARA = [{"item": "PARA", "quantity": 1, "price": 200}]
-
-
-@pytest.fixture(scope="module")
-def world(make_module_tenant):
-    return build_world(make_module_tenant("health-insurance"))
-
-
-@pytest.fixture
-def api(client, client_token, world):
-    return Api(client, client_token(world.tenant, scopes=CLAIM_SCOPES))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 
 from schemehost.tenants.insurance.claims.models import InsuranceClaim
@@ -14,20 +13,9 @@ from schemehost.tenants.insurance.claims.privacy import claimants
 from schemehost.tenants.registry import privacy
 from schemehost.tenants.registry.people import Individual
 
-from .claims_world import CLAIM_SCOPES, TODAY, build_world
-from .test_products_api import Api
+from .claims_world import TODAY, api, world  # noqa: F401  (fixtures)
 
 PERSONAL = ("registry.read", "registry.write", "registry.personal_data")
-
-
-@pytest.fixture(scope="module")
-def world(make_module_tenant):
-    return build_world(make_module_tenant("health-insurance"))
-
-
-@pytest.fixture
-def api(client, client_token, world):
-    return Api(client, client_token(world.tenant, scopes=CLAIM_SCOPES))
 
 
 def _reviewed(api, world, code: str, insuree: str, days_ago: int, note: str) -> dict:

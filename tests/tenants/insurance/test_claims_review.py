@@ -11,7 +11,6 @@ import threading
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, text, update
 
 from schemehost.platform.errors import Conflict
@@ -20,18 +19,7 @@ from schemehost.tenants.identity.models import AuditEntry
 from schemehost.tenants.insurance.claims import review
 from schemehost.tenants.insurance.claims.models import InsuranceClaim
 
-from .claims_world import CLAIM_SCOPES, TODAY, build_world
-from .test_products_api import Api
-
-
-@pytest.fixture(scope="module")
-def world(make_module_tenant):
-    return build_world(make_module_tenant("health-insurance"))
-
-
-@pytest.fixture
-def api(client, client_token, world):
-    return Api(client, client_token(world.tenant, scopes=CLAIM_SCOPES))
+from .claims_world import TODAY, api, world  # noqa: F401  (fixtures)
 
 
 _DAYS = itertools.count(3)
