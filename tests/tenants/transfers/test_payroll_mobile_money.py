@@ -23,40 +23,27 @@ def test_a_payroll_paid_by_mobile_money_ends_reconciled_with_each_lines_result(a
     tenant, _ids, _hh = village
     maker = {"Authorization": f"Bearer {client_token(tenant, scopes=SCOPES)}"}
     checker = {"Authorization": f"Bearer {client_token(tenant, scopes=SCOPES)}"}
-    gw = client.put(f"/t/{tenant.slug}/api/v1/payments/gateways/momo", headers=maker, json={
-        "name": "Mobile money", "kind": "mobile_money", "base_url": provider.server.url_for("").rstrip("/"),
-        "sp_code": "SCHEME1", "signature": "hmac-sha256", "timeout_s": 1, "secrets": {"hmac_secret": SECRET}})
-    assert gw.status_code == 200, gw.get_data(as_text=True)
-    programme = _programme(client, tenant, maker, benefit_kind="fixed", cap_amount=None)
-    _enrol_and_activate(client, tenant, maker, programme["id"])
-    cycle = client.post(_url(tenant, f"/programmes/{programme['id']}/cycles"), headers=maker,
-                        json={"period_start": "2026-09-01"}).json
-    payroll = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker).json
-    client.post(_url(tenant, f"/payrolls/{payroll['id']}/approve"), headers=checker)
-    provider.answers[:] = ["503"]  # the first send meets a transient failure and is retried
-    paid = client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={"via": "momo"})
-    assert paid.status_code == 200 and paid.json["status"] == "paid" and paid.json["paid_via"] == "momo"
-    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker,
+    # the first send meets a transient failure and is retried
+    payroll_id, keys = _paid_by_mobile_money(app, client, tenant, provider, maker, checker, pg, answers=["503"])
+    assert client.post(_url(tenant, f"/payrolls/{payroll_id}/pay"), headers=checker,
                        json={"via": "momo"}).status_code == 409
-    _drain(app, pg)
-    keys = sorted({r["key"] for r in provider.requests})
-    assert len(keys) == 4 and all(k.startswith("transfers-line-") for k in keys)
+    assert all(k.startswith("transfers-line-") for k in keys)
     assert len(provider.requests) == 5  # four lines, one of them sent twice with the same key
     for n, key in enumerate(keys):
         body, headers = provider.result(key, "failed" if n == 0 else "succeeded")
         assert client.post(f"/t/{tenant.slug}/payments/callbacks/momo", data=body, headers=headers).status_code == 200
     with tenant.session() as s:
         lines = s.execute(select(PayrollLine.id, PayrollLine.status, PayrollLine.reference).order_by(PayrollLine.id)).all()
-        status = s.execute(select(Payroll.status).where(Payroll.id == payroll["id"])).scalar_one()
+        status = s.execute(select(Payroll.status).where(Payroll.id == payroll_id)).scalar_one()
         kinds = set(s.execute(select(Disbursement.payable_kind)).scalars())
     assert [ln.status for ln in lines] == ["failed", "paid", "paid", "paid"]
     assert all(ln.reference == f"MM-transfers-line-{ln.id}" for ln in lines)
     assert status == "reconciled" and kinds == {"transfers.payroll_line"}
 
 
-def _paid_by_mobile_money(app, client, tenant, provider, maker, checker, pg) -> tuple[int, list[str]]:
-    """A payroll of four lines paid through the local gateway ``momo``, every line sent: (its id, the
-    lines' idempotency keys in line order)."""
+def _paid_by_mobile_money(app, client, tenant, provider, maker, checker, pg, answers=()) -> tuple[int, list[str]]:
+    """A payroll of four lines paid through the local gateway ``momo`` (whose first answers are ``answers``),
+    every line sent: (its id, the lines' idempotency keys in line order)."""
     gw = client.put(f"/t/{tenant.slug}/api/v1/payments/gateways/momo", headers=maker, json={
         "name": "Mobile money", "kind": "mobile_money", "base_url": provider.server.url_for("").rstrip("/"),
         "sp_code": "SCHEME1", "signature": "hmac-sha256", "timeout_s": 1, "secrets": {"hmac_secret": SECRET}})
@@ -67,8 +54,10 @@ def _paid_by_mobile_money(app, client, tenant, provider, maker, checker, pg) -> 
                         json={"period_start": "2026-09-01"}).json
     payroll = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=maker).json
     client.post(_url(tenant, f"/payrolls/{payroll['id']}/approve"), headers=checker)
+    provider.answers[:] = list(answers)
     paid = client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={"via": "momo"})
     assert paid.status_code == 200, paid.get_data(as_text=True)
+    assert (paid.json["status"], paid.json["paid_via"]) == ("paid", "momo")
     _drain(app, pg)
     keys = sorted({r["key"] for r in provider.requests}, key=lambda k: int(k.rsplit("-", 1)[1]))
     assert len(keys) == 4
