@@ -91,6 +91,19 @@ def procrastinate_app(flask_app: Flask | None = None) -> procrastinate.App:
     return state[1]
 
 
+def launch_job(job_id: int, *, inline_setting: str, tenant_session=None) -> None:
+    """Commit what made the job (the tenant's session first, then the control plane's: the job and its
+    input must be visible to a worker), then run it here when the app setting ``inline_setting`` is on
+    (tests, the demo) or queue it for the workers."""
+    if tenant_session is not None:
+        tenant_session.commit()
+    db.session.commit()
+    if current_app.config.get(inline_setting):
+        services.run_job(job_id)
+    else:
+        defer_job(job_id)
+
+
 def defer_job(job_id: int) -> None:
     """Queue a committed ``queued`` job for the worker; call it after the commit.
 

@@ -61,7 +61,7 @@ def start_import(*, kind: str, upload, dry_run: bool, valid_only: bool, mapping:
 
 def launch(imp):
     """Commit the new import (row, file, job) and run its job inline or defer it."""
-    from schemehost.platform.jobs import Job
+    from schemehost.platform.jobs import Job, launch_job
 
     principal = current_principal()
     session = tenant_session()
@@ -70,16 +70,7 @@ def launch(imp):
     job.params = {**job.params, "audit_actor": list(principal.audit_actor) if principal else None}
     import_id, job_id = imp.id, imp.job_id
     # the import row, its file and the job must be committed before the job can run
-    session.commit()
-    db.session.commit()
-    if current_app.config.get("REGISTRY_IMPORTS_INLINE"):
-        from schemehost.platform.jobs import run_job
-
-        run_job(job_id)
-    else:
-        from schemehost.platform.jobs import defer_job
-
-        defer_job(job_id)
+    launch_job(job_id, inline_setting="REGISTRY_IMPORTS_INLINE", tenant_session=session)
     session.expire_all()
     return imp_services.get_import(session, import_id)
 

@@ -282,10 +282,8 @@ class PayrollReconcile(MethodView):
 def start_job(kind: str, programme_id: int, params: dict) -> dict:
     """Queue (or, with ``TRANSFERS_JOBS_INLINE``, run) a bulk job of a programme after its input was
     checked; the job's view (``GET .../transfers/jobs/<id>``)."""
-    from flask import current_app
-
     from schemehost.platform.extensions import db
-    from schemehost.platform.jobs import create_job, defer_job, run_job
+    from schemehost.platform.jobs import create_job, launch_job
     from schemehost.tenants.transfers import enrolment as en
 
     session = tenant_session()
@@ -294,12 +292,7 @@ def start_job(kind: str, programme_id: int, params: dict) -> dict:
                      params={"programme_id": programme_id, "audit_actor": list(principal.audit_actor),
                              "principal": en.principal_params(principal), **params})
     job_id = job.id
-    session.commit()
-    db.session.commit()
-    if current_app.config.get("TRANSFERS_JOBS_INLINE"):
-        run_job(job_id)
-    else:
-        defer_job(job_id)
+    launch_job(job_id, inline_setting="TRANSFERS_JOBS_INLINE", tenant_session=session)
     return job_view(job_id)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, Response, current_app, request, url_for
+from flask import Flask, Response, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -120,7 +120,7 @@ class Issue(MethodView):
 
 def start_bulk(programme_id: int) -> dict[str, Any]:
     """Queue (or, with ``VOUCHERS_JOBS_INLINE``, run) the bulk issuance job of a programme."""
-    from schemehost.platform.jobs import Job, create_job, defer_job, run_job
+    from schemehost.platform.jobs import Job, create_job, launch_job
 
     session = tenant_session()
     principal = current_principal()
@@ -128,12 +128,7 @@ def start_bulk(programme_id: int) -> dict[str, Any]:
     job = create_job(db.session, JOB_KIND, tenant_id=principal.tenant_id, actor=principal.name,
                      params={"programme_id": programme_id, "audit_actor": list(principal.audit_actor)})
     job_id = job.id
-    session.commit()
-    db.session.commit()
-    if current_app.config.get("VOUCHERS_JOBS_INLINE"):
-        run_job(job_id)
-    else:
-        defer_job(job_id)
+    launch_job(job_id, inline_setting="VOUCHERS_JOBS_INLINE", tenant_session=session)
     job = db.session.get(Job, job_id)
     db.session.refresh(job)
     return {"job_id": job.id, "status": job.status, "result": job.result}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, request, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -166,17 +166,12 @@ def start_engine(kind: str, ids: list[int] | None) -> tuple[dict[str, Any], int]
         run = engine().check_claims if kind == "check" else engine().valuate_claims
         return run(session, ids, actor=principal.audit_actor), 200
     from schemehost.platform.extensions import db
-    from schemehost.platform.jobs import Job, defer_job, run_job
+    from schemehost.platform.jobs import Job, launch_job
     from schemehost.tenants.insurance.claims.tasks import CHECK, VALUATE, queue_claims_job
 
     job_id = queue_claims_job(db.session, CHECK if kind == "check" else VALUATE, tenant_id=principal.tenant_id,
                               actor=principal.name, audit_actor=principal.audit_actor)
-    session.commit()
-    db.session.commit()
-    if current_app.config.get("CLAIMS_JOBS_INLINE"):
-        run_job(job_id)
-    else:
-        defer_job(job_id)
+    launch_job(job_id, inline_setting="CLAIMS_JOBS_INLINE", tenant_session=session)
     job = db.session.get(Job, job_id)
     db.session.refresh(job)
     return {"job_id": job.id, "status": job.status, "result": job.result}, 202
