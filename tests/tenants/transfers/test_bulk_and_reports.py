@@ -14,34 +14,13 @@ from sqlalchemy import select
 
 from schemehost.tenants.identity.models import AuditEntry
 from tests.tenants.test_audit import sign_in_tenant_user
-from tests.tenants.transfers.test_transfers import MAKER, _programme, _url
-
-HOUSEHOLDS = {"A1": ("LN-E", 2, 1), "A2": ("LN-E", 0, 1), "A3": ("LN-E", 4, 1), "B1": ("NE-K", 1, 1),
-              "B2": ("NE-K", 0, 0)}
-
+from tests.tenants.transfers.test_transfers import MAKER, _paid_cycle, _programme, _url, build_two_districts
 
 @pytest.fixture(scope="module")
 def scheme(make_module_tenant):
     """(tenant, {location code: id}, {household: id}): the households of test_transfers' village."""
-    from schemehost.tenants.registry import services as reg
-    from schemehost.tenants.registry.services.people import create_household
-
     tenant = make_module_tenant("cash-transfer", prefix="ctb")
-    ids: dict[str, int] = {}
-    households = {}
-    with tenant.session() as s:
-        for code, parent in [("R1", None), ("LN", "R1"), ("LN-E", "LN"), ("R2", None), ("NE", "R2"), ("NE-K", "NE")]:
-            ids[code] = reg.create_location(s, code=code, name=f"Place {code}", parent_id=ids.get(parent)).id
-        for n, (name, (village_code, kids, adults)) in enumerate(HOUSEHOLDS.items()):
-            head = {"given_name": f"Head{name}", "family_name": "Jallow", "sex": "female", "birth_date": "1980-01-01",
-                    "phone": f"+2207000{n:03d}"}
-            members = [{"given_name": f"Kid{name}{k}", "family_name": "Jallow", "sex": "male",
-                        "birth_date": "2018-05-05", "relationship": "child"} for k in range(kids)]
-            members += [{"given_name": f"Adult{name}{k}", "family_name": "Jallow", "sex": "male",
-                         "birth_date": "1975-02-02", "relationship": "spouse"} for k in range(adults)]
-            households[name] = create_household(s, principal=None, location_id=ids[village_code], head=head,
-                                                members=members).id
-    return tenant, ids, households
+    return (tenant, *build_two_districts(tenant))
 
 
 @pytest.fixture
@@ -134,14 +113,6 @@ def test_payment_points_are_changed_deactivated_and_assigned_by_filter(client, s
     assert by_id.status_code == 422 and "payment_point_id" in by_id.json["errors"]
     entry = _audit(tenant, "transfers.payment_point.updated")[-1]
     assert entry.before["active"] is True and entry.after["active"] is False
-
-
-def _paid_cycle(client, tenant, headers, checker, pid, start):
-    cycle = client.post(_url(tenant, f"/programmes/{pid}/cycles"), headers=headers, json={"period_start": start}).json
-    payroll = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=headers).json
-    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/approve"), headers=checker).status_code == 200
-    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={}).status_code == 200
-    return payroll
 
 
 def test_reports_match_hand_computed_sums_in_json_and_csv_and_honour_locations(app, client, scheme, client_token,

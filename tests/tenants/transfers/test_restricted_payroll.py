@@ -14,31 +14,13 @@ import io
 import pytest
 
 from tests.tenants.test_audit import sign_in_tenant_user
-from tests.tenants.transfers.test_transfers import MAKER, _programme, _url
-
-HOUSEHOLDS = {"A1": ("LN-E", 2, 1), "A2": ("LN-E", 0, 1), "A3": ("LN-E", 4, 1), "B1": ("NE-K", 1, 1),
-              "B2": ("NE-K", 0, 0)}
-
+from tests.tenants.transfers.test_transfers import MAKER, _paid_cycle, _programme, _url, build_two_districts
 
 @pytest.fixture(scope="module")
 def scheme(make_module_tenant):
     """(tenant, {location code: id}): two districts and their households."""
-    from schemehost.tenants.registry import services as reg
-    from schemehost.tenants.registry.services.people import create_household
-
     tenant = make_module_tenant("cash-transfer", prefix="ctr")
-    ids: dict[str, int] = {}
-    with tenant.session() as s:
-        for code, parent in [("R1", None), ("LN", "R1"), ("LN-E", "LN"), ("R2", None), ("NE", "R2"), ("NE-K", "NE")]:
-            ids[code] = reg.create_location(s, code=code, name=f"Place {code}", parent_id=ids.get(parent)).id
-        for n, (name, (village_code, kids, adults)) in enumerate(HOUSEHOLDS.items()):
-            head = {"given_name": f"Head{name}", "family_name": "Jallow", "sex": "female", "birth_date": "1980-01-01",
-                    "phone": f"+2207100{n:03d}"}
-            members = [{"given_name": f"Kid{name}{k}", "family_name": "Jallow", "sex": "male",
-                        "birth_date": "2018-05-05", "relationship": "child"} for k in range(kids)]
-            members += [{"given_name": f"Adult{name}{k}", "family_name": "Jallow", "sex": "male",
-                         "birth_date": "1975-02-02", "relationship": "spouse"} for k in range(adults)]
-            create_household(s, principal=None, location_id=ids[village_code], head=head, members=members)
+    ids, _households = build_two_districts(tenant, phone_prefix="+2207100")
     return tenant, ids
 
 
@@ -48,11 +30,7 @@ def _paid_payroll(client, tenant, headers, checker, code, start):
     listed = [b["id"] for b in client.get(_url(tenant, f"/programmes/{pid}/beneficiaries"), headers=headers).json]
     client.post(_url(tenant, f"/programmes/{pid}/beneficiaries/status"), headers=headers,
                 json={"ids": listed, "status": "active", "reason": "ok"})
-    cycle = client.post(_url(tenant, f"/programmes/{pid}/cycles"), headers=headers, json={"period_start": start}).json
-    payroll = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=headers).json
-    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/approve"), headers=checker).status_code == 200
-    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={}).status_code == 200
-    return pid, payroll
+    return pid, _paid_cycle(client, tenant, headers, checker, pid, start)
 
 
 def _user(app, tenant, tenant_user, location_id=None):

@@ -19,32 +19,41 @@ MAKER = ("transfers.programmes.manage", "transfers.enrol", "transfers.payroll.pr
          "registry.read")
 
 
-@pytest.fixture
-def village(make_tenant):
-    """A cash-transfer scheme with two districts and households: (tenant, {code: location id}, household ids).
+HOUSEHOLDS = {"A1": ("LN-E", 2, 1), "A2": ("LN-E", 0, 1), "A3": ("LN-E", 4, 1), "B1": ("NE-K", 1, 1),
+              "B2": ("NE-K", 0, 0)}
 
-    Households (district, size, children under 18): A1 (LN, 4, 2 kids), A2 (LN, 2, 0), A3 (LN, 6, 4 kids),
-    B1 (NE, 3, 1 kid), B2 (NE, 1, 0)."""
+
+def build_two_districts(tenant, phone_prefix: str = "+2207000") -> tuple[dict[str, int], dict[str, int]]:
+    """Two districts and their households in ``tenant``: ({location code: id}, {household: id}).
+
+    Households (district, children under 18, other adults): A1 (LN, 2, 1), A2 (LN, 0, 1), A3 (LN, 4, 1),
+    B1 (NE, 1, 1), B2 (NE, 0, 0); each head's phone is ``phone_prefix`` and three digits."""
     from schemehost.tenants.registry import services as reg
     from schemehost.tenants.registry.services.people import create_household
 
-    tenant = make_tenant("cash-transfer", prefix="ct")
     ids: dict[str, int] = {}
     households = {}
     with tenant.session() as s:
         for code, parent in [("R1", None), ("LN", "R1"), ("LN-E", "LN"), ("R2", None), ("NE", "R2"), ("NE-K", "NE")]:
             ids[code] = reg.create_location(s, code=code, name=f"Place {code}", parent_id=ids.get(parent)).id
-        plan = {"A1": ("LN-E", 2, 1), "A2": ("LN-E", 0, 1), "A3": ("LN-E", 4, 1), "B1": ("NE-K", 1, 1),
-                "B2": ("NE-K", 0, 0)}
-        for n, (name, (village_code, kids, adults)) in enumerate(plan.items()):
+        for n, (name, (village_code, kids, adults)) in enumerate(HOUSEHOLDS.items()):
             head = {"given_name": f"Head{name}", "family_name": "Jallow", "sex": "female", "birth_date": "1980-01-01",
-                    "phone": f"+2207000{n:03d}"}
+                    "phone": f"{phone_prefix}{n:03d}"}
             members = [{"given_name": f"Kid{name}{k}", "family_name": "Jallow", "sex": "male",
                         "birth_date": "2018-05-05", "relationship": "child"} for k in range(kids)]
             members += [{"given_name": f"Adult{name}{k}", "family_name": "Jallow", "sex": "male",
                          "birth_date": "1975-02-02", "relationship": "spouse"} for k in range(adults)]
             households[name] = create_household(s, principal=None, location_id=ids[village_code], head=head,
                                                 members=members).id
+    return ids, households
+
+
+@pytest.fixture
+def village(make_tenant):
+    """A cash-transfer scheme with two districts and households (:func:`build_two_districts`):
+    (tenant, {code: location id}, household ids)."""
+    tenant = make_tenant("cash-transfer", prefix="ct")
+    ids, households = build_two_districts(tenant)
     return tenant, ids, households
 
 
@@ -70,6 +79,15 @@ def _programme(client, tenant, headers, **over):
     resp = client.post(_url(tenant, "/programmes"), json=body, headers=headers)
     assert resp.status_code == 201, resp.get_data(as_text=True)
     return resp.json
+
+
+def _paid_cycle(client, tenant, headers, checker, pid, start):
+    """A cycle of programme ``pid`` from ``start`` whose payroll is generated, approved and paid."""
+    cycle = client.post(_url(tenant, f"/programmes/{pid}/cycles"), headers=headers, json={"period_start": start}).json
+    payroll = client.post(_url(tenant, f"/cycles/{cycle['id']}/payrolls"), headers=headers).json
+    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/approve"), headers=checker).status_code == 200
+    assert client.post(_url(tenant, f"/payrolls/{payroll['id']}/pay"), headers=checker, json={}).status_code == 200
+    return payroll
 
 
 def _enrol_and_activate(client, tenant, headers, programme_id):
