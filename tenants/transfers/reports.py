@@ -29,7 +29,7 @@ from schemehost.tenants.registry.people import Household, Individual
 from schemehost.tenants.transfers.enrolment import beneficiary_location, with_people
 from schemehost.tenants.transfers.models import (Beneficiary, BeneficiaryStatus, LineStatus, PaymentCycle,
                                                  PaymentPoint, Payroll, PayrollLine, PayrollStatus)
-from schemehost.tenants.transfers.services import get_programme
+from schemehost.tenants.transfers.services import get_programme, is_restricted
 
 KINDS = ("beneficiaries", "cycles", "failed")
 FAILED_LIMIT = 10_000
@@ -78,7 +78,7 @@ def by_cycle(session: Session, programme_id: int, *, principal: Principal | None
                       func.coalesce(func.sum(line.amount).filter(is_(LineStatus.failed)), 0).label("failed"))
                .select_from(line).join(Payroll, Payroll.id == line.payroll_id)
                .join(Beneficiary, Beneficiary.id == line.beneficiary_id))
-    if principal is not None and principal.location_ids:  # people are joined only to restrict by location
+    if is_restricted(principal):  # people are joined only to restrict by location
         figures = _restricted(with_people(figures), principal)
     figures = figures.where(
         Payroll.status != PayrollStatus.rejected, Beneficiary.programme_id == programme.id).group_by(line.cycle_id)
