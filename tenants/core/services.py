@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -58,3 +59,15 @@ def put_setting(session: Session, key: str, value: Any) -> Setting:
     session.flush()
     session.expire_all()
     return get_setting(session, key)
+
+
+def tenant_zone(session: Session) -> str:
+    """The scheme's time zone (settings row ``timezone``), UTC when unset or not a known zone."""
+    tz = session.execute(select(Setting.value).where(Setting.key == "timezone")).scalar_one_or_none()
+    if isinstance(tz, str) and tz:
+        try:
+            ZoneInfo(tz)
+            return tz
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return "UTC"

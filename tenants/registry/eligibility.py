@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 
 from schemehost.platform.errors import ValidationError
-from schemehost.tenants.core.models import Setting
+from schemehost.tenants.core.services import tenant_zone
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.identity.scoping import restrict_to_locations
 from schemehost.tenants.registry.models import Location
@@ -678,12 +678,7 @@ def _extra(column, key: str, fdef: FieldDef, op: str, value) -> ColumnElement[bo
 
 def tenant_today(session: Session) -> date:
     """Today in the tenant's time zone (settings row ``timezone``; UTC without one)."""
-    tz = session.execute(select(Setting.value).where(Setting.key == "timezone")).scalar_one_or_none()
-    try:
-        zone = ZoneInfo(tz) if isinstance(tz, str) and tz else ZoneInfo("UTC")
-    except (ValueError, KeyError, OSError):
-        zone = ZoneInfo("UTC")
-    return datetime.now(zone).date()
+    return datetime.now(ZoneInfo(tenant_zone(session))).date()
 
 
 def _compiled(session: Session, spec: Any, target: str, on_date: date | None) -> _Compiler:

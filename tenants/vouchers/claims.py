@@ -20,17 +20,12 @@ from sqlalchemy.orm import Session
 
 from schemehost.platform.db import utcnow
 from schemehost.platform.errors import Conflict, NotFound, ValidationError
-from schemehost.tenants.core.models import Setting
+from schemehost.tenants.core.services import tenant_zone
 from schemehost.tenants.identity import audit
 from schemehost.tenants.registry import services as reg
 from schemehost.tenants.vouchers.models import Claim, ClaimStatus, ProgrammeService, Redemption, Verification, Voucher
 
 DEFAULT_SAMPLE = Decimal("0.10")
-
-
-def _zone(session: Session) -> str:
-    tz = session.execute(select(Setting.value).where(Setting.key == "timezone")).scalar_one_or_none()
-    return tz if isinstance(tz, str) and tz else "UTC"
 
 
 def get_claim(session: Session, claim_id: Any, *, lock: bool = False) -> Claim:
@@ -57,7 +52,7 @@ def batch_claims(session: Session, *, period_start: date, period_end: date, faci
         reg.get_facility(session, facility_id)
     if problems:
         raise ValidationError(_("The claims cannot be batched."), errors=problems)
-    day = cast(func.timezone(_zone(session), Redemption.redeemed_at), Date)
+    day = cast(func.timezone(tenant_zone(session), Redemption.redeemed_at), Date)
     due = [Redemption.claim_id.is_(None), day >= period_start, day <= period_end]
     if facility_id is not None:
         due.append(Redemption.facility_id == facility_id)

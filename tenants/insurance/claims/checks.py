@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from schemehost.platform.tenancy import quote_ident
 from schemehost.tenants.identity.audit import record_bulk
-from schemehost.tenants.insurance.claims.services import submission_deadline, tenant_zone
+from schemehost.tenants.core.services import tenant_zone
+from schemehost.tenants.insurance.claims.services import submission_deadline
 
 Actor = tuple[str, str | None, str | None]
 

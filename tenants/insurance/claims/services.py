@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, insert, select, text, update
@@ -613,18 +612,6 @@ def set_submission_deadline(session: Session, days: Any) -> int | None:
     return days
 
 
-def tenant_zone(session: Session) -> str:
-    """The tenant's time zone (setting ``timezone``), UTC when unset or not a known zone."""
-    tz = session.execute(select(Setting.value).where(Setting.key == "timezone")).scalar_one_or_none()
-    if isinstance(tz, str) and tz:
-        try:
-            ZoneInfo(tz)
-            return tz
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return "UTC"
-
-
 __all__ = ["ENTITY", "FIELDS", "VISIT_TYPES", "claim_lines", "claim_view", "clean_claim",
            "create_claim", "get_claim", "insert_claim", "list_claims", "set_submission_deadline", "snapshot",
-           "stale", "submission_deadline", "tenant_zone", "update_claim"]
+           "stale", "submission_deadline", "update_claim"]

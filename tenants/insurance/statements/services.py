@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from schemehost.platform.db import utcnow
 from schemehost.platform.errors import Conflict, Forbidden, NotFound, ValidationError
-from schemehost.tenants.core.models import Setting
+from schemehost.tenants.core.services import tenant_zone
 from schemehost.tenants.identity import audit
 from schemehost.tenants.identity.principal import Principal
 from schemehost.tenants.identity.scoping import restrict_to_locations
@@ -36,11 +36,6 @@ MAX_PERIOD_DAYS = 366
 #: columns of a statement's CSV and XLSX export, in order
 EXPORT_COLUMNS = ["statement", "facility", "claim", "insuree", "date_from", "date_to", "visit_type", "claimed",
                   "approved", "valuated", "currency", "valuated_on"]
-
-
-def _zone(session: Session) -> str:
-    tz = session.execute(select(Setting.value).where(Setting.key == "timezone")).scalar_one_or_none()
-    return tz if isinstance(tz, str) and tz else "UTC"
 
 
 def _actor(principal: Principal | None) -> tuple[str, str | None]:
@@ -62,7 +57,7 @@ def _facility(session: Session, facility_id: Any, principal: Principal | None) -
 
 def valuation_day(session: Session):
     """SQL: the day (tenant's calendar) on which a claim was valuated."""
-    return cast(func.timezone(_zone(session), InsuranceClaim.valuated_at), Date)
+    return cast(func.timezone(tenant_zone(session), InsuranceClaim.valuated_at), Date)
 
 
 def _due(session: Session, facility_id: int, period_start: date, period_end: date) -> list:

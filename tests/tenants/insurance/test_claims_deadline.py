@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import select, text, update
 
+from schemehost.tenants.core.services import tenant_zone
 from schemehost.tenants.identity.models import AuditEntry
 from schemehost.tenants.insurance.claims import services as svc
 from schemehost.tenants.insurance.claims.models import InsuranceClaim
@@ -25,7 +26,7 @@ PARA = [{"item": "PARA", "quantity": 1, "price": 200}]
 def local_today(world) -> date:
     """Today on the tenant's calendar (its time zone), the calendar the check counts entry days on."""
     with world.tenant.session() as s:
-        zone = svc.tenant_zone(s)
+        zone = tenant_zone(s)
         return s.execute(text("SELECT (now() AT TIME ZONE CAST(:z AS text))::date"), {"z": zone}).scalar_one()
 
 
@@ -147,7 +148,7 @@ def test_the_deadline_counts_on_the_tenants_calendar(api, world, local_today):
         assert made.status_code == 201, made.json
         visit_end = local_today - timedelta(days=10)
         with world.tenant.session() as s:
-            assert svc.tenant_zone(s) == "Africa/Dar_es_Salaam"
+            assert tenant_zone(s) == "Africa/Dar_es_Salaam"
             # entered at 21:30 UTC on the deadline's last day: 00:30 the next day in Dar es Salaam
             entered = datetime.combine(visit_end + timedelta(days=5), time(21, 30), tzinfo=timezone.utc)
             s.execute(update(InsuranceClaim).where(InsuranceClaim.id == made.json["id"]).values(created_at=entered))
