@@ -16,13 +16,14 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from schemehost.platform.tenancy import quote_ident
-from schemehost.tenants.registry.imports import checks
+from schemehost.tenants.registry.imports import bulk, checks
 from schemehost.tenants.registry.imports.kinds import EXTRA_KINDS, Column, ExtraColumn, KindSpec, extra_value
 from schemehost.tenants.registry.imports.reader import FileProblem, Source
 from schemehost.tenants.registry.services._common import level_names
@@ -32,8 +33,10 @@ from schemehost.tenants.registry.validation import (name_search_sql, national_id
 
 #: work_mem of an import's transaction (one backend, one job at a time per tenant)
 WORK_MEM_MB = int(os.environ.get("SCHEMEHOST_IMPORT_WORK_MEM_MB", "128"))
-#: print each statement's duration to stderr (benchmarks, diagnosis)
-PROFILE = bool(os.environ.get("SCHEMEHOST_IMPORT_PROFILE"))
+#: print each statement's duration to stderr (benchmarks, diagnosis); ``explain``: run the writing
+#: statements under ``EXPLAIN ANALYZE`` and print the plans of those over a second (diagnosis only: the
+#: import's counts are then not recorded)
+PROFILE = os.environ.get("SCHEMEHOST_IMPORT_PROFILE", "")
 TRUE = ("true", "yes", "y", "t", "1", "oui", "o", "vrai")
 FALSE = ("false", "no", "n", "f", "0", "non", "faux")
 CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -127,7 +130,13 @@ class Staging:
         if not PROFILE:
             return self.session.execute(text(statement), params or {})
         started = time.perf_counter()
-        result = self.session.execute(text(statement), params or {})
+        if PROFILE == "explain" and re.match(r"\s*(INSERT|UPDATE|CREATE TEMP TABLE \w+ AS )", statement):
+            plan = self.session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + statement), params or {}).scalars().all()
+            if time.perf_counter() - started > 1:
+                print("\n".join(plan), file=sys.stderr)
+            result = SimpleNamespace(rowcount=0)
+        else:
+            result = self.session.execute(text(statement), params or {})
         print(f"import sql {time.perf_counter() - started:8.3f} s  {' '.join(statement.split())[:110]}",
               file=sys.stderr)
         return result
@@ -843,12 +852,21 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
            f"FROM pg_temp.imp i JOIN locations l ON l.code = i.village LEFT JOIN pg_temp.imp_py p ON p.row = i.row {extra_join}"
            f"LEFT JOIN individuals t ON t.external_id = i.external_id WHERE {st.ok_filter()} ORDER BY i.row) s")
     st.sql("ANALYZE pg_temp.imp_ok")
+    # a large first import: indexes and foreign keys are built after the rows (decision 0138)
+    deferred = []
+    if bulk.is_empty(st.session, "individuals") and st.sql(
+            "SELECT count(*) FROM pg_temp.imp_ok WHERE known_id IS NULL").scalar_one() >= bulk.BULK_FROM:
+        if has_hh and bulk.is_empty(st.session, "households"):
+            deferred.append(bulk.drop_for_bulk(st.session, "households"))
+        deferred.append(bulk.drop_for_bulk(st.session, "individuals"))
     households = 0
+    head_fk_deferred = has_hh and not any(d.table == "households" for d in deferred)
     if has_hh:
         # households named by the file and not known yet: in the head's village (else the first member's),
         # with their head's id already (drawn while staging; the foreign key is checked at commit, when
         # the people exist: no second pass over the households, decision 0126)
-        st.sql("SET CONSTRAINTS fk_households_head_id_individuals DEFERRED")
+        if head_fk_deferred:
+            st.sql("SET CONSTRAINTS fk_households_head_id_individuals DEFERRED")
         households = st.sql("""
             INSERT INTO households (external_id, location_id, head_id)
             SELECT DISTINCT ON (o.hh) o.hh, o.location_id, CASE WHEN o.relationship = 'head' THEN o.id END
@@ -892,10 +910,14 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
          WHERE v.known_id IS NULL
          ORDER BY v.row
     """).rowcount
-    if has_hh:
+    if head_fk_deferred:
         st.sql("SET CONSTRAINTS fk_households_head_id_individuals IMMEDIATE")  # the heads exist now
-    if has_hh and "relationship" in present:
-        # households known before this file whose head changes (new ones got theirs when created)
+    for table in deferred:
+        bulk.rebuild(st.session, table)
+        st.laps[f"indexes_{table.table}"] = table.seconds
+    if head_fk_deferred and "relationship" in present:
+        # households known before this file whose head changes (new ones got theirs when created;
+        # on the bulk path every household is new)
         st.sql("""
             UPDATE households h SET head_id = v.id, updated_at = now()
               FROM pg_temp.imp_ok v
