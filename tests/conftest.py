@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import uuid
 from contextlib import contextmanager
 
@@ -51,18 +52,33 @@ def _drop_database(admin: psycopg.Connection, url: str, name: str) -> None:
             install = c.execute("SELECT install_id FROM control.installation").fetchone()
     except psycopg.Error:
         pass
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    # IF EXISTS: the previous run's detached drop (see fresh_database) may be finishing it
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     if install:
         for (role,) in admin.execute(
             "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (f"sh\\_{install[0]}\\_%",)
         ).fetchall():
-            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+            try:
+                admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+            except psycopg.Error:
+                pass  # dropped at the same moment by that detached drop
+
+
+def _drop_detached(server: str, name: str) -> None:
+    """Drop database ``name`` and its tenant roles in a process of its own that outlives the test
+    session: a worker's database holds hundreds of tenant schemas, and unlinking their files takes
+    tens of seconds that nobody needs to wait for. The next run drops a leftover anyway."""
+    import subprocess
+
+    subprocess.Popen([sys.executable, __file__, "--drop-database", server, name], start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @contextmanager
-def fresh_database(server: str, name: str):
+def fresh_database(server: str, name: str, *, detach_drop: bool = False):
     """Create database ``name`` on ``server`` (dropping a leftover first); drop it and its
-    tenant roles afterwards. Yields its SQLAlchemy URL."""
+    tenant roles afterwards (``detach_drop``: in a detached process, for the session's end).
+    Yields its SQLAlchemy URL."""
     with psycopg.connect(server, autocommit=True) as admin:
         _drop_database(admin, server, name)
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -72,8 +88,11 @@ def fresh_database(server: str, name: str):
         from schemehost.platform.tenancy import dispose_engines
 
         dispose_engines()
-        with psycopg.connect(server, autocommit=True) as admin:
-            _drop_database(admin, server, name)
+        if detach_drop:
+            _drop_detached(server, name)
+        else:
+            with psycopg.connect(server, autocommit=True) as admin:
+                _drop_database(admin, server, name)
 
 
 @contextmanager
@@ -117,8 +136,8 @@ def db_name(worker_id) -> str:
 
 @pytest.fixture(scope="session")
 def database_url(server_url, db_name) -> str:
-    """A fresh database for this worker, dropped (with its tenant roles) at the end."""
-    with fresh_database(server_url, db_name) as url:
+    """A fresh database for this worker, dropped (with its tenant roles) after the session."""
+    with fresh_database(server_url, db_name, detach_drop=True) as url:
         yield url
 
 
@@ -514,3 +533,8 @@ def context(new_context):
 def page(context):
     """A page of ``context``: paths are on the live server."""
     return context.new_page()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--drop-database"]:
+    with psycopg.connect(sys.argv[2], autocommit=True) as _admin:
+        _drop_database(_admin, sys.argv[2], sys.argv[3])
