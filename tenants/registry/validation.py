@@ -298,11 +298,11 @@ def next_scheme_numbers(session: Session, n: int, pattern: str | None = None) ->
     return [format_scheme_number(pattern, s, year) for s in sorted(seqs)]
 
 
-def scheme_number_sql(pattern: str, seq: str = "nextval('scheme_number_seq')") -> str:
+def scheme_number_sql(pattern: str, seq: str) -> str:
     """``pattern`` as an SQL expression over ``seq`` (for INSERT ... SELECT); the same numbers as
-    :func:`format_scheme_number` (the year is the database's current year). The default ``seq``
-    names the sequence unqualified: run it with the tenant's schema on the ``search_path`` or pass
-    ``nextval('"<schema>".scheme_number_seq')``."""
+    :func:`format_scheme_number` (the year is the database's current year). ``seq`` is a value
+    already drawn from ``scheme_number_seq`` (a column, a literal), never a ``nextval()`` call: a
+    padded pattern uses it twice, and each call would draw a new number."""
     problem = check_scheme_pattern(pattern)
     if problem:
         raise ValueError(problem)

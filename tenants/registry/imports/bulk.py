@@ -22,6 +22,7 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -104,19 +105,28 @@ def drop_for_bulk(session: Session, table: str) -> Deferred:
     return found
 
 
-def rebuild(session: Session, deferred: Deferred) -> None:
+def analyze(session: Session, table: str, run: Callable[[str], Any] | None = None) -> None:
+    """Gather ``table``'s statistics now (only the owner may), for the plans of the import's next
+    statements: a table filled in this transaction has none, and the autovacuum cannot see it yet."""
+    run = run or (lambda statement: session.execute(text(statement)))
+    with as_owner(session):
+        run(f"ANALYZE {quote_ident(session.info['tenant_schema'])}.{_ident(table)}")
+
+
+def rebuild(session: Session, deferred: Deferred, run: Callable[[str], Any] | None = None) -> None:
     """Build again what :func:`drop_for_bulk` dropped, under the same names and definitions, then
-    gather the table's statistics (the planner of the import's later statements needs them)."""
+    gather the table's statistics. ``run`` executes one statement (default: the session's)."""
+    run = run or (lambda statement: session.execute(text(statement)))
     started = time.perf_counter()
     schema = session.info["tenant_schema"]
     qualified = f"{quote_ident(schema)}.{_ident(deferred.table)}"
     with as_owner(session):
-        session.execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM_MB}MB'"))
+        run(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM_MB}MB'")
         for _, definition in deferred.indexes:
-            session.execute(text(definition))
+            run(definition)
         for name, definition in deferred.constraints:
             # a unique constraint builds its index by one sort; a foreign key is validated by one
             # anti-join over the table instead of one lookup per row
-            session.execute(text(f"ALTER TABLE {qualified} ADD CONSTRAINT {_ident(name)} {definition}"))
-        session.execute(text(f"ANALYZE {qualified}"))
+            run(f"ALTER TABLE {qualified} ADD CONSTRAINT {_ident(name)} {definition}")
+        run(f"ANALYZE {qualified}")
     deferred.seconds = round(time.perf_counter() - started, 3)

@@ -154,6 +154,8 @@ class Staging:
         self.sql("SET LOCAL synchronous_commit = off")
         # sorts, hash joins and the trigram index's pending-list merges of a bulk import stay in memory
         self.sql(f"SET LOCAL work_mem = '{int(WORK_MEM_MB)}MB'")
+        # every statement of an import is planned once and run once: compiling it costs more than it saves
+        self.sql("SET LOCAL jit = off")
         self.sql(f"DROP TABLE IF EXISTS {TEMP_TABLES} CASCADE")
         self.sql("CREATE TEMP TABLE imp_err (row int NOT NULL, col text, value text, code text NOT NULL, "
                  "params jsonb NOT NULL DEFAULT '{}')")
@@ -847,7 +849,10 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
     # each row's id: the stored person's, or a new one from the identity sequence (drawn only for new
     # people: COALESCE stops at the first value), so later steps never look people up again
     # (drawn in file order: the sorted subquery's rows reach nextval in that order)
-    st.sql(f"CREATE TEMP TABLE imp_ok AS SELECT s.*, COALESCE(s.known_id, nextval('individuals_id_seq')) AS id "
+    # a new person without a scheme number draws the next number of the scheme's sequence here too, once
+    # (the pattern may use the value twice) and in file order
+    st.sql(f"CREATE TEMP TABLE imp_ok AS SELECT s.*, COALESCE(s.known_id, nextval('individuals_id_seq')) AS id, "
+           f"CASE WHEN s.known_id IS NULL AND s.scheme_number IS NULL THEN nextval('scheme_number_seq') END AS number_seq "
            f"FROM (SELECT i.row, {', '.join(f'{e} AS {c}' for c, e in cols.items())}, t.id AS known_id "
            f"FROM pg_temp.imp i JOIN locations l ON l.code = i.village LEFT JOIN pg_temp.imp_py p ON p.row = i.row {extra_join}"
            f"LEFT JOIN individuals t ON t.external_id = i.external_id WHERE {st.ok_filter()} ORDER BY i.row) s")
@@ -874,6 +879,8 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
              WHERE o.hh IS NOT NULL AND NOT EXISTS (SELECT 1 FROM households h WHERE h.external_id = o.hh)
              ORDER BY o.hh, (o.relationship = 'head') DESC NULLS LAST, o.row
         """).rowcount
+        if not head_fk_deferred:
+            bulk.analyze(st.session, "households", st.sql)  # the people's INSERT joins them
     st.progress(st.total // 2, st.total)
     st.laps["households"] = round(time.perf_counter() - st.mark, 3)
     st.mark = time.perf_counter()
@@ -897,7 +904,7 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
           FROM pg_temp.imp_ok v LEFT JOIN households h ON h.external_id = v.hh
          WHERE t.id = v.known_id AND ({differs})
     """).rowcount
-    number = scheme_number_sql(scheme_pattern(st.session))
+    number = scheme_number_sql(scheme_pattern(st.session), "v.number_seq")
     created = st.sql(f"""
         INSERT INTO individuals (id, external_id, household_id, relationship, given_name, family_name, other_names,
                                  name_search, sex, birth_date, birth_date_estimated, national_id, scheme_number,
@@ -908,12 +915,11 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
                COALESCE(v.extra, '{{}}'::jsonb)
           FROM pg_temp.imp_ok v LEFT JOIN households h ON h.external_id = v.hh
          WHERE v.known_id IS NULL
-         ORDER BY v.row
     """).rowcount
     if head_fk_deferred:
         st.sql("SET CONSTRAINTS fk_households_head_id_individuals IMMEDIATE")  # the heads exist now
     for table in deferred:
-        bulk.rebuild(st.session, table)
+        bulk.rebuild(st.session, table, st.sql)
         st.laps[f"indexes_{table.table}"] = table.seconds
     if head_fk_deferred and "relationship" in present:
         # households known before this file whose head changes (new ones got theirs when created;
@@ -966,14 +972,14 @@ def _flag_duplicates(st: Staging) -> None:
                                        CASE WHEN c.phone = n.phone THEN 'phone' END], NULL))),
                s.sim, 'open'
           FROM (SELECT n.id AS nid, c.id AS cid FROM pg_temp.imp_ids n
-                  JOIN individuals c ON c.birth_date = n.birth_date AND c.location_id = n.location_id
+                  JOIN individuals c ON c.birth_date = n.birth_date AND c.location_id = n.location_id AND c.id <> n.id
                 UNION
                 SELECT n.id, c.id FROM pg_temp.imp_ids n
-                  JOIN individuals c ON c.birth_date = n.birth_date AND c.phone = n.phone) p
+                  JOIN individuals c ON c.birth_date = n.birth_date AND c.phone = n.phone AND c.id <> n.id) p
           JOIN pg_temp.imp_ids n ON n.id = p.nid
           JOIN individuals c ON c.id = p.cid
           CROSS JOIN LATERAL (SELECT shared.similarity(c.name_search, n.name_search) AS sim) s
-         WHERE c.id <> n.id AND c.status = 'active' AND s.sim >= :threshold
+         WHERE c.status = 'active' AND s.sim >= :threshold
            AND NOT (c.id > n.id AND EXISTS (SELECT 1 FROM pg_temp.imp_ids x WHERE x.id = c.id))
            AND NOT EXISTS (SELECT 1 FROM duplicate_flags f WHERE f.individual_id = c.id AND f.candidate_id = n.id)
         ON CONFLICT (individual_id, candidate_id) DO NOTHING

@@ -113,3 +113,17 @@ def test_writing_imports_of_one_tenant_run_one_at_a_time(tenant, tree, pg):
     thread.join(timeout=60)
     out, problems = results["out"]
     assert problems == [] and out["status"] == "done" and count(tenant, Individual) == 1
+
+
+def test_imported_people_get_consecutive_scheme_numbers_in_file_order(tenant, tree):
+    """Each new person draws one number of the scheme's sequence (default pattern ``{seq:08d}``)."""
+    from sqlalchemy import select
+
+    rows = "".join(f"P{i},,,Name{i},Family{i},female,1980-01-0{i + 1},,,N-R-T-U\n" for i in range(4))
+    out, problems = run_file(tenant, "individuals", (HEADER + rows).encode())
+    assert problems == [] and out["counts"]["created"] == 4
+    with tenant.session() as s:
+        numbers = list(s.execute(select(Individual.scheme_number).order_by(Individual.external_id)).scalars())
+    assert all(len(n) == 8 and n.isdigit() for n in numbers)
+    first = int(numbers[0])
+    assert [int(n) for n in numbers] == [first, first + 1, first + 2, first + 3]
