@@ -11,9 +11,12 @@ phones and national ids travel to Python and back.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import re
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -122,6 +125,8 @@ class Staging:
         self.laps: dict[str, float] = {}
         #: worker processes started before the staging when the file is large (see run)
         self.pool = None
+        #: the phone and national-id checks running beside the SQL checks (individuals)
+        self.python: PythonChecks | None = None
         self.mark = 0.0
 
     # ---- plumbing ---------------------------------------------------------------------------------
@@ -408,6 +413,8 @@ def run(session: Session, spec: KindSpec, import_id: int, source: Source, *, map
     finally:
         if st.pool is not None:
             st.pool.shutdown(cancel_futures=True)
+        if st.python is not None:
+            st.python.abandon()
 
 
 def _run(st: Staging, outcome: Outcome, lap, loaded: bool, *, dry_run: bool, valid_only: bool) -> Outcome:
@@ -418,6 +425,8 @@ def _run(st: Staging, outcome: Outcome, lap, loaded: bool, *, dry_run: bool, val
         st.finish()
         return outcome
     st.progress(0, st.total)
+    if spec.kind == "individuals":
+        st.python = PythonChecks(st).start()  # runs while the SQL checks below do
     st.save_keys()
     st.check_columns()
     CHECKS[spec.kind](st)
@@ -721,38 +730,79 @@ def check_extra(st: Staging) -> None:
 # individuals ---------------------------------------------------------------------------------------
 
 
-def _python_checks(st: Staging) -> None:
-    """Phones to E.164 and national ids to their compact form, on every core; results in
-    ``pg_temp.imp_py``, refusals in ``pg_temp.imp_err``."""
-    st.sql("CREATE TEMP TABLE imp_py (row int PRIMARY KEY, phone text, national_id text)")
-    country = tenant_country(st.session)
-    # without a rule for the country a national id is only trimmed (done by the staging view)
-    st.nid_in_python = national_id_module(country) is not None
-    wanted = [c for c in ("phone", "national_id") if c in st.present
-              and (c == "phone" or st.nid_in_python)]
-    if not wanted:
-        return
-    phone = "phone" if "phone" in wanted else "NULL"
-    nid = "national_id" if "national_id" in wanted else "NULL"
-    where = " OR ".join(f"{c} IS NOT NULL" for c in wanted)
-    total = st.total
-    raw = st.raw
-    reader = raw.cursor(name="imp_python_checks")
-    reader.itersize = checks.BATCH
+class PythonChecks:
+    """Phones to E.164 and national ids to their compact form, on every core, **while the SQL checks
+    run** (decision 0139): :meth:`start` reads the cells to check into a temporary file and hands
+    them to a thread that feeds the worker processes; the connection goes on with the SQL checks;
+    :meth:`finish` waits for the thread and copies the results into ``pg_temp.imp_py`` (refusals into
+    ``pg_temp.imp_err``). Batches travel through temporary files (``marshal``), so memory stays
+    bounded whatever the file's size."""
 
-    def batches():
-        reader.execute(f"SELECT row, {phone}, {nid} FROM pg_temp.imp WHERE {where} ORDER BY row")
-        while True:
-            rows = reader.fetchmany(checks.BATCH)
-            if not rows:
-                return
-            yield rows
+    def __init__(self, st: Staging) -> None:
+        self.st = st
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.cells = self.results = None
+        self.seconds = 0.0
 
-    done = 0
-    started = time.perf_counter()
-    try:
-        with raw.cursor() as cur:
-            for rows, problems in checks.run_checks(country, batches(), total=total, pool=st.pool):
+    def start(self) -> "PythonChecks":
+        st = self.st
+        country = tenant_country(st.session)
+        # without a rule for the country a national id is only trimmed (done by the staging view)
+        st.nid_in_python = national_id_module(country) is not None
+        wanted = [c for c in ("phone", "national_id") if c in st.present and (c == "phone" or st.nid_in_python)]
+        if not wanted:
+            return self
+        started = time.perf_counter()
+        phone = "phone" if "phone" in wanted else "NULL"
+        nid = "national_id" if "national_id" in wanted else "NULL"
+        where = " OR ".join(f"{c} IS NOT NULL" for c in wanted)
+        self.cells, self.results = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        count = 0
+        with st.raw.cursor(name="imp_python_checks") as reader:
+            reader.itersize = checks.BATCH
+            reader.execute(f"SELECT row, {phone}, {nid} FROM pg_temp.imp WHERE {where}")
+            while rows := reader.fetchmany(checks.BATCH):
+                marshal.dump(rows, self.cells)
+                count += len(rows)
+        self.cells.seek(0)
+        self.thread = threading.Thread(target=self._work, args=(country, count), name="import-python-checks",
+                                       daemon=True)
+        self.thread.start()
+        self.seconds = time.perf_counter() - started
+        return self
+
+    def _work(self, country: str | None, count: int) -> None:
+        def batches():
+            while True:
+                try:
+                    yield marshal.load(self.cells)
+                except EOFError:
+                    return
+
+        try:
+            for rows, problems in checks.run_checks(country, batches(), total=count, pool=self.st.pool):
+                marshal.dump((rows, problems), self.results)
+        except BaseException as err:  # re-raised by finish, in the import's thread
+            self.error = err
+
+    def finish(self) -> None:
+        st = self.st
+        st.sql("CREATE TEMP TABLE imp_py (row int PRIMARY KEY, phone text, national_id text)")
+        if self.thread is None:
+            return
+        started = time.perf_counter()
+        self.thread.join()
+        self.close()
+        if self.error is not None:
+            raise self.error
+        self.results.seek(0)
+        with st.raw.cursor() as cur:
+            while True:
+                try:
+                    rows, problems = marshal.load(self.results)
+                except EOFError:
+                    break
                 with cur.copy("COPY pg_temp.imp_py (row, phone, national_id) FROM STDIN") as cp:
                     for row in rows:
                         cp.write_row(row)
@@ -760,12 +810,22 @@ def _python_checks(st: Staging) -> None:
                     with cur.copy("COPY pg_temp.imp_err (row, col, value, code, params) FROM STDIN") as cp:
                         for row, column, value, code, reason in problems:
                             cp.write_row((row, column, value, code, json.dumps({"reason": reason})))
-                done += len(rows)
-                st.progress(min(done, total), total)
-    finally:
-        reader.close()
-    st.sql("ANALYZE pg_temp.imp_py")
-    st.python_seconds = round(time.perf_counter() - started, 3)
+        self.results.close()
+        st.sql("ANALYZE pg_temp.imp_py")
+        # the wait for the workers and the copy back (their work overlapped the SQL checks)
+        st.python_seconds = round(self.seconds + time.perf_counter() - started, 3)
+
+    def close(self) -> None:
+        if self.cells is not None:
+            self.cells.close()
+
+    def abandon(self) -> None:
+        """The import stopped before :meth:`finish`: let the thread end (the pool is shut down)."""
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+        self.close()
+        if self.results is not None:
+            self.results.close()
 
 
 def _check_individuals(st: Staging) -> None:
@@ -804,7 +864,7 @@ def _check_individuals(st: Staging) -> None:
               FROM pg_temp.imp i JOIN individuals t ON t.scheme_number = i.scheme_number
              WHERE t.external_id IS DISTINCT FROM i.external_id
         """)
-    _python_checks(st)
+    st.python.finish()
     if "national_id" in st.present:
         # exact duplicates: one national id, one person (inside the file, and against the registry)
         source = "pg_temp.imp_py" if st.nid_in_python else "pg_temp.imp"
@@ -931,16 +991,19 @@ def _apply_individuals(st: Staging) -> dict[str, int]:
         """)
     st.laps["people"] = round(time.perf_counter() - st.mark, 3)
     st.mark = time.perf_counter()
-    _flag_duplicates(st)
+    _flag_duplicates(st, everyone=any(d.table == "individuals" for d in deferred))
     st.laps["duplicate_flags"] = round(time.perf_counter() - st.mark, 3)
     return {"created": created, "updated": updated, "households_created": households}
 
 
-def _flag_duplicates(st: Staging) -> None:
+def _flag_duplicates(st: Staging, *, everyone: bool = False) -> None:
     """Flag probable duplicates of the imported people, set-wise: the rules of
     ``services.duplicates`` (similar name, same birth date, same village or phone; threshold from
     the tenant's settings; a pair once, never one already flagged), found with hash joins on
     (birth date, village) and (birth date, phone) against a temporary table of the imported ids.
+
+    ``everyone``: the registry was empty before this file (the bulk path), so the registry's table
+    itself is the set of imported people.
 
     ``flag_probable_duplicates(session, ids)`` takes the ids as an array compared with
     ``= ANY(...)`` on every candidate pair, which grows with the square of the batch; at import
@@ -953,17 +1016,24 @@ def _flag_duplicates(st: Staging) -> None:
         from schemehost.tenants.registry.services.duplicates import threshold
     except ImportError:
         return  # the deduplication service is not installed in this build
-    st.sql("""
-        CREATE TEMP TABLE imp_ids AS
-        SELECT t.id, t.birth_date, t.location_id, t.phone, t.name_search
-          FROM pg_temp.imp_ok v JOIN individuals t ON t.id = v.id WHERE t.status = 'active'
-    """)
-    st.sql("ALTER TABLE pg_temp.imp_ids ADD PRIMARY KEY (id)")
-    st.sql("ANALYZE pg_temp.imp_ids")
+    if everyone:
+        # every person of the registry came with this file (the bulk path): pairs among them, each once
+        imported, pair, once = "individuals", "c.id < n.id", "c.status = 'active' AND n.status = 'active'"
+    else:
+        st.sql("""
+            CREATE TEMP TABLE imp_ids AS
+            SELECT t.id, t.birth_date, t.location_id, t.phone, t.name_search
+              FROM pg_temp.imp_ok v JOIN individuals t ON t.id = v.id WHERE t.status = 'active'
+        """)
+        st.sql("ALTER TABLE pg_temp.imp_ids ADD PRIMARY KEY (id)")
+        st.sql("ANALYZE pg_temp.imp_ids")
+        imported, pair = "pg_temp.imp_ids", "c.id <> n.id"
+        once = ("c.status = 'active' AND NOT (c.id > n.id AND EXISTS (SELECT 1 FROM pg_temp.imp_ids x "
+                "WHERE x.id = c.id))")
     # the registry table has no statistics yet after a large insert (only its owner may ANALYZE it):
     # keep the planner on hash joins for this statement
     st.sql("SET LOCAL enable_nestloop = off")
-    st.sql("""
+    st.sql(f"""
         INSERT INTO duplicate_flags (individual_id, candidate_id, reasons, score, status)
         SELECT n.id, c.id,
                jsonb_build_object('name_similarity', round(s.sim::numeric, 2),
@@ -971,21 +1041,20 @@ def _flag_duplicates(st: Staging) -> None:
                                        CASE WHEN c.location_id = n.location_id THEN 'village' END,
                                        CASE WHEN c.phone = n.phone THEN 'phone' END], NULL))),
                s.sim, 'open'
-          FROM (SELECT n.id AS nid, c.id AS cid FROM pg_temp.imp_ids n
-                  JOIN individuals c ON c.birth_date = n.birth_date AND c.location_id = n.location_id AND c.id <> n.id
+          FROM (SELECT n.id AS nid, c.id AS cid FROM {imported} n
+                  JOIN individuals c ON c.birth_date = n.birth_date AND c.location_id = n.location_id AND {pair}
                 UNION
-                SELECT n.id, c.id FROM pg_temp.imp_ids n
-                  JOIN individuals c ON c.birth_date = n.birth_date AND c.phone = n.phone AND c.id <> n.id) p
-          JOIN pg_temp.imp_ids n ON n.id = p.nid
+                SELECT n.id, c.id FROM {imported} n
+                  JOIN individuals c ON c.birth_date = n.birth_date AND c.phone = n.phone AND {pair}) p
+          JOIN {imported} n ON n.id = p.nid
           JOIN individuals c ON c.id = p.cid
           CROSS JOIN LATERAL (SELECT shared.similarity(c.name_search, n.name_search) AS sim) s
-         WHERE c.status = 'active' AND s.sim >= :threshold
-           AND NOT (c.id > n.id AND EXISTS (SELECT 1 FROM pg_temp.imp_ids x WHERE x.id = c.id))
+         WHERE {once} AND s.sim >= :threshold
            AND NOT EXISTS (SELECT 1 FROM duplicate_flags f WHERE f.individual_id = c.id AND f.candidate_id = n.id)
         ON CONFLICT (individual_id, candidate_id) DO NOTHING
     """, {"threshold": threshold(st.session)})
     st.sql("SET LOCAL enable_nestloop = on")
-    st.sql("DROP TABLE pg_temp.imp_ids")
+    st.sql("DROP TABLE IF EXISTS pg_temp.imp_ids")
 
 
 CHECKS = {"locations": _check_locations, "facilities": _check_facilities, "households": _check_households,

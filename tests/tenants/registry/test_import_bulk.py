@@ -9,7 +9,7 @@ import pytest
 
 from schemehost.platform.extensions import db as sadb
 from schemehost.tenants.registry.imports import bulk
-from schemehost.tenants.registry.people import Household, Individual
+from schemehost.tenants.registry.people import DuplicateFlag, Household, Individual
 
 from ._imports_support import count, run_file
 from ._people import system
@@ -18,7 +18,8 @@ HEADER = "external_id,household_external_id,relationship,given_name,family_name,
 ROWS = ("P1,H1,head,Amina,Njoya,female,1980-01-02,,,N-R-T-U\n"
         "P2,H1,child,Paul,Njoya,male,2010-03-04,,,N-R-T-U\n"
         "P3,H2,head,Éloïse,Mbarga,female,1975-12-31,,,N-R-T-L\n"
-        "P4,H2,spouse,Jean,Mbarga,male,1974-06-01,,,N-R-T-L\n")
+        "P4,H2,spouse,Jean,Mbarga,male,1974-06-01,,,N-R-T-L\n"
+        "P5,,,Aminah,Njoya,female,1980-01-02,,,N-R-T-U\n")
 
 
 def structure(pg, schema: str) -> dict:
@@ -54,7 +55,7 @@ def test_a_large_first_import_builds_indexes_after_the_rows_and_restores_them_ex
     out, problems = run_file(tenant, "individuals", (HEADER + ROWS).encode())
 
     assert problems == [] and out["status"] == "done"
-    assert out["counts"]["created"] == 4 and out["counts"]["households_created"] == 2
+    assert out["counts"]["created"] == 5 and out["counts"]["households_created"] == 2
     assert {"indexes_individuals", "indexes_households"} <= set(out["counts"]["seconds"])
     after = structure(pg, tenant.schema)
     assert after["definitions"] == before["definitions"]
@@ -67,6 +68,10 @@ def test_a_large_first_import_builds_indexes_after_the_rows_and_restores_them_ex
         heads = dict(s.execute(select(Household.external_id, Household.head_id)).all())
         people = dict(s.execute(select(Individual.external_id, Individual.id)).all())
         assert heads == {"H1": people["P1"], "H2": people["P3"]}
+        # probable duplicates inside the file are flagged once, the later row pointing at the earlier
+        flags = s.execute(select(DuplicateFlag)).scalars().all()
+        assert [(f.individual_id, f.candidate_id) for f in flags] == [(people["P5"], people["P1"])]
+        assert flags[0].reasons["same"] == ["birth_date", "village"] and flags[0].status == "open"
         found = search_individuals(s, principal=system(), q="Eloise Mbarga")
         assert [p.external_id for p in found.items][:1] == ["P3"]
     # the rebuilt constraints hold: a person of an unknown household is refused by PostgreSQL
@@ -109,7 +114,7 @@ def test_a_failure_after_the_drops_leaves_the_registry_as_it_was(tenant, tree, p
 
     pg.execute(f'DROP TRIGGER fail_insert ON "{tenant.schema}".individuals')
     out, problems = run_file(tenant, "individuals", (HEADER + ROWS).encode())
-    assert problems == [] and out["counts"]["created"] == 4
+    assert problems == [] and out["counts"]["created"] == 5
 
 
 def test_an_import_into_a_registry_with_people_keeps_its_indexes(tenant, tree, pg, monkeypatch):
@@ -117,6 +122,6 @@ def test_an_import_into_a_registry_with_people_keeps_its_indexes(tenant, tree, p
     monkeypatch.setattr(bulk, "BULK_FROM", 4)
     before = structure(pg, tenant.schema)
     out, problems = run_file(tenant, "individuals", (HEADER + ROWS).encode())
-    assert problems == [] and out["counts"]["created"] == 4
+    assert problems == [] and out["counts"]["created"] == 5
     assert "indexes_individuals" not in out["counts"]["seconds"]
     assert structure(pg, tenant.schema) == before
