@@ -10,6 +10,7 @@ phones and national ids travel to Python and back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import marshal
 import os
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from array import array
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -64,6 +66,11 @@ def key_hash(expr: str) -> str:
     ``registry_imports.key_hashes`` holds. Equal keys, equal hashes; a collision only drops a file
     that did not name the erased person (decision 0137)."""
     return f"('x' || substr(md5({expr}), 1, 8))::bit(32)::int"
+
+
+def key_hash_of(key: str) -> int:
+    """:func:`key_hash` in Python: the first four bytes of the key's MD5 as a signed 32-bit integer."""
+    return int.from_bytes(hashlib.md5(key.encode("utf-8")).digest()[:4], "big", signed=True)
 
 
 def _lit(value: str) -> str:
@@ -298,7 +305,7 @@ class Staging:
     def save_keys(self) -> None:
         """Keep a hash of each row's external id on the import (one array) for the kinds that hold
         people's data, so that erasing a person finds this file (decision 0137)."""
-        if self.keyed:
+        if self.keyed and not (self.python is not None and self.python.keys):
             self.sql(f"UPDATE registry_imports SET key_hashes = (SELECT array_agg({key_hash('external_id')}) "
                      "FROM pg_temp.imp WHERE external_id IS NOT NULL) WHERE id = :id", {"id": self.import_id})
 
@@ -740,6 +747,10 @@ class PythonChecks:
 
     def __init__(self, st: Staging) -> None:
         self.st = st
+        #: whether the thread also hashes the rows' external ids for ``registry_imports.key_hashes``
+        #: (instead of :meth:`Staging.save_keys` in SQL, where MD5 costs ~1.5 s a million rows)
+        self.keys = st.keyed
+        self.hashes = array("i")
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.cells = self.results = None
@@ -751,17 +762,18 @@ class PythonChecks:
         # without a rule for the country a national id is only trimmed (done by the staging view)
         st.nid_in_python = national_id_module(country) is not None
         wanted = [c for c in ("phone", "national_id") if c in st.present and (c == "phone" or st.nid_in_python)]
-        if not wanted:
+        if not wanted and not self.keys:
             return self
         started = time.perf_counter()
         phone = "phone" if "phone" in wanted else "NULL"
         nid = "national_id" if "national_id" in wanted else "NULL"
-        where = " OR ".join(f"{c} IS NOT NULL" for c in wanted)
+        key = "external_id" if self.keys else "NULL"
+        where = "true" if self.keys else " OR ".join(f"{c} IS NOT NULL" for c in wanted)
         self.cells, self.results = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         count = 0
         with st.raw.cursor(name="imp_python_checks") as reader:
             reader.itersize = checks.BATCH
-            reader.execute(f"SELECT row, {phone}, {nid} FROM pg_temp.imp WHERE {where}")
+            reader.execute(f"SELECT row, {phone}, {nid}, {key} FROM pg_temp.imp WHERE {where}")
             while rows := reader.fetchmany(checks.BATCH):
                 marshal.dump(rows, self.cells)
                 count += len(rows)
@@ -776,9 +788,14 @@ class PythonChecks:
         def batches():
             while True:
                 try:
-                    yield marshal.load(self.cells)
+                    rows = marshal.load(self.cells)
                 except EOFError:
                     return
+                if self.keys:
+                    self.hashes.extend(key_hash_of(r[3]) for r in rows if r[3] is not None)
+                rows = [r[:3] for r in rows if r[1] is not None or r[2] is not None]
+                if rows:
+                    yield rows
 
         try:
             for rows, problems in checks.run_checks(country, batches(), total=count, pool=self.st.pool):
@@ -811,6 +828,10 @@ class PythonChecks:
                         for row, column, value, code, reason in problems:
                             cp.write_row((row, column, value, code, json.dumps({"reason": reason})))
         self.results.close()
+        if self.keys:
+            st.sql("UPDATE registry_imports SET key_hashes = CAST(:hashes AS int[]) WHERE id = :id",
+                   {"hashes": self.hashes.tolist() or None, "id": st.import_id})
+            self.hashes = array("i")
         st.sql("ANALYZE pg_temp.imp_py")
         # the wait for the workers and the copy back (their work overlapped the SQL checks)
         st.python_seconds = round(self.seconds + time.perf_counter() - started, 3)

@@ -404,7 +404,7 @@ def forget_people(session: Session, individual_ids: list[int]) -> int:
         stripped = stripped.op("-")(key)
 
     def hashes(keys: list[str]):
-        return cast([_key_hash(k) for k in keys], ARRAY(Integer))
+        return cast([engine.key_hash_of(k) for k in keys], ARRAY(Integer))
 
     named = []
     for kind, keys in (("individuals", people), ("households", homes)):
@@ -429,13 +429,6 @@ def forget_people(session: Session, individual_ids: list[int]) -> int:
         session.execute(delete(chunks).where(any_of(chunks.c.import_id, dropped)))
     log.info("erasure: %s import file(s) dropped", len(dropped))
     return len(dropped)
-
-
-def _key_hash(key: str) -> int:
-    """The hash :func:`engine.key_hash` computes in SQL, in Python (first 8 hex digits of the MD5
-    as a signed 32-bit integer)."""
-    value = int(hashlib.md5(key.encode("utf-8")).hexdigest()[:8], 16)
-    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 def import_retention_days(session: Session) -> int:
