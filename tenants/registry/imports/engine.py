@@ -10,7 +10,10 @@ phones and national ids travel to Python and back.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import itertools
 import json
 import marshal
 import os
@@ -740,7 +743,7 @@ def check_extra(st: Staging) -> None:
 class PythonChecks:
     """Phones to E.164 and national ids to their compact form, on every core, **while the SQL checks
     run** (decision 0139): :meth:`start` reads the cells to check into a temporary file and hands
-    them to a thread that feeds the worker processes; the connection goes on with the SQL checks;
+    them to a thread that feeds the worker processes (and hashes the external ids); the connection goes on with the SQL checks;
     :meth:`finish` waits for the thread and copies the results into ``pg_temp.imp_py`` (refusals into
     ``pg_temp.imp_err``). Batches travel through temporary files (``marshal``), so memory stays
     bounded whatever the file's size."""
@@ -751,6 +754,7 @@ class PythonChecks:
         #: (instead of :meth:`Staging.save_keys` in SQL, where MD5 costs ~1.5 s a million rows)
         self.keys = st.keyed
         self.hashes = array("i")
+        self.hashes_text: str | None = None
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.cells = self.results = None
@@ -770,15 +774,14 @@ class PythonChecks:
         key = "external_id" if self.keys else "NULL"
         where = "true" if self.keys else " OR ".join(f"{c} IS NOT NULL" for c in wanted)
         self.cells, self.results = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        count = 0
-        with st.raw.cursor(name="imp_python_checks") as reader:
-            reader.itersize = checks.BATCH
-            reader.execute(f"SELECT row, {phone}, {nid}, {key} FROM pg_temp.imp WHERE {where}")
-            while rows := reader.fetchmany(checks.BATCH):
-                marshal.dump(rows, self.cells)
-                count += len(rows)
+        # the cells as CSV straight into the file (the thread parses them; no Python row here). The
+        # staging view never yields an empty string, so an empty field is a NULL.
+        with st.raw.cursor() as cur, cur.copy(f"COPY (SELECT row, {phone}, {nid}, {key} FROM pg_temp.imp "
+                                              f"WHERE {where}) TO STDOUT (FORMAT csv)") as cp:
+            for block in cp:
+                self.cells.write(block)
         self.cells.seek(0)
-        self.thread = threading.Thread(target=self._work, args=(country, count), name="import-python-checks",
+        self.thread = threading.Thread(target=self._work, args=(country, st.total), name="import-python-checks",
                                        daemon=True)
         self.thread.start()
         self.seconds = time.perf_counter() - started
@@ -786,20 +789,20 @@ class PythonChecks:
 
     def _work(self, country: str | None, count: int) -> None:
         def batches():
-            while True:
-                try:
-                    rows = marshal.load(self.cells)
-                except EOFError:
-                    return
+            lines = csv.reader(io.TextIOWrapper(self.cells, encoding="utf-8", newline=""))
+            while chunk := list(itertools.islice(lines, checks.BATCH)):
                 if self.keys:
-                    self.hashes.extend(key_hash_of(r[3]) for r in rows if r[3] is not None)
-                rows = [r[:3] for r in rows if r[1] is not None or r[2] is not None]
+                    self.hashes.extend(key_hash_of(r[3]) for r in chunk if r[3])
+                rows = [(int(r[0]), r[1] or None, r[2] or None) for r in chunk if r[1] or r[2]]
                 if rows:
                     yield rows
 
         try:
             for rows, problems in checks.run_checks(country, batches(), total=count, pool=self.st.pool):
                 marshal.dump((rows, problems), self.results)
+            # the array's text form, made here rather than by the driver in the import's thread
+            self.hashes_text = "{" + ",".join(map(str, self.hashes)) + "}" if self.hashes else None
+            self.hashes = array("i")
         except BaseException as err:  # re-raised by finish, in the import's thread
             self.error = err
 
@@ -830,8 +833,8 @@ class PythonChecks:
         self.results.close()
         if self.keys:
             st.sql("UPDATE registry_imports SET key_hashes = CAST(:hashes AS int[]) WHERE id = :id",
-                   {"hashes": self.hashes.tolist() or None, "id": st.import_id})
-            self.hashes = array("i")
+                   {"hashes": self.hashes_text, "id": st.import_id})
+            self.hashes_text = None
         st.sql("ANALYZE pg_temp.imp_py")
         # the wait for the workers and the copy back (their work overlapped the SQL checks)
         st.python_seconds = round(self.seconds + time.perf_counter() - started, 3)
