@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import secrets
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     }
 
     applog.init_app(app)
+    from schemehost.platform import passwords
+
+    if passwords.COST != "standard":
+        logging.getLogger("schemehost.passwords").warning(
+            "passwords are hashed at the %s cost (SCHEMEHOST_PASSWORD_HASH_COST): for test suites only", passwords.COST)
     db.init_app(app)
     with app.app_context():  # tenants on the main database use its engine too
         keep_prepared_statements(db.engine, app.config["PREPARED_MAX"])

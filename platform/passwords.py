@@ -7,14 +7,23 @@ replacing, and the caller stores the new hash it returns.
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+#: ``SCHEMEHOST_PASSWORD_HASH_COST``: ``standard`` (the default) or ``minimal``, for test suites only
+#: (decision 0095): the same argon2id, at 1 MiB and one pass, so that a suite signing in a thousand
+#: times does not spend minutes hashing. Hashes made at either cost verify at the other, and the
+#: standard cost rehashes a minimal hash at the next sign-in.
+COST = os.environ.get("SCHEMEHOST_PASSWORD_HASH_COST", "standard").strip().lower()
+if COST not in ("standard", "minimal"):
+    raise RuntimeError(f"SCHEMEHOST_PASSWORD_HASH_COST must be 'standard' or 'minimal', not {COST!r}")
+
 #: The one hasher; its parameters are argon2-cffi's RFC 9106 "low memory" defaults.
-hasher = PasswordHasher()
+hasher = PasswordHasher() if COST == "standard" else PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def hash_password(password: str) -> str:

@@ -17,9 +17,13 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from schemehost.platform.app import create_app
-from schemehost.platform.db import libpq_url, normalize_url
-from schemehost.platform.extensions import db as sadb
+# argon2 at its minimal cost for the suite's thousands of sign-ins (decision 0095); set before the
+# app's modules load, and inherited by the CLI and server processes tests start
+os.environ.setdefault("SCHEMEHOST_PASSWORD_HASH_COST", "minimal")
+
+from schemehost.platform.app import create_app  # noqa: E402
+from schemehost.platform.db import libpq_url, normalize_url  # noqa: E402
+from schemehost.platform.extensions import db as sadb  # noqa: E402
 
 
 def _server_url(tmp_root) -> str:
@@ -316,9 +320,9 @@ def make_module_tenant(app):
 def tenant_user(unique):
     """Factory of active tenant users with an argon2 password and roles (codes of seeded roles):
     ``tenant_user(tenant, email=None, password="...", roles=("tenant_admin",))`` → ``(user id, email, password)``."""
-    from argon2 import PasswordHasher
     from sqlalchemy import select
 
+    from schemehost.platform.passwords import hash_password
     from schemehost.tenants.core.models import User
     from schemehost.tenants.identity.models import Role, UserRole
 
@@ -326,7 +330,7 @@ def tenant_user(unique):
              name="Test User"):
         email = (email or f"{unique('u')}@example.org").lower()
         with tenant.session() as s:
-            user = User(email=email, name=name, password_hash=PasswordHasher().hash(password),
+            user = User(email=email, name=name, password_hash=hash_password(password),
                         is_active=True, session_version=1)
             s.add(user)
             s.flush()
