@@ -141,16 +141,25 @@ def _api_scopes(tenant, permissions: frozenset[str]) -> frozenset[str]:
         return frozenset(p.name for p in available_permissions(s))
 
 
-def test_each_builtin_role_against_each_guarded_route(app, make_tenant, tenant_user, request):
-    from schemehost.tenants.identity.roles import set_user_roles
-
-    client_token = request.getfixturevalue("client_token")
-    tenant = make_tenant(TEMPLATE)
-    with tenant.session() as s:  # every module enabled, so that every module's routes answer (not 404)
+@pytest.fixture(scope="module")
+def matrix_tenant(make_module_tenant):
+    """One tenant of the template with every module enabled, so that every module's routes answer
+    (not 404); the roles' rounds share it (each spread over the workers as its own test)."""
+    tenant = make_module_tenant(TEMPLATE)
+    with tenant.session() as s:
         from schemehost.platform.permissions import MODULES
         from schemehost.tenants.core.services import put_setting
 
         put_setting(s, "modules", sorted(MODULES))
+    return tenant
+
+
+@pytest.mark.parametrize("code", sorted(template_roles()))
+def test_each_builtin_role_against_each_guarded_route(app, matrix_tenant, tenant_user, request, code):
+    from schemehost.tenants.identity.roles import set_user_roles
+
+    client_token = request.getfixturevalue("client_token")
+    tenant = matrix_tenant
     tenant_user(tenant, roles=("tenant_admin",))  # the scheme keeps an administrator whatever the user holds
     user_id, console, csrf = _signed_in(app, tenant_user, tenant)
     routes = guarded_routes(app)
@@ -158,35 +167,35 @@ def test_each_builtin_role_against_each_guarded_route(app, make_tenant, tenant_u
     cases = [(rule, method, needed, path) for rule, method, needed in routes
              for path in concrete_paths(rule, tenant.slug)]
     failures, checked = [], 0
-    for code, permissions in sorted(template_roles().items()):
-        with tenant.session() as s:
-            set_user_roles(s, user_id, [code])
-        scopes = _api_scopes(tenant, permissions)
-        token = client_token(tenant, scopes=sorted(scopes))
-        api = app.test_client()
-        for rule, method, needed, path in cases:
-            if is_csrf_exempt(path):
-                held = any(p in scopes for p in needed)
-                kw = {"headers": {"Authorization": f"Bearer {token}"}}
-                if method not in SAFE:
-                    kw["json"] = {}
-                resp = api.open(path, method=method, environ_base=_own_address(), **kw)
-            else:
-                held = ALL in permissions or any(p in permissions for p in needed)
-                kw = {"headers": {"Accept": "text/html"}}
-                if method not in SAFE:
-                    kw["data"] = {"csrf_token": csrf}
-                resp = console.open(path, method=method, **kw)
-            checked += 1
-            status = resp.status_code
-            what = " or ".join(needed)
-            if held and status in (401, 403):
-                failures.append(f"{code:<18} {method:<6} {path} needs {what}, held, got {status}")
-            elif not held and status != 403:
-                failures.append(f"{code:<18} {method:<6} {path} needs {what}, not held, got {status}")
-            elif not held and resp.mimetype == "application/problem+json" \
-                    and resp.json.get("missing_permission") not in needed:
-                failures.append(f"{code:<18} {method:<6} {path} refused for "
-                                f"{resp.json.get('missing_permission')!r}, not {what}")
-    assert checked == len(cases) * len(template_roles())
+    permissions = template_roles()[code]
+    with tenant.session() as s:
+        set_user_roles(s, user_id, [code])
+    scopes = _api_scopes(tenant, permissions)
+    token = client_token(tenant, scopes=sorted(scopes))
+    api = app.test_client()
+    for rule, method, needed, path in cases:
+        if is_csrf_exempt(path):
+            held = any(p in scopes for p in needed)
+            kw = {"headers": {"Authorization": f"Bearer {token}"}}
+            if method not in SAFE:
+                kw["json"] = {}
+            resp = api.open(path, method=method, environ_base=_own_address(), **kw)
+        else:
+            held = ALL in permissions or any(p in permissions for p in needed)
+            kw = {"headers": {"Accept": "text/html"}}
+            if method not in SAFE:
+                kw["data"] = {"csrf_token": csrf}
+            resp = console.open(path, method=method, **kw)
+        checked += 1
+        status = resp.status_code
+        what = " or ".join(needed)
+        if held and status in (401, 403):
+            failures.append(f"{code:<18} {method:<6} {path} needs {what}, held, got {status}")
+        elif not held and status != 403:
+            failures.append(f"{code:<18} {method:<6} {path} needs {what}, not held, got {status}")
+        elif not held and resp.mimetype == "application/problem+json" \
+                and resp.json.get("missing_permission") not in needed:
+            failures.append(f"{code:<18} {method:<6} {path} refused for "
+                            f"{resp.json.get('missing_permission')!r}, not {what}")
+    assert checked == len(cases)
     assert not failures, "\n" + "\n".join(failures)
