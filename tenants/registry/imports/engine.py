@@ -10,10 +10,7 @@ phones and national ids travel to Python and back.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import itertools
 import json
 import marshal
 import os
@@ -169,8 +166,6 @@ class Staging:
         self.sql("SET LOCAL synchronous_commit = off")
         # sorts, hash joins and the trigram index's pending-list merges of a bulk import stay in memory
         self.sql(f"SET LOCAL work_mem = '{int(WORK_MEM_MB)}MB'")
-        # every statement of an import is planned once and run once: compiling it costs more than it saves
-        self.sql("SET LOCAL jit = off")
         self.sql(f"DROP TABLE IF EXISTS {TEMP_TABLES} CASCADE")
         self.sql("CREATE TEMP TABLE imp_err (row int NOT NULL, col text, value text, code text NOT NULL, "
                  "params jsonb NOT NULL DEFAULT '{}')")
@@ -774,12 +769,11 @@ class PythonChecks:
         key = "external_id" if self.keys else "NULL"
         where = "true" if self.keys else " OR ".join(f"{c} IS NOT NULL" for c in wanted)
         self.cells, self.results = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        # the cells as CSV straight into the file (the thread parses them; no Python row here). The
-        # staging view never yields an empty string, so an empty field is a NULL.
-        with st.raw.cursor() as cur, cur.copy(f"COPY (SELECT row, {phone}, {nid}, {key} FROM pg_temp.imp "
-                                              f"WHERE {where}) TO STDOUT (FORMAT csv)") as cp:
-            for block in cp:
-                self.cells.write(block)
+        with st.raw.cursor(name="imp_python_checks") as reader:
+            reader.itersize = checks.BATCH
+            reader.execute(f"SELECT row, {phone}, {nid}, {key} FROM pg_temp.imp WHERE {where}")
+            while rows := reader.fetchmany(checks.BATCH):
+                marshal.dump(rows, self.cells)
         self.cells.seek(0)
         self.thread = threading.Thread(target=self._work, args=(country, st.total), name="import-python-checks",
                                        daemon=True)
@@ -789,11 +783,14 @@ class PythonChecks:
 
     def _work(self, country: str | None, count: int) -> None:
         def batches():
-            lines = csv.reader(io.TextIOWrapper(self.cells, encoding="utf-8", newline=""))
-            while chunk := list(itertools.islice(lines, checks.BATCH)):
+            while True:
+                try:
+                    chunk = marshal.load(self.cells)
+                except EOFError:
+                    return
                 if self.keys:
-                    self.hashes.extend(key_hash_of(r[3]) for r in chunk if r[3])
-                rows = [(int(r[0]), r[1] or None, r[2] or None) for r in chunk if r[1] or r[2]]
+                    self.hashes.extend(key_hash_of(r[3]) for r in chunk if r[3] is not None)
+                rows = [r[:3] for r in chunk if r[1] is not None or r[2] is not None]
                 if rows:
                     yield rows
 
