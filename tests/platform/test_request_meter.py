@@ -52,3 +52,39 @@ def test_made_up_slugs_cannot_grow_the_counts_without_bound(app, monkeypatch):
     request_meter.count("scan0")
     assert dict(request_meter._pending) == {"scan0": 2, "scan1": 1, "scan2": 1}
     assert request_meter.flush(app) == 4  # written, and dropped by the join: none of them is a tenant
+
+
+def test_flushes_of_many_processes_at_once_add_up_without_deadlocks(app, bare_tenant):
+    """Web processes flush their counts at the same moment, each with its own order of tenants; every
+    flush is written (none refused by a deadlock) and the day's rows hold the sum."""
+    import threading
+
+    slugs = [bare_tenant("rm")[1] for _ in range(120)]
+    rounds, errors = 8, []
+
+    def flush_many(order):
+        from sqlalchemy.exc import DBAPIError
+
+        for _ in range(rounds):
+            try:
+                with app.app_context(), db.engine.begin() as conn:
+                    conn.execute(request_meter._FLUSH_SQL, {"meter": request_meter.METER, "slugs": order,
+                                                             "counts": [1] * len(order)})
+            except DBAPIError as err:
+                errors.append(err)
+
+    threads = [threading.Thread(target=flush_many, args=(order,))
+               for order in (slugs, slugs[::-1], slugs[60:] + slugs[:60], slugs[60:][::-1] + slugs[:60])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    with app.app_context():
+        from schemehost.platform.tenants.models import Tenant
+
+        totals = db.session.execute(
+            select(func.sum(Usage.value)).join(Tenant, Tenant.id == Usage.tenant_id)
+            .where(Tenant.slug.in_(slugs), Usage.meter == request_meter.METER)).scalar_one()
+        db.session.rollback()
+    assert totals == 4 * rounds * len(slugs)
