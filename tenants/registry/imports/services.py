@@ -383,8 +383,8 @@ def forget_people(session: Session, individual_ids: list[int]) -> int:
     the number of files dropped."""
     if not individual_ids:
         return 0
-    from sqlalchemy import Integer, cast, literal
-    from sqlalchemy.dialects.postgresql import ARRAY, BIT
+    from sqlalchemy import Integer, cast
+    from sqlalchemy.dialects.postgresql import ARRAY
 
     from schemehost.tenants.registry.people import Household, Individual, PersonStatus
 
