@@ -23,6 +23,14 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def list_settings(session: Session, *, limit: int = 100) -> list:
     """The settings in key order (read-only rows: a hot read path, no ORM identity map needed)."""
     return session.execute(
@@ -46,6 +54,10 @@ def put_setting(session: Session, key: str, value: Any) -> Setting:
     if not isinstance(value, expected):
         name = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
         raise ValidationError(_("'%(key)s' must be a %(type)s.", key=key, type=name), errors={"value": [_("expected a %(type)s", type=name)]})
+    if key == "timezone" and not _is_zone(value):
+        # the scheme's calendar (claim deadlines, statements, eligibility) would silently fall back to UTC
+        raise ValidationError(_("'%(value)s' is not a time zone.", value=value[:64]),
+                              errors={"value": [_("a time zone of the IANA database, such as Africa/Douala")]})
     previous = session.execute(select(Setting.value).where(Setting.key == key).with_for_update()).first()
     session.execute(insert(Setting).values(key=key, value=value)
                     .on_conflict_do_update(index_elements=["key"], set_={"value": value}))

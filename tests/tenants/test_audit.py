@@ -306,3 +306,15 @@ def test_csv_export_streams_every_batch(app, admin_client, tenant):
     assert len(rows) == 2 * audit_query.EXPORT_BATCH + 5
     assert len({r["id"] for r in rows}) == len(rows)
     assert [int(r["id"]) for r in rows] == sorted((int(r["id"]) for r in rows), reverse=True)
+
+
+def test_a_time_zone_that_does_not_exist_is_refused_and_the_setting_kept(client, client_token, tenant):
+    token = client_token(tenant, scopes=("settings.manage",))
+    path = f"/t/{tenant.slug}/api/v1/settings/timezone"
+    assert client.put(path, json={"value": "Africa/Douala"}, headers=bearer(token)).status_code == 200
+    for bad in ("Mars/Olympus_Mons", "", "../../etc/passwd", "UTC+1"):
+        resp = client.put(path, json={"value": bad}, headers=bearer(token))
+        assert resp.status_code == 422 and resp.mimetype == "application/problem+json", (bad, resp.status_code)
+        assert "Africa/Douala" in resp.json["errors"]["value"][0]
+    assert client.get(path, headers=bearer(token)).json["value"] == "Africa/Douala"
+    assert len(entries(tenant, entity_type="setting", entity_id="timezone")) == 1  # the refusals left none
