@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -23,10 +23,13 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _is_zone(name: str) -> bool:
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is a zone of the IANA database as Python reads it (``Africa/Douala``). A
+    malformed key raises ValueError, an unknown one ZoneInfoNotFoundError, and a folder of the
+    database (``Africa``) IsADirectoryError: each means no."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ValueError, KeyError, OSError):
         return False
     return True
 
@@ -54,7 +57,7 @@ def put_setting(session: Session, key: str, value: Any) -> Setting:
     if not isinstance(value, expected):
         name = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
         raise ValidationError(_("'%(key)s' must be a %(type)s.", key=key, type=name), errors={"value": [_("expected a %(type)s", type=name)]})
-    if key == "timezone" and not _is_zone(value):
+    if key == "timezone" and not is_time_zone(value):
         # the scheme's calendar (claim deadlines, statements, eligibility) would silently fall back to UTC
         raise ValidationError(_("'%(value)s' is not a time zone.", value=value[:64]),
                               errors={"value": [_("a time zone of the IANA database, such as Africa/Douala")]})
@@ -76,10 +79,4 @@ def put_setting(session: Session, key: str, value: Any) -> Setting:
 def tenant_zone(session: Session) -> str:
     """The scheme's time zone (settings row ``timezone``), UTC when unset or not a known zone."""
     tz = session.execute(select(Setting.value).where(Setting.key == "timezone")).scalar_one_or_none()
-    if isinstance(tz, str) and tz:
-        try:
-            ZoneInfo(tz)
-            return tz
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return "UTC"
+    return tz if isinstance(tz, str) and tz and is_time_zone(tz) else "UTC"

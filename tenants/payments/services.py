@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from schemehost.platform.db import any_of, utcnow
 from schemehost.platform.errors import AppError, Conflict, NotFound, ValidationError
 from schemehost.platform.money import is_currency
+from schemehost.tenants.core.services import is_time_zone
 from schemehost.tenants.identity import audit
 from schemehost.tenants.payments import gateway_keys
 from schemehost.tenants.payments.gateway_keys import SECRET_FIELDS, gateway_config  # noqa: F401  (used here, and re-exported)
@@ -148,11 +149,8 @@ def save_gateway(session: Session, code: str, *, name: str, kind: str, base_url:
     options = options or {}
     if not isinstance(options, dict):
         errors["options"] = [_("not an object")]
-    elif options.get("timezone") is not None:
-        try:
-            ZoneInfo(str(options["timezone"]))
-        except (ValueError, KeyError, OSError):
-            errors["options.timezone"] = [_("not a time zone")]
+    elif options.get("timezone") is not None and not is_time_zone(str(options["timezone"])):
+        errors["options.timezone"] = [_("not a time zone")]
     gw = session.execute(select(PaymentGateway).where(PaymentGateway.code == code).with_for_update()
                          ).scalar_one_or_none() if not errors else None
     keys = gateway_keys.merge_keys(_secrets_of(gw) if gw is not None else {}, secrets, signature, errors)
